@@ -1,0 +1,1 @@
+"""Entra's dynamic membership rule language: parse, check, lint, compile and evaluate."""
