@@ -45,3 +45,14 @@ class ReconcilerError(Exception):
 
 class InputError(ReconcilerError):
     """A file given by the user can't be read or doesn't have the expected shape."""
+
+
+def line_and_column(text: str, offset: int) -> tuple[int, int]:
+    """The 1-based line and column of a character offset in `text`."""
+    line = text.count("\n", 0, offset) + 1
+    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+def location_in(file: str, text: str, offset: int) -> Location:
+    """The Location of a character offset in the text of `file`."""
+    return Location(file, *line_and_column(text, offset))

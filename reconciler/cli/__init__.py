@@ -6,9 +6,22 @@ import click
 
 from reconciler import __version__
 from reconciler.cli.rule import rule
+from reconciler.errors import ReconcilerError
+from reconciler.render.errors import error_text
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """Turns every ReconcilerError raised below into one message on stderr and exit code 1."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except ReconcilerError as error:
+            click.echo(error_text(error), err=True)
+            ctx.exit(error.exit_code)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="reconciler")
 def cli() -> None:
     """Policy-as-code for Microsoft Entra ID group-based licensing."""

@@ -66,6 +66,10 @@ _HELPERS = {
     "_sip_address": values.sip_address,
     "_reference_id": values.reference_id,
     "_reference_ids": values.reference_ids,
+    "_is_set": values.is_set,
+    "_extension_value": values.extension_value,
+    "_items": values.items,
+    "_field": values.item_field,
 }
 
 
@@ -149,11 +153,13 @@ class _Codegen:
             spec = spec_of(node.collection)
             loop = self.fresh("_i")
             body = self.node(node.body, loop)
-            return f"{node.quantifier}({body} for {loop} in ({self.getter(spec)} or ()))"
+            return f"{node.quantifier}({body} for {loop} in _items({self.getter(spec)}))"
         if isinstance(node, Comparison):
             if isinstance(node.target, ItemRef):
                 assert item is not None
-                subject = item if node.target.field is None else f"{item}.get({node.target.field!r})"
+                subject = (
+                    item if node.target.field is None else f"_field({item}, {node.target.field!r})"
+                )
                 return self.string_comparison(node, subject)
             return self.comparison(node, spec_of(node.target), self.getter(spec_of(node.target)))
         if isinstance(node, DirectReports):
@@ -167,11 +173,15 @@ class _Codegen:
     def getter(self, spec: PropertySpec) -> str:
         source = "o"
         for index, key in enumerate(spec.graph_path):
-            source = f"{source}.get({key!r})" if index == 0 else f"({source} or _EMPTY).get({key!r})"
+            source = (
+                f"{source}.get({key!r})" if index == 0 else f"({source} or _EMPTY).get({key!r})"
+            )
         if spec.derivation is Derivation.FIRST_ITEM:
             return f"_first_item({source})"
         if spec.derivation is Derivation.SIP_ADDRESS:
             return f"_sip_address({source})"
+        if spec.derivation is Derivation.EXTENSION:
+            return f"_extension_value(o, {spec.name!r})"
         return source
 
     # --- comparisons: the meaning of every operator -------------------------------------------
@@ -185,27 +195,37 @@ class _Codegen:
             # A string operator written straight on a collection tests its items: true when
             # any item passes; the negated operators are the complements (A7).
             loop = self.fresh("_i")
-            positive = Comparison(node.target, _NEGATED.get(node.operator, node.operator), node.value)
-            test = f"any({self.string_comparison(positive, loop)} for {loop} in ({subject} or ()))"
+            positive = Comparison(
+                node.target, _NEGATED.get(node.operator, node.operator), node.value
+            )
+            test = f"any({self.string_comparison(positive, loop)} for {loop} in _items({subject}))"
             return f"(not {test})" if node.operator in _NEGATED else test
         return self.string_comparison(node, subject)
 
     def string_comparison(self, node: Comparison, subject: str) -> str:
-        """Strings compare case-insensitively; null and "" are the same unset value (A9)."""
+        """Strings compare case-insensitively; null and "" are the same unset value (A9).
+
+        A value that isn't a string (never so in Graph, possible in a hand-written file)
+        counts as unset, so a rule never fails on an odd object.
+        """
         negated = node.operator in _NEGATED
         operator = _NEGATED.get(node.operator, node.operator)
         value = node.value
-        if isinstance(value, NullValue) or (isinstance(value, StringValue) and value.value == ""):
-            test = f"(not {subject})"
+        if isinstance(value, NullValue) or (
+            operator == "eq" and isinstance(value, StringValue) and value.value == ""
+        ):
+            test = f"(not _is_set({subject}))"
         else:
             var = self.fresh("_v")
             if isinstance(value, ListValue):
                 items = [item.value.lower() for item in value.items]
                 constant = self.const(frozenset(items))
                 found = _STRING_TESTS["in"].format(s=f"{var}.lower()", k=constant)
+                present = f"({var} := {subject}).__class__ is str and {var}"
                 # an empty string in the list stands for null, as -eq "" does
-                unset = f"not ({var} := {subject}) or " if "" in items else f"({var} := {subject}) and "
-                test = f"({unset}{found})"
+                test = (
+                    f"(not ({present}) or {found})" if "" in items else f"({present} and {found})"
+                )
             else:
                 assert isinstance(value, StringValue)
                 if operator == "match":
@@ -213,12 +233,16 @@ class _Codegen:
                 else:
                     constant = self.const(value.value.lower())
                 found = _STRING_TESTS[operator].format(s=f"{var}.lower()", k=constant)
-                test = f"(({var} := {subject}) and {found})"
+                test = f"(({var} := {subject}).__class__ is str and {var} and {found})"
         return f"(not {test})" if negated else test
 
     def bool_comparison(self, node: Comparison, subject: str) -> str:
         value = node.value
-        expected = "None" if isinstance(value, NullValue) else repr(isinstance(value, BoolValue) and value.value)
+        expected = (
+            "None"
+            if isinstance(value, NullValue)
+            else repr(isinstance(value, BoolValue) and value.value)
+        )
         test = f"({subject} is {expected})"
         return f"(not {test})" if node.operator == "ne" else test
 

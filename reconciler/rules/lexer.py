@@ -99,7 +99,9 @@ def tokenize(text: str) -> list[Token]:
             tokens.append(Token(Kind.WORD, text[pos:end], Span(pos, end), text[pos:end]))
             pos = end
         else:
-            raise RuleError("unexpected-character", f"unexpected character {ch!r}", Span(pos, pos + 1))
+            raise RuleError(
+                "unexpected-character", f"unexpected character {ch!r}", Span(pos, pos + 1)
+            )
     tokens.append(Token(Kind.EOF, "", Span(length, length), ""))
     return tokens
 
@@ -133,10 +135,17 @@ def _string(text: str, start: int) -> Token:
         else:
             chars.append(ch)
             pos += 1
+    content = text[start + 1 :]
+    hint = None
+    if any(mark in content for mark in _TYPOGRAPHIC_QUOTES):
+        hint = "the string holds a typographic quote; close it with a straight quote"
+    elif not content.strip(" )"):
+        hint = "if this quote closes a value, the value is missing its opening quote"
     raise RuleError(
         "unterminated-string",
         f"string starting at column {start + 1} is never closed; add a closing {quote}",
         Span(start, len(text)),
+        hint=hint,
     )
 
 

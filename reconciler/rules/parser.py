@@ -47,7 +47,7 @@ _LOGICAL = {"or": (1, Or), "and": (2, And)}
 
 # Canonical spelling of every comparison operator, looked up in lower case (A4: any case).
 _COMPARISONS = {name.lower(): name for name in properties.ALL_OPERATORS}
-_OPERATOR_WORDS = set(_COMPARISONS) | {"and", "or", "not", "any", "all"}
+_OPERATOR_WORDS = set(_COMPARISONS) | {"and", "or", "not", "any", "all", "plus", "minus"}
 
 # Operators people try that Entra doesn't have, with what to write instead (A12).
 _UNSUPPORTED = {
@@ -63,7 +63,11 @@ _UNSUPPORTED = {
 
 def parse(text: str) -> Rule:
     """Parse and check a whole rule."""
-    return _Parser(text).rule()
+    try:
+        return _Parser(text).rule()
+    except RuleError as error:
+        error.rule_text = text
+        raise
 
 
 def _did_you_mean(word: str, choices: list[str]) -> str:
@@ -103,7 +107,9 @@ class _Parser:
     def expect(self, kind: Kind, what: str) -> Token:
         token = self.peek()
         if token.kind is not kind:
-            raise RuleError("unexpected-token", f"expected {what}, found {_describe(token)}", token.span)
+            raise RuleError(
+                "unexpected-token", f"expected {what}, found {_describe(token)}", token.span
+            )
         return self.advance()
 
     # --- whole rule ----------------------------------------------------------------------------
@@ -219,14 +225,18 @@ class _Parser:
                 )
             return self.predicate()
         if token.kind is Kind.EOF:
-            raise RuleError("unexpected-end", "rule ends where an expression should start", token.span)
+            raise RuleError(
+                "unexpected-end", "rule ends where an expression should start", token.span
+            )
         if token.kind is Kind.OPERATOR:
             raise RuleError(
                 "missing-property",
                 f"operator {token.text} needs a property on its left, such as user.department",
                 token.span,
             )
-        raise RuleError("unexpected-token", f"expected an expression, found {_describe(token)}", token.span)
+        raise RuleError(
+            "unexpected-token", f"expected an expression, found {_describe(token)}", token.span
+        )
 
     def predicate(self) -> Expr:
         target_token = self.advance()
@@ -242,7 +252,9 @@ class _Parser:
             return self.member_of(target, operator_token)
         if name in ("any", "all"):
             if spec is None:
-                raise RuleError("nested-quantifier", "-any/-all can't be nested", operator_token.span)
+                raise RuleError(
+                    "nested-quantifier", "-any/-all can't be nested", operator_token.span
+                )
             return self.quantifier(target, spec)
         if name == "not":
             following = self.peek(1)
@@ -270,16 +282,18 @@ class _Parser:
     def unknown_operator(self, token: Token, target: Token) -> None:
         if token.kind is Kind.EOF:
             raise RuleError(
-                "missing-operator", f"{target.text} must be followed by an operator such as -eq", token.span
+                "missing-operator",
+                f"{target.text} must be followed by an operator such as -eq",
+                token.span,
+            )
+        hint = _UNSUPPORTED.get(token.value.lower())
+        if hint and token.kind in (Kind.OPERATOR, Kind.WORD):
+            raise RuleError(
+                "unsupported-operator",
+                f"operator {token.text} isn't supported by Entra; {hint}",
+                token.span,
             )
         if token.kind is Kind.OPERATOR:
-            hint = _UNSUPPORTED.get(token.value.lower())
-            if hint:
-                raise RuleError(
-                    "unsupported-operator",
-                    f"operator {token.text} isn't supported by Entra; {hint}",
-                    token.span,
-                )
             suggestion = _did_you_mean(token.value, sorted(properties.ALL_OPERATORS))
             raise RuleError(
                 "unknown-operator", f"unknown operator {token.text}{suggestion}", token.span
@@ -315,7 +329,8 @@ class _Parser:
                         )
                 raise RuleError(
                     "unexpected-word",
-                    f"unexpected '{text}'; an expression starts with user.<property> or device.<property>",
+                    f"unexpected '{text}'; an expression starts with user.<property> "
+                    "or device.<property>",
                     token.span,
                 )
             raise RuleError(
@@ -329,11 +344,13 @@ class _Parser:
             raise RuleError("missing-property", f"{text} must name a property", token.span)
         spec = properties.lookup(object_type, rest)
         if spec is None:
-            suggestion = _did_you_mean(rest, properties.names(object_type))
+            known = properties.names(object_type)
+            suggestion = _did_you_mean(rest, known)
             raise RuleError(
                 "unknown-property",
                 f"unknown property '{text}'{suggestion}",
                 token.span,
+                hint=None if suggestion else f"{object_type} properties: {', '.join(known)}",
             )
         if self.object_type is None:
             self.object_type = object_type
@@ -485,7 +502,7 @@ class _Parser:
             if token.kind is not Kind.LBRACKET:
                 raise RuleError(
                     "expected-list",
-                    f"{op.text} takes a list such as [\"a\", \"b\"], found {_describe(token)}",
+                    f'{op.text} takes a list such as ["a", "b"], found {_describe(token)}',
                     token.span,
                 )
             return self.list_value()
@@ -521,7 +538,7 @@ class _Parser:
         if token.kind is Kind.WORD:
             raise RuleError(
                 "unquoted-string",
-                f"string values must be quoted: write \"{token.value}\"",
+                f'string values must be quoted: write "{token.value}"',
                 token.span,
             )
         raise RuleError("missing-value", f"operator {op.text} needs a value", token.span)
@@ -542,6 +559,8 @@ class _Parser:
     def datetime_value(self, token: Token) -> DateTimeValue | NowValue:
         if token.kind is Kind.WORD and token.value.lower() == "system.now":
             self.advance()
+            if _word(self.peek()) == "minus":
+                self.unknown_operator(self.peek(), token)
             if _word(self.peek()) != "plus":
                 return NowValue(None, token.span)
             self.advance()
@@ -582,7 +601,7 @@ class _Parser:
             elif token.kind is Kind.WORD:
                 raise RuleError(
                     "unquoted-string",
-                    f"list items must be quoted strings: write \"{token.value}\"",
+                    f'list items must be quoted strings: write "{token.value}"',
                     token.span,
                 )
             elif token.kind is Kind.EOF:
@@ -593,7 +612,9 @@ class _Parser:
                 )
             else:
                 raise RuleError(
-                    "unexpected-token", f"expected a quoted string, found {_describe(token)}", token.span
+                    "unexpected-token",
+                    f"expected a quoted string, found {_describe(token)}",
+                    token.span,
                 )
             separator = self.peek()
             if separator.kind is Kind.RBRACKET:

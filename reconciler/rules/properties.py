@@ -28,6 +28,7 @@ class Derivation(Enum):
     NONE = "none"
     FIRST_ITEM = "first item"  # telephoneNumber: Graph keeps businessPhones, a list
     SIP_ADDRESS = "sip address"  # sipProxyAddress: the "SIP:" entry of proxyAddresses
+    EXTENSION = "extension"  # extension_<appId>_<name>: matched ignoring case, like every name
 
 
 @dataclass(frozen=True)
@@ -214,7 +215,7 @@ def lookup(object_type: ObjectType, name: str) -> PropertySpec | None:
     if spec is not None:
         return spec
     if object_type == "user" and _CUSTOM_EXTENSION.fullmatch(name):
-        return PropertySpec("user", name, PropertyType.STRING, (name,))
+        return PropertySpec("user", name, PropertyType.STRING, (name,), Derivation.EXTENSION)
     return None
 
 

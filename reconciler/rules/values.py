@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from reconciler.rules.ast import Duration
 
@@ -20,9 +22,12 @@ def normalize_string(value: object) -> str | None:
 
     Entra doesn't store empty strings, so "" counts as null (A9); comparisons ignore case (A17).
     """
-    if value is None or value == "":
-        return None
-    return str(value).lower()
+    return value.lower() if is_set(value) else None
+
+
+def is_set(value: object) -> bool:
+    """Whether a string attribute has a value: a non-empty string (anything else is unset)."""
+    return value.__class__ is str and value != ""
 
 
 def parse_datetime(text: str) -> datetime | None:
@@ -123,9 +128,30 @@ def first_item(values: object) -> str | None:
 
 def sip_address(proxy_addresses: object) -> str | None:
     """sipProxyAddress: the address of the `SIP:` entry of proxyAddresses, prefix removed."""
-    for address in proxy_addresses or ():
+    for address in items(proxy_addresses):
         if isinstance(address, str) and address[:4].lower() == "sip:":
             return address[4:]
+    return None
+
+
+def items(values: object) -> list | tuple:
+    """The items of a collection attribute; anything but a list is an empty collection."""
+    return values if isinstance(values, list | tuple) else ()
+
+
+def item_field(item: object, name: str) -> object:
+    """A field of an object-collection item such as an assignedPlan."""
+    return item.get(name) if isinstance(item, dict) else None
+
+
+def extension_value(obj: Mapping[str, Any], name: str) -> object:
+    """A custom extension property; the rule may spell its app id or name in another case."""
+    if name in obj:
+        return obj[name]
+    lowered = name.lower()
+    for key, value in obj.items():
+        if key.lower() == lowered:
+            return value
     return None
 
 
