@@ -10,6 +10,7 @@ import random
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from itertools import accumulate
 from typing import Any
 
 # The moment `system.now` is pinned to, so that hire-date rules select the same users always.
@@ -120,6 +121,16 @@ _COUNTRY_SITES: dict[str, list[str]] = {
     "NG": ["Lagos", "Abuja", "Ibadan", "Port Harcourt", "Kano", "Enugu", "Benin City"],
 }  # fmt: skip
 COUNTRIES = list(_COUNTRY_SITES)
+# Graph's `country` is free text, usually the name; `usageLocation` is the ISO code.
+COUNTRY_NAMES = {
+    "US": "United States", "GB": "United Kingdom", "DE": "Germany", "FR": "France",
+    "IN": "India", "CA": "Canada", "AU": "Australia", "JP": "Japan", "BR": "Brazil",
+    "NL": "Netherlands", "ES": "Spain", "IT": "Italy", "MX": "Mexico", "SE": "Sweden",
+    "CH": "Switzerland", "IE": "Ireland", "PL": "Poland", "SG": "Singapore", "CN": "China",
+    "KR": "Korea", "ZA": "South Africa", "AE": "United Arab Emirates", "IL": "Israel",
+    "BE": "Belgium", "DK": "Denmark", "NO": "Norway", "FI": "Finland", "AT": "Austria",
+    "PT": "Portugal", "NG": "Nigeria",
+}  # fmt: skip
 # The tenant is US-heavy, then a long tail, as a multinational's usually is.
 COUNTRY_WEIGHTS = [30, 12, 9, 6, 10, 5, 4, 3, 3] + [1.5] * (len(COUNTRIES) - 9)
 
@@ -158,14 +169,20 @@ def _weights(count: int, skew: float = 1.0) -> list[float]:
 
 
 class TenantShape:
-    """The fixed pools a tenant draws from: group ids, manager ids, plan subsets."""
+    """What a tenant's users and rules share: its group ids and its skewed value weights."""
 
     def __init__(self, seed: int) -> None:
         rng = random.Random(seed ^ 0x5EED)
         self.group_ids = [_guid(rng) for _ in range(GROUP_COUNT)]
         self.department_weights = _weights(len(DEPARTMENTS), skew=1.1)
-        self.title_weights = _weights(len(JOB_TITLES), skew=0.8)
-        rng.shuffle(self.title_weights)
+        title_weights = _weights(len(JOB_TITLES), skew=0.8)
+        rng.shuffle(title_weights)
+        self.title_weights = title_weights
+        # Cumulative weights, computed once: random.choices would redo them on every draw.
+        self.cum_departments = list(accumulate(self.department_weights))
+        self.cum_titles = list(accumulate(title_weights))
+        self.cum_countries = list(accumulate(COUNTRY_WEIGHTS))
+        self.cum_companies = list(accumulate(COMPANY_WEIGHTS))
 
 
 def make_users(count: int, seed: int = 1) -> list[dict[str, Any]]:
@@ -194,11 +211,11 @@ def _user(
         mail = f"{nickname}@partner.example"
     else:
         upn = mail = f"{nickname}@{DOMAIN}"
-    country = rng.choices(COUNTRIES, COUNTRY_WEIGHTS)[0]
+    country = rng.choices(COUNTRIES, cum_weights=shape.cum_countries)[0]
     city, _, state = rng.choice(_COUNTRY_SITES[country]).partition("/")
     synced = not guest and rng.random() < 0.8
     hired = NOW - timedelta(days=int(rng.triangular(0, 9000, 400)), seconds=rng.randrange(86400))
-    user = {
+    return {
         "id": ids[position],
         "userPrincipalName": upn,
         "displayName": f"{given} {surname}" + (" (Partner)" if guest else ""),
@@ -207,10 +224,10 @@ def _user(
         "mail": mail,
         "mailNickname": nickname,
         "department": None if guest and rng.random() < 0.7 else _department(rng, shape),
-        "jobTitle": rng.choices(JOB_TITLES, shape.title_weights)[0],
-        "companyName": rng.choices(COMPANIES, COMPANY_WEIGHTS)[0],
+        "jobTitle": rng.choices(JOB_TITLES, cum_weights=shape.cum_titles)[0],
+        "companyName": rng.choices(COMPANIES, cum_weights=shape.cum_companies)[0],
         # About 3% of accounts never got a location, as happens with service accounts.
-        "country": country if rng.random() > 0.03 else None,
+        "country": COUNTRY_NAMES[country] if rng.random() > 0.03 else None,
         "usageLocation": country if rng.random() > 0.04 else None,
         "city": city,
         "state": state or None,
@@ -228,7 +245,6 @@ def _user(
         "manager": {"id": rng.choice(managers)} if managers and position else None,
         "memberOf": [{"id": group} for group in rng.sample(shape.group_ids, rng.randint(0, 3))],
     }
-    return user
 
 
 def _nickname(given: str, surname: str, taken: set[str]) -> str:
@@ -245,7 +261,7 @@ def _nickname(given: str, surname: str, taken: set[str]) -> str:
 def _department(rng: random.Random, shape: TenantShape) -> str | None:
     if rng.random() < 0.02:
         return None
-    return rng.choices(DEPARTMENTS, shape.department_weights)[0]
+    return rng.choices(DEPARTMENTS, cum_weights=shape.cum_departments)[0]
 
 
 def _extension_attributes(rng: random.Random, guest: bool) -> dict[str, str | None]:
@@ -353,9 +369,10 @@ class _RuleMaker:
         if kind == "depts":
             return f"user.department -in {_qlist(self.some(DEPARTMENTS, 2, 6))}"
         if kind == "country":
-            return f"user.country -eq {_q(self.pick(COUNTRIES, COUNTRY_WEIGHTS))}"
+            return f"user.country -eq {_q(COUNTRY_NAMES[self.pick(COUNTRIES, COUNTRY_WEIGHTS)])}"
         if kind == "countries":
-            return f"user.country -in {_qlist(self.some(COUNTRIES, 2, 8))}"
+            names = [COUNTRY_NAMES[code] for code in self.some(COUNTRIES, 2, 8)]
+            return f"user.country -in {_qlist(names)}"
         if kind == "usage":
             operator = rng.choice(["-eq", "-eq", "-ne"])
             return f"user.usageLocation {operator} {_q(self.pick(COUNTRIES, COUNTRY_WEIGHTS))}"

@@ -67,7 +67,10 @@ def tokenize(text: str) -> list[Token]:
             pos = token.span.end
         elif ch in _DASHES:
             end = pos + 1
-            while end < length and text[end].isalnum():
+            # a decimal point belongs to a negative duration such as -PT0.5S
+            while end < length and (
+                text[end].isalnum() or (text[end] == "." and text[end + 1 : end + 2].isdigit())
+            ):
                 end += 1
             if end == pos + 1:
                 raise RuleError(

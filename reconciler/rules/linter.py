@@ -10,7 +10,6 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from itertools import takewhile
 from typing import Any
 
 from reconciler.rules import properties
@@ -56,24 +55,8 @@ class _Source:
     tokens: tuple[Token, ...]
 
     def span(self, *nodes: Any) -> Span:
-        """The span covering `nodes`, widened to take in the parentheses it cuts through."""
-        start = min(node.span.start for node in nodes)
-        end = max(node.span.end for node in nodes)
-        # The parser leaves an operand's own parentheses out of its parent's span.
-        depth, unopened = 0, 0
-        for token in (t for t in self.tokens if start <= t.span.start < end):
-            if token.kind is Kind.LPAREN:
-                depth += 1
-            elif token.kind is Kind.RPAREN and depth:
-                depth -= 1
-            elif token.kind is Kind.RPAREN:
-                unopened += 1
-        before = [t for t in self.tokens if t.span.end <= start][::-1][:unopened]
-        after = [t for t in self.tokens if t.span.start >= end][:depth]
-        before = list(takewhile(lambda token: token.kind is Kind.LPAREN, before))
-        after = list(takewhile(lambda token: token.kind is Kind.RPAREN, after))
-        start = before[-1].span.start if before else start
-        return Span(start, after[-1].span.end if after else end)
+        """The span covering `nodes` (each node's span takes in its own parentheses)."""
+        return Span(min(node.span.start for node in nodes), max(node.span.end for node in nodes))
 
     def text(self, node: Any) -> str:
         span = self.span(node)
@@ -272,8 +255,9 @@ def _or_chain_could_be_in(source: _Source) -> Iterator[Lint]:
                 chains.setdefault(_key(comparison.target), []).append(comparison)
         for chain in (chain for chain in chains.values() if len(chain) >= 3):
             merged = Comparison(chain[0].target, listed, _list(chain))
+            merged_away = {id(comparison) for comparison in chain[1:]}
             kept = (merged if o is chain[0] else o for o in node.operands)
-            better = _with(node, tuple(o for o in kept if o not in chain[1:]))
+            better = _with(node, tuple(o for o in kept if id(o) not in merged_away))
             yield Lint(
                 "or-chain-could-be-in",
                 "warning",
@@ -366,8 +350,8 @@ def _redundant_expression(source: _Source) -> Iterator[Lint]:
     for node in source.nodes(And | Or):
         removed: set[int] = set()
         for j in range(len(node.operands)):
-            for i in (i for i in range(j) if i not in removed):
-                victim = _redundant(node, i, j)
+            for i in range(j):
+                victim = None if removed & {i, j} else _redundant(node, i, j)
                 if victim is None:
                     continue
                 removed.add(victim)
@@ -382,7 +366,6 @@ def _redundant_expression(source: _Source) -> Iterator[Lint]:
                     source.span(dropped),
                     source.rewrite(node, _with(node, rest)),
                 )
-                break
 
 
 def _redundant(node: And | Or, i: int, j: int) -> int | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Hashable, Mapping, Sequence
 from datetime import UTC, datetime
+from itertools import compress
 
 from reconciler.rules.ast import (
     And,
@@ -46,6 +47,10 @@ _INDEXED_TYPES = (PropertyType.STRING, PropertyType.BOOL, PropertyType.DATETIME)
 _BITSET_PER_VALUE_RATIO = 64
 # Evaluate an unindexed operand object by object only when the candidates are this sparse.
 _SPARSE_RATIO = 4
+# Operators the index answers by lookup or range, whatever the number of distinct values.
+_LOOKUP_OPERATORS = frozenset({"eq", "ne", "in", "notIn", "startsWith", "notStartsWith"})
+# How many objects are sampled to tell whether a property's values are mostly distinct.
+_SAMPLE = 1024
 
 
 def compute_memberships(
@@ -53,7 +58,9 @@ def compute_memberships(
 ) -> dict[Hashable, list[int]]:
     """For each rule, the ascending positions in `objects` of the objects it selects."""
     index = MembershipIndex(objects, now)
-    return {key: to_indices(index.members(rule)) for key, rule in rules.items()}
+    # one list of positions shared by every result, so each member costs a reference, not an int
+    positions = list(range(len(objects)))
+    return {key: to_indices(index.members(rule), positions) for key, rule in rules.items()}
 
 
 class MembershipIndex:
@@ -66,6 +73,7 @@ class MembershipIndex:
         self._groups: dict[str, dict[Hashable, list[int]] | None] = {}
         self._lowered: dict[str, dict[str | None, list[int]]] = {}
         self._sorted: dict[str, list[str]] = {}
+        self._distinct: dict[str, bool] = {}
         self._value_bits: dict[tuple[str, Hashable], int] = {}
         self._reference_index: dict[str, dict[str, list[int]]] = {}
         self._cache: dict[str, int] = {}
@@ -152,7 +160,23 @@ class MembershipIndex:
         spec = spec_of(node.target)
         if spec.type not in _INDEXED_TYPES or spec.derivation is not Derivation.NONE:
             return None
+        # When nearly every value is distinct (mail, UPN), testing each distinct value costs as
+        # much as testing each object, so only lookups use the index there.
+        lookup = node.operator in _LOOKUP_OPERATORS and spec.type is PropertyType.STRING
+        if not lookup and self._mostly_distinct(spec):
+            return None
         return spec if self._grouped(spec) is not None else None
+
+    def _mostly_distinct(self, spec: PropertySpec) -> bool:
+        if spec.name not in self._distinct:
+            getter = attribute_getter(spec)
+            sample = [getter(obj) for obj in self.objects[:_SAMPLE]]
+            try:
+                distinct = len(set(sample))
+            except TypeError:  # unhashable values: no index either way
+                distinct = len(sample)
+            self._distinct[spec.name] = distinct * 2 > len(sample) >= _SAMPLE // 2
+        return self._distinct[spec.name]
 
     def _comparison(self, node: Comparison, spec: PropertySpec) -> int:
         if spec.type is PropertyType.STRING and node.operator in ("eq", "ne", "in", "notIn"):
@@ -268,15 +292,13 @@ def to_bits(positions, size: int) -> int:
     return int.from_bytes(buffer, "little")
 
 
-_BYTE_BITS = [tuple(bit for bit in range(8) if byte >> bit & 1) for byte in range(256)]
+_BITS_AS_BYTES = bytes.maketrans(b"01", b"\x00\x01")
 
 
-def to_indices(bits: int) -> list[int]:
-    """The ascending positions of the set bits of `bits`."""
-    positions: list[int] = []
-    data = bits.to_bytes((bits.bit_length() + 7) // 8, "little")
-    for offset, byte in enumerate(data):
-        if byte:
-            base = offset << 3
-            positions.extend(base + bit for bit in _BYTE_BITS[byte])
-    return positions
+def to_indices(bits: int, positions: Sequence[int] | None = None) -> list[int]:
+    """The ascending positions of the set bits of `bits`, taken from `positions` if given."""
+    if positions is None:
+        positions = range(bits.bit_length())
+    # bin() is lowest bit last; reversed, its digits select the positions in order
+    selectors = bin(bits)[:1:-1].encode().translate(_BITS_AS_BYTES)
+    return list(compress(positions, selectors))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from dataclasses import replace
 
 from reconciler.rules import properties
 from reconciler.rules.ast import (
@@ -41,6 +42,9 @@ from reconciler.rules.values import parse_datetime, parse_duration
 
 MAX_RULE_LENGTH = 3072
 MAX_MEMBER_OF_GROUPS = 50
+# Entra documents no nesting limit; real rules nest a few levels. A bound keeps the parser and
+# the compiled Python (which allows 200 nested parentheses) from overflowing on hostile input.
+MAX_NESTING = 50
 
 # Binding power of the logical operators: a higher one binds tighter.
 _LOGICAL = {"or": (1, Or), "and": (2, And)}
@@ -93,6 +97,7 @@ class _Parser:
         self.object_type: ObjectType | None = None
         # Set while parsing the body of -any/-all: the collection whose items `_` names.
         self.item_of: PropertySpec | None = None
+        self.depth = 0
 
     # --- token stream ------------------------------------------------------------------------
 
@@ -192,11 +197,21 @@ class _Parser:
 
     def unary(self) -> Expr:
         token = self.peek()
-        if _word(token) == "not":
-            self.advance()
-            operand = self.unary()
-            return Not(operand, token.span.cover(operand.span))
-        return self.primary()
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise RuleError(
+                "too-deeply-nested",
+                f"rule nests parentheses and -not more than {MAX_NESTING} levels deep",
+                token.span,
+            )
+        try:
+            if _word(token) == "not":
+                self.advance()
+                operand = self.unary()
+                return Not(operand, token.span.cover(operand.span))
+            return self.primary()
+        finally:
+            self.depth -= 1
 
     def primary(self) -> Expr:
         token = self.peek()
@@ -215,7 +230,8 @@ class _Parser:
             if closing.kind is not Kind.RPAREN:
                 self.finish()
             self.advance()
-            return inner
+            # the node's span takes in its parentheses, so spans stay balanced
+            return replace(inner, span=token.span.cover(closing.span))
         if token.kind is Kind.WORD:
             if token.value.lower() == "direct":
                 raise RuleError(

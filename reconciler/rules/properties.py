@@ -135,22 +135,10 @@ _USER += [
     for n in range(1, 16)
 ]
 
-# Attributes a user can change about themselves through their profile or self-service
-# (Microsoft's guidance: don't grant access or licenses on them).
-_USER_EDITABLE = frozenset(
-    {
-        "mobile",
-        "telephoneNumber",
-        "facsimileTelephoneNumber",
-        "physicalDeliveryOfficeName",
-        "preferredLanguage",
-        "otherMails",
-        "streetAddress",
-        "city",
-        "state",
-        "postalCode",
-    }
-)
+# Attributes users can set about themselves (phone numbers and language in their account
+# settings, alternate email through password-reset registration); Microsoft's guidance is not to
+# grant access or licenses on them.
+_USER_EDITABLE = frozenset({"mobile", "telephoneNumber", "otherMails", "preferredLanguage"})
 
 _DEVICE = [
     ("accountEnabled", B, "accountEnabled"),

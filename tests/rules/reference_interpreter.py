@@ -18,6 +18,7 @@ The rules it follows, with their labels in docs/rules.md:
 - booleans compare by identity with True, False or None;
 - dates: -le/-ge inclusive, a date without a zone is UTC, `system.now` is the fixed `now`
   moved by a duration: years and months on the calendar, the rest exactly (A11);
+- property names ignore case (A3), custom extension names included;
 - telephoneNumber is the first businessPhones entry, sipProxyAddress the SIP: entry of
   proxyAddresses without its prefix (A23);
 - Direct Reports: the user's manager {"id"} is the given id, ignoring case (A20);
@@ -113,6 +114,15 @@ def read_property(obj: dict, ref: PropertyRef) -> Any:
         for address in obj.get("proxyAddresses") or []:
             if isinstance(address, str) and address.lower().startswith("sip:"):
                 return address[len("sip:") :]
+        return None
+    if ref.name.lower().startswith("extension_"):
+        # A custom extension: property names ignore case (A3), so `Extension_ABC..._X` reads
+        # the Graph attribute `extension_abc..._x`.
+        if ref.name in obj:
+            return obj[ref.name]
+        for key, value in obj.items():
+            if key.lower() == ref.name.lower():
+                return value
         return None
     spec = lookup(ref.object_type, ref.name)
     assert spec is not None, ref

@@ -40,7 +40,7 @@ from reconciler.rules.properties import (
 # A fixed `system.now`: the last day of a month, so month arithmetic has to clamp.
 NOW = datetime(2024, 3, 31, 10, 30, tzinfo=UTC)
 
-CUSTOM_EXTENSION = "extension_B7d8e5c3a1f24e6d9c0b1a2f3e4d5c6b_costCenter"
+CUSTOM_EXTENSION = "extension_b7d8e5c3a1f24e6d9c0b1a2f3e4d5c6b_costCenter"
 
 # --- value pools ------------------------------------------------------------------------------
 
@@ -100,6 +100,7 @@ USER_PROPERTIES: dict[str, str] = {
     "telephoneNumber": "phone",
     "sipProxyAddress": "mail",
     CUSTOM_EXTENSION: "text",
+    CUSTOM_EXTENSION.upper(): "text",  # the same attribute spelled in another case (A3)
     "otherMails": "mail",
     "proxyAddresses": "mail",
     "businessPhones": "phone",  # not a rule property: the list behind telephoneNumber
@@ -142,15 +143,6 @@ def _spec(object_type: str, name: str):
     spec = lookup(object_type, name)  # type: ignore[arg-type]
     assert spec is not None, name
     return spec
-
-
-def properties_of(object_type: str, kind: PropertyType) -> list[str]:
-    return [
-        name
-        for name in PROPERTIES[object_type]
-        if lookup(object_type, name) is not None  # type: ignore[arg-type]
-        and _spec(object_type, name).type is kind
-    ]
 
 
 # --- rule constants ------------------------------------------------------------------------------
@@ -332,14 +324,15 @@ def comparisons(object_type: str) -> st.SearchStrategy[Comparison]:
         else:
             operators = sorted(STRING_OPERATORS)
             make_value = lambda operator, pool=pool: string_values(pool, operator)  # noqa: E731
-        choices += weight * [
-            st.sampled_from(operators).flatmap(
-                lambda operator, ref=ref, make_value=make_value: make_value(operator).map(
-                    lambda value: Comparison(ref, operator, value)
-                )
-            )
-        ]
+        choices += weight * [_comparisons_on(ref, operators, make_value)]
     return st.sampled_from(choices).flatmap(lambda strategy: strategy)
+
+
+def _comparisons_on(ref: PropertyRef, operators: list[str], make_value) -> st.SearchStrategy:
+    def with_operator(operator: str) -> st.SearchStrategy[Comparison]:
+        return make_value(operator).map(lambda value: Comparison(ref, operator, value))
+
+    return st.sampled_from(operators).flatmap(with_operator)
 
 
 def quantifiers(object_type: str) -> st.SearchStrategy[Quantifier]:
@@ -447,19 +440,23 @@ def _attribute(object_type: str, name: str, pool: str) -> st.SearchStrategy:
 def graph_objects(draw, object_type: str) -> dict:
     """A Graph-shaped user or device, attributes sometimes missing, None or ""."""
     obj: dict = {}
-    extension_key = "onPremisesExtensionAttributes" if object_type == "user" else "extensionAttributes"
+    extension_key = (
+        "onPremisesExtensionAttributes" if object_type == "user" else "extensionAttributes"
+    )
     extensions = draw(st.sampled_from(["dict", "missing", "none"]))
     if extensions == "dict":
         obj[extension_key] = {}
     elif extensions == "none":
         obj[extension_key] = None
     for name, pool in PROPERTIES[object_type].items():
-        if name in ("sipProxyAddress", "telephoneNumber"):
-            continue  # derived from proxyAddresses and businessPhones
+        if name in ("sipProxyAddress", "telephoneNumber", CUSTOM_EXTENSION.upper()):
+            continue  # derived from proxyAddresses and businessPhones, or a second spelling
         value = draw(_attribute(object_type, name, pool))
         if value is MISSING:
             continue
-        path = ("businessPhones",) if name == "businessPhones" else _spec(object_type, name).graph_path
+        path = (
+            ("businessPhones",) if name == "businessPhones" else _spec(object_type, name).graph_path
+        )
         if len(path) == 2:
             if isinstance(obj.get(path[0]), dict):
                 obj[path[0]][path[1]] = value
@@ -474,7 +471,9 @@ def graph_objects(draw, object_type: str) -> dict:
         if manager is not MISSING:
             obj["manager"] = manager
     member_of = draw(
-        st.one_of(st.sampled_from([MISSING, []]), st.lists(_ids.map(lambda i: {"id": i}), max_size=3))
+        st.one_of(
+            st.sampled_from([MISSING, []]), st.lists(_ids.map(lambda i: {"id": i}), max_size=3)
+        )
     )
     if member_of is not MISSING:
         obj["memberOf"] = member_of
@@ -497,7 +496,7 @@ def rules_with_objects(draw, max_objects: int = 6):
 
 RULE_FRAGMENTS = [
     *"abcdeuvwxyzADSUX0129",
-    *"\"'`()[]-–—. ,_$\\:+",
+    *"\"'`()[]-\u2013\u2014. ,_$\\:+",
     "“",
     "”",
     "\t",
@@ -516,7 +515,7 @@ RULE_FRAGMENTS = [
     "-ne",
     "eq",
     "-EQ",
-    "–eq",
+    "\u2013eq",
     "-startsWith",
     "-notContains",
     "-match",
@@ -563,7 +562,7 @@ RULE_FRAGMENTS += [
     'user.assignedPlans -all (assignedPlan.capabilityStatus -eq "Enabled")',
     "user.employeeHireDate -ge system.now -plus -P30D",
     'device.deviceOSType -in ["Windows", "iOS"]',
-    ' -and user.accountEnabled -eq true',
+    " -and user.accountEnabled -eq true",
     " -or ",
     f'user.memberOf -any (group.objectId -in ["{GUIDS[1]}"])',
 ]

@@ -47,12 +47,12 @@ def _decided(rule_text: str, user: dict) -> tuple[bool, list[str]]:
             False,
             ['user.country -eq "US"', 'user.department -eq "Sales"'],
         ),
-        # -not passes on the reason of what it negates
+        # -not passes on the reason of what it negates, as written, parentheses included
         (
             '-not (user.department -eq "HR") -and user.accountEnabled -eq true',
             HR_GB,
             False,
-            ['user.department -eq "HR"'],
+            ['(user.department -eq "HR")'],
         ),
         # a quantifier is one decision
         (

@@ -15,6 +15,7 @@ import pytest
 
 import reconciler.rules
 from reconciler.rules import properties
+from reconciler.rules.compiler import compile_rule
 from reconciler.rules.errors import RuleError
 from reconciler.rules.parser import MAX_MEMBER_OF_GROUPS, MAX_RULE_LENGTH, parse
 
@@ -22,7 +23,7 @@ CASES_FILE = Path(__file__).parent / "cases" / "errors.json"
 CASES = json.loads(CASES_FILE.read_text(encoding="utf-8"))
 
 # Codes tested here in code rather than in cases/errors.json.
-CODES_BUILT_IN_TESTS = {"rule-too-long", "memberof-too-many-groups"}
+CODES_BUILT_IN_TESTS = {"rule-too-long", "memberof-too-many-groups", "too-deeply-nested"}
 
 
 def _case_id(case: dict) -> str:
@@ -135,3 +136,22 @@ def test_unknown_property_organizational_unit_offers_suggestions():
     assert error.code == "unknown-property"
     offered = error.message + " " + (error.hint or "")
     assert any(name in offered for name in properties.names("device")), offered
+
+
+def test_fifty_levels_of_parentheses_parse_and_compile():
+    rule = "(" * 49 + 'user.department -eq "Sales"' + ")" * 49
+    assert compile_rule(parse(rule))({"department": "sales"}) is True
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "(" * 51 + 'user.department -eq "Sales"' + ")" * 51,
+        "(" * 1500 + 'user.department -eq "Sales"',
+        "-not " * 600 + 'user.department -eq "Sales"',
+    ],
+)
+def test_deeper_nesting_is_too_deeply_nested_not_a_crash(rule):
+    error = _error(rule)
+    assert error.code == "too-deeply-nested"
+    assert 0 <= error.span.start < error.span.end <= len(rule)

@@ -3,16 +3,28 @@ and with a plain reference interpreter written from docs/rules.md."""
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from reconciler.rules.ast import Comparison, Duration, NowValue, Rule, Span, StringValue, walk
+from reconciler.rules.ast import (
+    Comparison,
+    DateTimeValue,
+    Duration,
+    Not,
+    NowValue,
+    PropertyRef,
+    Rule,
+    Span,
+    StringValue,
+    walk,
+)
 from reconciler.rules.compiler import compile_rule
 from reconciler.rules.errors import RuleError
-from reconciler.rules.parser import MAX_RULE_LENGTH, parse
+from reconciler.rules.parser import MAX_NESTING, MAX_RULE_LENGTH, parse
 from reconciler.rules.printer import to_text
 from tests.rules import strategies as s
 from tests.rules.reference_interpreter import evaluate
@@ -20,9 +32,19 @@ from tests.rules.reference_interpreter import evaluate
 NOW = s.NOW
 PARSE_SECONDS = 1.0
 
-property_settings = settings(
-    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+# RULE_PROPERTIES_SCALE=20 runs twenty times as many examples, for a longer bug hunt.
+SCALE = float(os.environ.get("RULE_PROPERTIES_SCALE", "1"))
+
+
+def examples(count: int) -> settings:
+    return settings(
+        max_examples=max(1, int(count * SCALE)),
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+
+
+property_settings = examples(200)
 
 
 def parse_or_error(text: str) -> Rule | RuleError:
@@ -38,22 +60,16 @@ def parse_or_error(text: str) -> Rule | RuleError:
         span = result.span
         assert isinstance(span, Span)
         assert 0 <= span.start <= span.end <= len(text), (result.code, span, len(text))
+    else:
+        assert isinstance(result, Rule)
+        for node in walk(result):
+            span = getattr(node, "span", None)
+            if span is not None:
+                assert 0 <= span.start <= span.end <= len(text), (node, len(text))
     return result
 
 
 # --- known bugs, kept out of the general properties and tested on their own below -----------
-
-
-def empty_string_with_other_than_eq(rule: Rule) -> bool:
-    """`-contains ""`, `-startsWith ""`, `-match ""`...: the compiler reads "" as null for every
-    operator, where docs/rules.md (A9) makes only `-eq ""` mean `-eq null`."""
-    return any(
-        isinstance(node, Comparison)
-        and isinstance(node.value, StringValue)
-        and node.value.value == ""
-        and node.operator not in ("eq", "ne")
-        for node in walk(rule)
-    )
 
 
 def duration_text_loses_seconds(duration: Duration) -> bool:
@@ -61,12 +77,6 @@ def duration_text_loses_seconds(duration: Duration) -> bool:
     parse) and 123456.5 becomes `123456`."""
     text = f"{duration.seconds:g}"
     return "e" in text or "inf" in text or float(text) != duration.seconds
-
-
-def negative_duration_with_fractional_seconds(duration: Duration) -> bool:
-    """`system.now -plus -PT0.5S` doesn't parse: the lexer ends the `-PT0` operator token at
-    the dot."""
-    return duration.sign < 0 and duration.seconds != int(duration.seconds)
 
 
 def known_bug(rule: Rule) -> bool:
@@ -77,10 +87,7 @@ def known_bug(rule: Rule) -> bool:
         and isinstance(node.value, NowValue)
         and node.value.offset is not None
     ]
-    return empty_string_with_other_than_eq(rule) or any(
-        duration_text_loses_seconds(d) or negative_duration_with_fractional_seconds(d)
-        for d in durations
-    )
+    return any(duration_text_loses_seconds(d) for d in durations)
 
 
 # --- printing and parsing -----------------------------------------------------------------------
@@ -120,7 +127,7 @@ def test_compiled_rule_agrees_with_reference_interpreter(case):
 # --- robustness ----------------------------------------------------------------------------------
 
 
-@settings(max_examples=600, deadline=None)
+@examples(600)
 @given(s.rule_like_text)
 def test_parser_returns_a_rule_or_raises_rule_error_on_any_text(text):
     parse_or_error(text)
@@ -161,10 +168,173 @@ def test_any_accepted_rule_prints_to_text_that_parses_back_equal(text):
 
 @property_settings
 @given(st.one_of(mutated_rule_texts(), s.rule_like_text), s.users, s.devices)
-def test_any_accepted_rule_compiles_and_evaluates_without_error(text, user, device):
+def test_any_accepted_rule_compiles_and_agrees_with_reference_interpreter(text, user, device):
     rule = parse_or_error(text)
     if not isinstance(rule, Rule) or known_bug(rule):
         return
     compiled = compile_rule(rule, now=NOW)
     obj = user if rule.object_type == "user" else device
     assert compiled(obj) is evaluate(rule, obj, NOW)
+
+
+# --- values on their own ------------------------------------------------------------------------
+
+
+@examples(300)
+@given(st.text(max_size=60))
+def test_any_string_value_is_quoted_so_that_it_reads_back_unchanged(value):
+    rule = Rule("user", Comparison(PropertyRef("user", "department"), "eq", StringValue(value)))
+    parsed = parse(to_text(rule))
+    assert parsed == rule
+    assert parsed.body.value.value == value
+
+
+@examples(300)
+@given(s.durations)
+def test_duration_prints_to_text_that_parses_back_equal(duration):
+    assume(not duration_text_loses_seconds(duration))
+    rule = Rule(
+        "user",
+        Comparison(PropertyRef("user", "employeeHireDate"), "ge", NowValue(duration)),
+    )
+    assert parse(to_text(rule)) == rule
+
+
+@examples(200)
+@given(s.rule_datetimes)
+def test_datetime_prints_to_text_that_parses_back_to_the_same_instant(moment):
+    rule = Rule(
+        "user",
+        Comparison(PropertyRef("user", "employeeHireDate"), "le", DateTimeValue(moment)),
+    )
+    assert parse(to_text(rule)) == rule
+
+
+# --- nesting ------------------------------------------------------------------------------
+
+
+@st.composite
+def nested_rules(draw, max_depth: int):
+    """A comparison wrapped in parentheses and -not, as text, its tree and its nesting level
+    (each parenthesis and each -not is one level, the comparison itself another)."""
+    rule = draw(s.expression_rules("user", depth=0))
+    text = to_text(rule)
+    body = rule.body
+    levels = 1
+    for _ in range(draw(st.integers(1, max_depth))):
+        wrapper = draw(st.sampled_from(["({})", "-not ({})", "not {}", "-NOT({})"]))
+        text = wrapper.format(text)
+        levels += wrapper.count("(")
+        if "not" in wrapper.lower():
+            body = Not(body)
+            levels += 1
+    return text, Rule("user", body), levels
+
+
+@examples(100)
+@given(nested_rules(max_depth=40), s.users)
+def test_nested_rule_parses_and_compiles_up_to_the_nesting_limit_and_is_rejected_beyond(case, user):
+    text, expected, levels = case
+    assume(len(text) <= MAX_RULE_LENGTH and not known_bug(expected))
+    result = parse_or_error(text)
+    if levels > MAX_NESTING:
+        assert isinstance(result, RuleError)
+        assert result.code == "too-deeply-nested"
+        return
+    assert result == expected
+    assert compile_rule(result, now=NOW)(user) is evaluate(result, user, NOW)
+
+
+# --- regression tests for bugs found by the properties above ----------------------------------
+# Each asserts the documented behaviour and is expected to fail until the bug is fixed; strict,
+# so a fix turns it into an XPASS failure that says to drop the marker.
+
+EMPTY_STRING_RULES = [
+    'user.department -contains ""',
+    'user.department -startsWith ""',
+    'user.department -endsWith ""',
+    'user.department -match ""',
+    'user.otherMails -contains ""',
+    'user.otherMails -any (_ -startsWith "")',
+]
+
+
+@pytest.mark.parametrize("text", EMPTY_STRING_RULES)
+def test_regression_positive_operator_with_empty_string_is_false_on_unset_value(text):
+    # Found by test_compiled_rule_agrees_with_reference_interpreter: the compiler read "" as
+    # null for every operator; docs/rules.md A9 makes only -eq "" mean -eq null.
+    unset = {"department": None, "otherMails": [""]}
+    assert compile_rule(text, now=NOW)(unset) is False
+    assert evaluate(parse(text), unset, NOW) is False
+
+
+def test_regression_negative_duration_with_fractional_seconds_parses():
+    # Found by test_canonical_text_is_a_fixed_point_of_parse_and_print: the lexer ended the
+    # operator token `-PT0` at the dot, so `-plus -PT0.5S` was rejected as invalid-duration.
+    rule = parse("user.employeeHireDate -ge system.now -plus -PT0.5S")
+    assert rule.body.value.offset == Duration(seconds=0.5, sign=-1)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=(RuleError, AssertionError),
+    reason="BUG: format_duration writes seconds with :g: PT1234567S prints as "
+    "PT1.23457e+06S (which doesn't parse) and PT123456.5S as PT123456S",
+)
+@pytest.mark.parametrize("seconds", ["1234567", "123456.5", "0.00001"])
+def test_bug_duration_seconds_are_printed_in_g_format(seconds):
+    rule = parse(f"user.employeeHireDate -ge system.now -plus PT{seconds}S")
+    assert parse(to_text(rule)) == rule
+
+
+BASE = 'user.department -eq "x"'
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "(" * 500 + BASE + ")" * 500,
+        "-not (" * 300 + BASE + ")" * 300,
+        "not " * 700 + BASE,
+        "user.otherMails -any (" + "(" * 500 + '_ -eq "x"' + ")" * 501,
+    ],
+    ids=["parentheses", "not-parenthesised", "not", "quantifier-body"],
+)
+def test_regression_deeply_nested_rule_is_a_rule_error_not_a_crash(text):
+    # Found while writing the parser properties: 330 parentheses or 250 `-not (` overflowed
+    # the recursive-descent parser's stack (RecursionError), and 200 nested `not`s parsed but
+    # made compile_rule fail with "too many nested parentheses" (SyntaxError).
+    assert len(text) <= MAX_RULE_LENGTH
+    result = parse_or_error(text)
+    assert isinstance(result, RuleError)
+    assert result.code == "too-deeply-nested"
+
+
+def test_regression_rule_at_the_nesting_limit_compiles():
+    rule = parse("not " * (MAX_NESTING - 1) + BASE)
+    assert compile_rule(rule, now=NOW)({"department": "x"}) is ((MAX_NESTING - 1) % 2 == 0)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=(OverflowError, RecursionError),
+    reason="BUG: _check_regex catches only re.error; re.compile raises OverflowError for a "
+    "huge repeat count and RecursionError for deeply nested groups",
+)
+@pytest.mark.parametrize(
+    "pattern", ["a{4294967296}", "(" * 600 + ")" * 600], ids=["repeat", "groups"]
+)
+def test_bug_regex_that_python_cannot_compile_crashes_parser(pattern):
+    parse_or_error(f'user.department -match "{pattern}"')
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=(ValueError, OverflowError),
+    reason="BUG: a duration that moves system.now past year 9999 (or beyond timedelta's "
+    "range) is accepted by the parser and crashes compile_rule",
+)
+@pytest.mark.parametrize("duration", ["P99999Y", "P999999999D", "-P9999Y"])
+def test_bug_huge_duration_parses_but_fails_to_compile(duration):
+    rule = parse(f"user.employeeHireDate -ge system.now -plus {duration}")
+    compile_rule(rule, now=NOW)
