@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from functools import partial
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from reconciler.rules import properties, values
