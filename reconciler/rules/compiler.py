@@ -35,19 +35,11 @@ from reconciler.rules.ast import (
     StringValue,
 )
 from reconciler.rules.parser import parse
-from reconciler.rules.properties import Derivation, PropertySpec, PropertyType
+from reconciler.rules.properties import POSITIVE_FORM, Derivation, PropertySpec, PropertyType
 
 GraphObject = Mapping[str, Any]
 Predicate = Callable[[GraphObject], bool]
 
-_NEGATED = {
-    "ne": "eq",
-    "notStartsWith": "startsWith",
-    "notEndsWith": "endsWith",
-    "notContains": "contains",
-    "notMatch": "match",
-    "notIn": "in",
-}
 
 # How each positive string operator tests a lower-cased, non-empty value `s` against `k`.
 _STRING_TESTS = {
@@ -201,10 +193,10 @@ class _Codegen:
             # any item passes; the negated operators are the complements (A7).
             loop = self.fresh("_i")
             positive = Comparison(
-                node.target, _NEGATED.get(node.operator, node.operator), node.value
+                node.target, POSITIVE_FORM.get(node.operator, node.operator), node.value
             )
             test = f"any({self.string_comparison(positive, loop)} for {loop} in _items({subject}))"
-            return f"(not {test})" if node.operator in _NEGATED else test
+            return f"(not {test})" if node.operator in POSITIVE_FORM else test
         return self.string_comparison(node, subject)
 
     def string_comparison(self, node: Comparison, subject: str) -> str:
@@ -213,8 +205,8 @@ class _Codegen:
         A value that isn't a string (never so in Graph, possible in a hand-written file)
         counts as unset, so a rule never fails on an odd object.
         """
-        negated = node.operator in _NEGATED
-        operator = _NEGATED.get(node.operator, node.operator)
+        negated = node.operator in POSITIVE_FORM
+        operator = POSITIVE_FORM.get(node.operator, node.operator)
         value = node.value
         if isinstance(value, NullValue) or (
             operator == "eq" and isinstance(value, StringValue) and value.value == ""

@@ -7,6 +7,7 @@ from enum import Enum
 
 from reconciler.rules.ast import Span
 from reconciler.rules.errors import RuleError
+from reconciler.rules.properties import ALL_OPERATORS
 
 
 class Kind(Enum):
@@ -31,6 +32,17 @@ class Token:
     # OPERATOR written with an en or em dash, as some of Microsoft's examples are (A5).
     typographic_dash: bool = False
 
+
+# Every operator name, in lower case: a word in operator position may drop its hyphen (A4).
+OPERATOR_WORDS = frozenset(name.lower() for name in ALL_OPERATORS) | {
+    "and",
+    "or",
+    "not",
+    "any",
+    "all",
+    "plus",
+    "minus",
+}
 
 _PUNCTUATION = {"(": Kind.LPAREN, ")": Kind.RPAREN, "[": Kind.LBRACKET, "]": Kind.RBRACKET}
 _PUNCTUATION[","] = Kind.COMMA
@@ -167,3 +179,46 @@ def _backtick_word(text: str, start: int) -> Token:
             chars.append(text[pos])
             pos += 1
     return Token(Kind.STRING, text[start:pos], Span(start, pos), "".join(chars))
+
+
+class TokenStream:
+    """The tokens of one rule, read front to back."""
+
+    def __init__(self, tokens: list[Token]) -> None:
+        self.tokens = tokens
+        self.pos = 0
+
+    def peek(self, ahead: int = 0) -> Token:
+        return self.tokens[min(self.pos + ahead, len(self.tokens) - 1)]
+
+    def previous(self) -> Token:
+        return self.tokens[self.pos - 1]
+
+    def advance(self) -> Token:
+        token = self.peek()
+        self.pos += 1
+        return token
+
+    def expect(self, kind: Kind, what: str) -> Token:
+        token = self.peek()
+        if token.kind is not kind:
+            raise RuleError(
+                "unexpected-token", f"expected {what}, found {describe(token)}", token.span
+            )
+        return self.advance()
+
+
+def operator_word(token: Token) -> str:
+    """The operator name a token spells, with or without its dash, in lower case; else ""."""
+    if token.kind is Kind.OPERATOR:
+        return token.value.lower()
+    if token.kind is Kind.WORD and token.value.lower() in OPERATOR_WORDS:
+        return token.value.lower()
+    return ""
+
+
+def describe(token: Token) -> str:
+    """A token as an error message quotes it."""
+    if token.kind is Kind.EOF:
+        return "the end of the rule"
+    return f"'{token.text}'"

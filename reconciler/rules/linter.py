@@ -15,9 +15,7 @@ from typing import Any
 from reconciler.rules import properties
 from reconciler.rules.ast import (
     And,
-    BoolValue,
     Comparison,
-    DateTimeValue,
     DirectReports,
     Expr,
     ItemRef,
@@ -34,6 +32,7 @@ from reconciler.rules.ast import (
     StringValue,
     walk,
 )
+from reconciler.rules.implication import atom, comparison_key, contradict, redundant_operand
 from reconciler.rules.lexer import Kind, Token, tokenize
 from reconciler.rules.printer import to_text
 
@@ -87,101 +86,10 @@ def _with(node: And | Or, operands: tuple[Expr, ...]) -> Expr:
     return operands[0] if len(operands) == 1 else replace(node, operands=operands)
 
 
-def _key(target: PropertyRef | ItemRef) -> tuple:
-    # Custom extension names keep the case they were written in, so fold it.
-    if isinstance(target, PropertyRef):
-        return ("property", target.object_type, target.name.lower())
-    return ("item", target.field)
-
-
 def _string_comparison(node: Expr, operator: str) -> Comparison | None:
     if not isinstance(node, Comparison) or node.operator != operator:
         return None
     return node if isinstance(node.value, StringValue) and node.value.value != "" else None
-
-
-# --- what a comparison says about the value it tests -------------------------------------
-
-_POSITIVE = {
-    "ne": "eq",
-    "notStartsWith": "startsWith",
-    "notEndsWith": "endsWith",
-    "notContains": "contains",
-    "notMatch": "match",
-    "notIn": "in",
-}
-_UNSET = ""  # null and "" are one unset value (A9); "" stands for it below
-
-
-@dataclass(frozen=True)
-class _Atom:
-    """A comparison as a test of one lower-cased value; `-eq v` is kept as `-in {v}`."""
-
-    key: tuple
-    operator: str  # in, startsWith, endsWith, contains or match
-    value: Any  # a frozenset for "in", else the string or the pattern
-    negated: bool
-
-    def negate(self) -> _Atom:
-        return replace(self, negated=not self.negated)
-
-    def holds(self, value: Any) -> bool:
-        return _holds(self.operator, self.value, value) != self.negated
-
-
-def _atom(node: Expr) -> _Atom | None:
-    """The atom of a comparison or a negated one; None when nothing can be inferred."""
-    if isinstance(node, Not):
-        inner = _atom(node.operand)
-        return inner.negate() if inner else None
-    if not isinstance(node, Comparison):
-        return None
-    key, value = _key(node.target), node.value
-    operator, negated = _POSITIVE.get(node.operator, node.operator), node.operator in _POSITIVE
-    if isinstance(value, ListValue):
-        return _Atom(key, "in", frozenset(item.value.lower() for item in value.items), negated)
-    if isinstance(value, NullValue) or (operator == "eq" and value == StringValue("")):
-        return _Atom(key, "in", frozenset({_UNSET}), negated)
-    if operator == "eq" and isinstance(value, StringValue | BoolValue | DateTimeValue):
-        plain = value.value.lower() if isinstance(value, StringValue) else value.value
-        return _Atom(key, "in", frozenset({plain}), negated)
-    if isinstance(value, StringValue) and operator != "eq":
-        text = value.value if operator == "match" else value.value.lower()
-        return _Atom(key, operator, text, negated)
-    return None  # dates before or after, and system.now, which moves with the evaluation
-
-
-def _holds(operator: str, expected: Any, value: Any) -> bool:
-    if operator == "in":
-        return value in expected
-    if not isinstance(value, str) or value == _UNSET:
-        return False
-    if operator == "match":
-        return re.search(expected, value, re.IGNORECASE) is not None
-    tests = {"startsWith": value.startswith, "endsWith": value.endswith}
-    return tests.get(operator, value.__contains__)(expected)
-
-
-def _implies(p: _Atom, q: _Atom) -> bool:
-    """True when every value passing `p` passes `q`; sound, not complete."""
-    if p.key != q.key:
-        return False
-    if p == q:
-        return True
-    if not p.negated and p.operator == "in":
-        return all(q.holds(value) for value in p.value)
-    if p.negated and q.negated:
-        return _implies(q.negate(), p.negate())
-    if p.negated:
-        return False
-    if q.negated:
-        # -in never applies to a collection, so the target is a single value here.
-        return q.operator == "in" and not any(_holds(p.operator, p.value, v) for v in q.value)
-    if q.operator == "contains" and p.operator != "match":
-        return q.value in p.value
-    if q.operator == p.operator == "startsWith":
-        return p.value.startswith(q.value)
-    return q.operator == p.operator == "endsWith" and p.value.endswith(q.value)
 
 
 # --- the lints ------------------------------------------------------------------------------
@@ -252,7 +160,7 @@ def _or_chain_could_be_in(source: _Source) -> Iterator[Lint]:
         chains: dict[tuple, list[Comparison]] = {}
         for operand in node.operands:
             if comparison := _string_comparison(operand, equal):
-                chains.setdefault(_key(comparison.target), []).append(comparison)
+                chains.setdefault(comparison_key(comparison.target), []).append(comparison)
         for chain in (chain for chain in chains.values() if len(chain) >= 3):
             merged = Comparison(chain[0].target, listed, _list(chain))
             merged_away = {id(comparison) for comparison in chain[1:]}
@@ -299,7 +207,11 @@ def _varying(branch: And, model: Comparison, common: Counter) -> Comparison | No
     for index, operand in enumerate(branch.operands):
         comparison = _string_comparison(operand, "eq")
         rest = Counter(branch.operands[:index] + branch.operands[index + 1 :])
-        if comparison and _key(comparison.target) == _key(model.target) and rest == common:
+        if (
+            comparison
+            and comparison_key(comparison.target) == comparison_key(model.target)
+            and rest == common
+        ):
             return comparison
     return None
 
@@ -351,12 +263,12 @@ def _redundant_expression(source: _Source) -> Iterator[Lint]:
         removed: set[int] = set()
         for j in range(len(node.operands)):
             for i in range(j):
-                victim = None if removed & {i, j} else _redundant(node, i, j)
+                victim = None if removed & {i, j} else redundant_operand(node, i, j)
                 if victim is None:
                     continue
                 removed.add(victim)
                 dropped, kept = node.operands[victim], node.operands[i + j - victim]
-                same = dropped == kept or _atom(dropped) == _atom(kept)
+                same = dropped == kept or atom(dropped) == atom(kept)
                 how = "repeats" if same else "adds nothing next to"
                 rest = node.operands[:victim] + node.operands[victim + 1 :]
                 yield Lint(
@@ -366,29 +278,6 @@ def _redundant_expression(source: _Source) -> Iterator[Lint]:
                     source.span(dropped),
                     source.rewrite(node, _with(node, rest)),
                 )
-
-
-def _redundant(node: And | Or, i: int, j: int) -> int | None:
-    """Which of operands i and j of `node` the other one makes redundant, if either."""
-    if node.operands[i] == node.operands[j]:
-        return j
-    a, b = _atom(node.operands[i]), _atom(node.operands[j])
-    if a is None or b is None:
-        return None
-    forward, backward = _implies(a, b), _implies(b, a)
-    # In an -and the weaker operand adds nothing, in an -or the stronger one.
-    if forward and backward:
-        return j
-    if forward or backward:
-        return j if forward == isinstance(node, And) else i
-    return None
-
-
-def _contradict(p: Expr, q: Expr) -> bool:
-    if p == Not(q) or q == Not(p):
-        return True
-    a, b = _atom(p), _atom(q)
-    return a is not None and b is not None and (_implies(a, b.negate()) or _implies(b, a.negate()))
 
 
 def _contradictory_expression(source: _Source) -> Iterator[Lint]:
@@ -401,7 +290,7 @@ def _contradictory_expression(source: _Source) -> Iterator[Lint]:
             pending.extend(node.operands)
     for node in source.nodes(And):
         operands = node.operands
-        pairs = ((p, q) for j, q in enumerate(operands) for p in operands[:j] if _contradict(p, q))
+        pairs = ((p, q) for j, q in enumerate(operands) for p in operands[:j] if contradict(p, q))
         pair = next(pairs, None)
         if pair is not None:
             whom = "the rule matches nobody" if id(node) in spine else "this -and matches nobody"

@@ -8,37 +8,30 @@ is one predicate, and without parentheses its body is a single comparison (A15).
 from __future__ import annotations
 
 import difflib
-import re
 from dataclasses import replace
 
 from reconciler.rules import properties
 from reconciler.rules.ast import (
     And,
-    BoolValue,
     Comparison,
-    DateTimeValue,
     DirectReports,
     Expr,
     ItemRef,
-    ListValue,
     MemberOf,
     Not,
-    NowValue,
-    NullValue,
     ObjectType,
     Or,
     PropertyRef,
     Quantifier,
     Rule,
     Span,
-    StringValue,
-    Value,
     walk,
 )
 from reconciler.rules.errors import RuleError
-from reconciler.rules.lexer import Kind, Token, tokenize
-from reconciler.rules.properties import PropertySpec, PropertyType
-from reconciler.rules.values import parse_datetime, parse_duration
+from reconciler.rules.lexer import Kind, Token, TokenStream, describe, operator_word, tokenize
+from reconciler.rules.literals import read_list, read_value
+from reconciler.rules.printer import reference_text
+from reconciler.rules.properties import UNSUPPORTED_OPERATORS, PropertySpec, PropertyType
 
 MAX_RULE_LENGTH = 3072
 MAX_MEMBER_OF_GROUPS = 50
@@ -51,18 +44,6 @@ _LOGICAL = {"or": (1, Or), "and": (2, And)}
 
 # Canonical spelling of every comparison operator, looked up in lower case (A4: any case).
 _COMPARISONS = {name.lower(): name for name in properties.ALL_OPERATORS}
-_OPERATOR_WORDS = set(_COMPARISONS) | {"and", "or", "not", "any", "all", "plus", "minus"}
-
-# Operators people try that Entra doesn't have, with what to write instead (A12).
-_UNSUPPORTED = {
-    "lt": "use -le (dates only) or -notIn",
-    "gt": "use -ge (dates only)",
-    "like": "use -startsWith, -endsWith, -contains or -match",
-    "notlike": "use -notStartsWith, -notEndsWith, -notContains or -notMatch",
-    "minus": "only -plus is documented; write a negative duration such as -P30D",
-    "neq": "use -ne",
-    "isnull": "use -eq null",
-}
 
 
 def parse(text: str) -> Rule:
@@ -80,42 +61,14 @@ def _did_you_mean(word: str, choices: list[str]) -> str:
     return f" (did you mean '{lowered[close[0]]}'?)" if close else ""
 
 
-def _word(token: Token) -> str:
-    """The operator name a token spells, with or without its dash, in lower case."""
-    if token.kind is Kind.OPERATOR:
-        return token.value.lower()
-    if token.kind is Kind.WORD and token.value.lower() in _OPERATOR_WORDS:
-        return token.value.lower()
-    return ""
-
-
 class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
-        self.tokens: list[Token] = []
-        self.pos = 0
+        self.stream = TokenStream([])
         self.object_type: ObjectType | None = None
         # Set while parsing the body of -any/-all: the collection whose items `_` names.
         self.item_of: PropertySpec | None = None
         self.depth = 0
-
-    # --- token stream ------------------------------------------------------------------------
-
-    def peek(self, ahead: int = 0) -> Token:
-        return self.tokens[min(self.pos + ahead, len(self.tokens) - 1)]
-
-    def advance(self) -> Token:
-        token = self.peek()
-        self.pos += 1
-        return token
-
-    def expect(self, kind: Kind, what: str) -> Token:
-        token = self.peek()
-        if token.kind is not kind:
-            raise RuleError(
-                "unexpected-token", f"expected {what}, found {_describe(token)}", token.span
-            )
-        return self.advance()
 
     # --- whole rule ----------------------------------------------------------------------------
 
@@ -126,17 +79,17 @@ class _Parser:
                 f"rule is {len(self.text)} characters; Entra allows at most {MAX_RULE_LENGTH}",
                 Span(MAX_RULE_LENGTH, len(self.text)),
             )
-        self.tokens = tokenize(self.text)
-        first = self.peek()
+        self.stream = TokenStream(tokenize(self.text))
+        first = self.stream.peek()
         if first.kind is Kind.EOF:
             raise RuleError("empty-rule", "rule is empty", Span(0, len(self.text)))
         if first.kind is Kind.WORD and first.value.lower() == "direct":
             body = self.direct_reports()
-            if self.peek().kind is not Kind.EOF:
+            if self.stream.peek().kind is not Kind.EOF:
                 raise RuleError(
                     "direct-reports-combined",
                     "Direct Reports can't be combined with other expressions",
-                    Span(self.peek().span.start, len(self.text)),
+                    Span(self.stream.peek().span.start, len(self.text)),
                 )
             return Rule("user", body, self.text)
         body = self.expression(0)
@@ -153,7 +106,7 @@ class _Parser:
         return Rule(self.object_type, body, self.text)
 
     def finish(self) -> None:
-        token = self.peek()
+        token = self.stream.peek()
         if token.kind is Kind.EOF:
             return
         if token.kind is Kind.RPAREN:
@@ -164,20 +117,20 @@ class _Parser:
                 "missing -and/-or between two expressions",
                 token.span,
             )
-        raise RuleError("unexpected-token", f"unexpected {_describe(token)}", token.span)
+        raise RuleError("unexpected-token", f"unexpected {describe(token)}", token.span)
 
     def direct_reports(self) -> DirectReports:
-        start = self.peek().span.start
+        start = self.stream.peek().span.start
         for expected in ("direct", "reports", "for"):
-            token = self.peek()
+            token = self.stream.peek()
             if token.kind is not Kind.WORD or token.value.lower() != expected:
                 raise RuleError(
                     "invalid-direct-reports",
-                    f'expected `Direct Reports for "<managerId>"`, found {_describe(token)}',
+                    f'expected `Direct Reports for "<managerId>"`, found {describe(token)}',
                     token.span,
                 )
-            self.advance()
-        token = self.expect(Kind.STRING, "the manager's object id in quotes")
+            self.stream.advance()
+        token = self.stream.expect(Kind.STRING, "the manager's object id in quotes")
         return DirectReports(token.value.strip(), Span(start, token.span.end))
 
     # --- expressions ---------------------------------------------------------------------------
@@ -185,18 +138,18 @@ class _Parser:
     def expression(self, min_power: int) -> Expr:
         left = self.unary()
         while True:
-            name = _word(self.peek())
+            name = operator_word(self.stream.peek())
             if name not in _LOGICAL or _LOGICAL[name][0] <= min_power:
                 return left
             power, node = _LOGICAL[name]
             operands = [left]
-            while _word(self.peek()) == name:
-                self.advance()
+            while operator_word(self.stream.peek()) == name:
+                self.stream.advance()
                 operands.append(self.expression(power))
             left = node(tuple(operands), operands[0].span.cover(operands[-1].span))
 
     def unary(self) -> Expr:
-        token = self.peek()
+        token = self.stream.peek()
         self.depth += 1
         if self.depth > MAX_NESTING:
             raise RuleError(
@@ -205,8 +158,8 @@ class _Parser:
                 token.span,
             )
         try:
-            if _word(token) == "not":
-                self.advance()
+            if operator_word(token) == "not":
+                self.stream.advance()
                 operand = self.unary()
                 return Not(operand, token.span.cover(operand.span))
             return self.primary()
@@ -214,13 +167,13 @@ class _Parser:
             self.depth -= 1
 
     def primary(self) -> Expr:
-        token = self.peek()
+        token = self.stream.peek()
         if token.kind is Kind.LPAREN:
-            self.advance()
-            if self.peek().kind is Kind.RPAREN:
-                raise RuleError("empty-parentheses", "empty parentheses", self.peek().span)
+            self.stream.advance()
+            if self.stream.peek().kind is Kind.RPAREN:
+                raise RuleError("empty-parentheses", "empty parentheses", self.stream.peek().span)
             inner = self.expression(0)
-            closing = self.peek()
+            closing = self.stream.peek()
             if closing.kind is Kind.EOF:
                 raise RuleError(
                     "unbalanced-parenthesis",
@@ -229,7 +182,7 @@ class _Parser:
                 )
             if closing.kind is not Kind.RPAREN:
                 self.finish()
-            self.advance()
+            self.stream.advance()
             # the node's span takes in its parentheses, so spans stay balanced
             return replace(inner, span=token.span.cover(closing.span))
         if token.kind is Kind.WORD:
@@ -251,14 +204,14 @@ class _Parser:
                 token.span,
             )
         raise RuleError(
-            "unexpected-token", f"expected an expression, found {_describe(token)}", token.span
+            "unexpected-token", f"expected an expression, found {describe(token)}", token.span
         )
 
     def predicate(self) -> Expr:
-        target_token = self.advance()
+        target_token = self.stream.advance()
         target = self.reference(target_token)
-        operator_token = self.peek()
-        name = _word(operator_token)
+        operator_token = self.stream.peek()
+        name = operator_word(operator_token)
         if isinstance(target, PropertyRef):
             spec = properties.lookup(target.object_type, target.name)
             assert spec is not None
@@ -273,7 +226,7 @@ class _Parser:
                 )
             return self.quantifier(target, spec)
         if name == "not":
-            following = self.peek(1)
+            following = self.stream.peek(1)
             if following.kind is Kind.WORD and following.value.lower() in ("null", "$null"):
                 raise RuleError(
                     "not-null-comparison",
@@ -289,10 +242,10 @@ class _Parser:
             )
         if name not in _COMPARISONS:
             self.unknown_operator(operator_token, target_token)
-        self.advance()
+        self.stream.advance()
         operator = _COMPARISONS[name]
         self.check_operator(target, spec, operator, operator_token)
-        value = self.value(target, spec, operator, operator_token)
+        value = read_value(self.stream, target, spec, operator, operator_token)
         return Comparison(target, operator, value, target_token.span.cover(value.span))
 
     def unknown_operator(self, token: Token, target: Token) -> None:
@@ -302,7 +255,7 @@ class _Parser:
                 f"{target.text} must be followed by an operator such as -eq",
                 token.span,
             )
-        hint = _UNSUPPORTED.get(token.value.lower())
+        hint = UNSUPPORTED_OPERATORS.get(token.value.lower())
         if hint and token.kind in (Kind.OPERATOR, Kind.WORD):
             raise RuleError(
                 "unsupported-operator",
@@ -316,7 +269,7 @@ class _Parser:
             )
         raise RuleError(
             "missing-operator",
-            f"expected an operator such as -eq after {target.text}, found {_describe(token)}",
+            f"expected an operator such as -eq after {target.text}, found {describe(token)}",
             token.span,
         )
 
@@ -410,8 +363,8 @@ class _Parser:
     # --- collections --------------------------------------------------------------------------
 
     def quantifier(self, target: PropertyRef, spec: PropertySpec) -> Quantifier:
-        keyword = self.advance()
-        quantifier = "any" if _word(keyword) == "any" else "all"
+        keyword = self.stream.advance()
+        quantifier = "any" if operator_word(keyword) == "any" else "all"
         if spec.type not in (PropertyType.STRING_COLLECTION, PropertyType.OBJECT_COLLECTION):
             raise RuleError(
                 "quantifier-on-single-value",
@@ -423,9 +376,9 @@ class _Parser:
             raise RuleError("nested-quantifier", "-any/-all can't be nested", keyword.span)
         self.item_of = spec
         try:
-            if self.peek().kind is Kind.LPAREN:
+            if self.stream.peek().kind is Kind.LPAREN:
                 body = self.primary()
-                end = self.tokens[self.pos - 1].span
+                end = self.stream.previous().span
             else:
                 body = self.item_predicate()
                 end = body.span
@@ -434,17 +387,17 @@ class _Parser:
         return Quantifier(target, quantifier, body, target.span.cover(end))
 
     def item_predicate(self) -> Expr:
-        token = self.peek()
+        token = self.stream.peek()
         if token.kind is not Kind.WORD:
             raise RuleError(
                 "unexpected-token",
-                f"expected a condition on the item after -any/-all, found {_describe(token)}",
+                f"expected a condition on the item after -any/-all, found {describe(token)}",
                 token.span,
             )
         return self.predicate()
 
     def member_of(self, target: PropertyRef, keyword: Token) -> MemberOf:
-        name = _word(keyword)
+        name = operator_word(keyword)
         usage = f"{target.object_type}.memberOf -any (group.objectId -in ['<groupId>', ...])"
         if name != "any":
             raise RuleError(
@@ -452,21 +405,21 @@ class _Parser:
                 f"memberOf is used only as {usage}",
                 keyword.span if keyword.kind is not Kind.EOF else target.span,
             )
-        self.advance()
-        self.expect(Kind.LPAREN, "'(' after -any")
-        group = self.expect(Kind.WORD, "group.objectId")
+        self.stream.advance()
+        self.stream.expect(Kind.LPAREN, "'(' after -any")
+        group = self.stream.expect(Kind.WORD, "group.objectId")
         if group.value.lower() != "group.objectid":
             raise RuleError(
                 "invalid-memberof", f"expected group.objectId, found {group.text}", group.span
             )
-        if _word(self.peek()) != "in":
+        if operator_word(self.stream.peek()) != "in":
             raise RuleError(
                 "invalid-memberof",
-                f"expected -in after group.objectId, found {_describe(self.peek())}",
-                self.peek().span,
+                f"expected -in after group.objectId, found {describe(self.stream.peek())}",
+                self.stream.peek().span,
             )
-        self.advance()
-        ids = self.list_value()
+        self.stream.advance()
+        ids = read_list(self.stream)
         if len(ids.items) > MAX_MEMBER_OF_GROUPS:
             raise RuleError(
                 "memberof-too-many-groups",
@@ -474,7 +427,7 @@ class _Parser:
                 f"{MAX_MEMBER_OF_GROUPS}",
                 ids.span,
             )
-        closing = self.expect(Kind.RPAREN, "')' closing memberOf")
+        closing = self.stream.expect(Kind.RPAREN, "')' closing memberOf")
         return MemberOf(
             target.object_type,
             tuple(item.value.strip() for item in ids.items),
@@ -494,7 +447,7 @@ class _Parser:
             return
         hint = None
         if spec is not None and spec.type is PropertyType.STRING_COLLECTION:
-            hint = f"write {target_label(target)} -any (_ -{operator} ...)"
+            hint = f"write {reference_text(target)} -any (_ -{operator} ...)"
         elif spec is not None and spec.type is PropertyType.OBJECT_COLLECTION:
             hint = "write user.assignedPlans -any (assignedPlan.<field> -eq ...)"
         elif operator in ("le", "ge"):
@@ -505,165 +458,3 @@ class _Parser:
             token.span,
             hint=hint,
         )
-
-    def value(
-        self, target: PropertyRef | ItemRef, spec: PropertySpec | None, operator: str, op: Token
-    ) -> Value:
-        token = self.peek()
-        lowered = token.value.lower() if token.kind is Kind.WORD else ""
-        kind = spec.type if spec is not None else PropertyType.STRING
-        if token.kind in (Kind.EOF, Kind.RPAREN):
-            raise RuleError("missing-value", f"operator {op.text} needs a value", token.span)
-        if operator in ("in", "notIn"):
-            if token.kind is not Kind.LBRACKET:
-                raise RuleError(
-                    "expected-list",
-                    f'{op.text} takes a list such as ["a", "b"], found {_describe(token)}',
-                    token.span,
-                )
-            return self.list_value()
-        if token.kind is Kind.LBRACKET:
-            raise RuleError(
-                "unexpected-list", f"a list goes only with -in or -notIn, not {op.text}", token.span
-            )
-        if lowered in ("null", "$null"):
-            self.advance()
-            if operator not in ("eq", "ne"):
-                raise RuleError(
-                    "null-operator",
-                    f"null can only be compared with -eq or -ne, not {op.text}",
-                    token.span,
-                )
-            return NullValue(token.span)
-        if kind is PropertyType.BOOL:
-            return self.bool_value(token, target)
-        if kind is PropertyType.DATETIME:
-            return self.datetime_value(token)
-        if token.kind is Kind.STRING:
-            self.advance()
-            if operator in ("match", "notMatch"):
-                _check_regex(token)
-            return StringValue(token.value, token.span)
-        if lowered in ("true", "false"):
-            raise RuleError(
-                "type-mismatch",
-                f"{target_label(target)} is a string; compare it with a quoted string",
-                token.span,
-                hint=f'write "{token.value}"',
-            )
-        if token.kind is Kind.WORD:
-            raise RuleError(
-                "unquoted-string",
-                f'string values must be quoted: write "{token.value}"',
-                token.span,
-            )
-        raise RuleError("missing-value", f"operator {op.text} needs a value", token.span)
-
-    def bool_value(self, token: Token, target: PropertyRef | ItemRef) -> BoolValue:
-        lowered = token.value.lower()
-        if token.kind is Kind.WORD and lowered in ("true", "false"):
-            self.advance()
-            return BoolValue(lowered == "true", token.span)
-        # A quoted "true" is a string, and Entra rejects a string for a boolean (A14).
-        raise RuleError(
-            "type-mismatch",
-            f"{target_label(target)} is a boolean; compare it with true or false"
-            + (" without quotes" if token.kind is Kind.STRING else ""),
-            token.span,
-        )
-
-    def datetime_value(self, token: Token) -> DateTimeValue | NowValue:
-        if token.kind is Kind.WORD and token.value.lower() == "system.now":
-            self.advance()
-            if _word(self.peek()) == "minus":
-                self.unknown_operator(self.peek(), token)
-            if _word(self.peek()) != "plus":
-                return NowValue(None, token.span)
-            self.advance()
-            amount = self.advance()
-            text = amount.value if amount.kind is Kind.WORD else ""
-            if amount.kind is Kind.OPERATOR:
-                text = "-" + amount.value
-            duration = parse_duration(text) if text else None
-            if duration is None:
-                raise RuleError(
-                    "invalid-duration",
-                    f"expected an ISO 8601 duration such as P1D after -plus, found "
-                    f"{_describe(amount)}",
-                    amount.span,
-                )
-            return NowValue(duration, token.span.cover(amount.span))
-        if token.kind in (Kind.WORD, Kind.STRING):
-            moment = parse_datetime(token.value)
-            if moment is not None:
-                self.advance()
-                return DateTimeValue(moment, token.span)
-        raise RuleError(
-            "invalid-date",
-            f"expected a date such as 2020-06-10T18:13:20Z or system.now, found {_describe(token)}",
-            token.span,
-        )
-
-    def list_value(self) -> ListValue:
-        opening = self.expect(Kind.LBRACKET, "'['")
-        items: list[StringValue] = []
-        while True:
-            token = self.peek()
-            if token.kind is Kind.RBRACKET and not items:
-                raise RuleError("empty-list", "the list is empty", opening.span.cover(token.span))
-            if token.kind is Kind.STRING:
-                items.append(StringValue(token.value, token.span))
-                self.advance()
-            elif token.kind is Kind.WORD:
-                raise RuleError(
-                    "unquoted-string",
-                    f'list items must be quoted strings: write "{token.value}"',
-                    token.span,
-                )
-            elif token.kind is Kind.EOF:
-                raise RuleError(
-                    "unbalanced-bracket",
-                    f"'[' at column {opening.span.start + 1} is never closed",
-                    opening.span,
-                )
-            else:
-                raise RuleError(
-                    "unexpected-token",
-                    f"expected a quoted string, found {_describe(token)}",
-                    token.span,
-                )
-            separator = self.peek()
-            if separator.kind is Kind.RBRACKET:
-                self.advance()
-                return ListValue(tuple(items), opening.span.cover(separator.span))
-            if separator.kind is Kind.EOF:
-                raise RuleError(
-                    "unbalanced-bracket",
-                    f"'[' at column {opening.span.start + 1} is never closed",
-                    opening.span,
-                )
-            self.expect(Kind.COMMA, "',' or ']'")
-
-
-def target_label(target: PropertyRef | ItemRef) -> str:
-    if isinstance(target, PropertyRef):
-        return f"{target.object_type}.{target.name}"
-    return "_" if target.field is None else f"assignedPlan.{target.field}"
-
-
-def _check_regex(token: Token) -> None:
-    try:
-        re.compile(token.value)
-    except re.error as exc:
-        # Point at the offending character when the string has no escapes shifting it.
-        span = token.span
-        if exc.pos is not None and len(token.text) == len(token.value) + 2:
-            start = token.span.start + 1 + exc.pos
-            span = Span(start, start + 1)
-        raise RuleError("invalid-regex", f"invalid regular expression: {exc.msg}", span) from None
-
-
-def _describe(token: Token) -> str:
-    if token.kind is Kind.EOF:
-        return "the end of the rule"
-    return f"'{token.text}'"

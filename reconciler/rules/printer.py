@@ -41,9 +41,9 @@ def to_text(node: Rule | Expr | DirectReports | MemberOf) -> str:
     if isinstance(node, Not):
         return f"-not ({to_text(node.operand)})"
     if isinstance(node, Quantifier):
-        return f"{_reference(node.collection)} -{node.quantifier} ({to_text(node.body)})"
+        return f"{reference_text(node.collection)} -{node.quantifier} ({to_text(node.body)})"
     if isinstance(node, Comparison):
-        return f"{_reference(node.target)} -{node.operator} {value_text(node.value)}"
+        return f"{reference_text(node.target)} -{node.operator} {value_text(node.value)}"
     raise TypeError(f"not a rule node: {node!r}")
 
 
@@ -54,7 +54,8 @@ def _operand(operand: Expr, parent: type) -> str:
     return f"({text})" if isinstance(operand, And | Or) else text
 
 
-def _reference(target: PropertyRef | ItemRef) -> str:
+def reference_text(target: PropertyRef | ItemRef) -> str:
+    """`user.department`, `_` or `assignedPlan.servicePlanId`."""
     if isinstance(target, PropertyRef):
         return f"{target.object_type}.{target.name}"
     return "_" if target.field is None else f"assignedPlan.{target.field}"

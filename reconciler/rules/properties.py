@@ -82,6 +82,27 @@ OPERATORS_BY_TYPE: dict[PropertyType, frozenset[str]] = {
 }
 
 ALL_OPERATORS = STRING_OPERATORS | {"le", "ge"}
+
+# Each negated operator and the positive one it is the exact complement of.
+POSITIVE_FORM = {
+    "ne": "eq",
+    "notStartsWith": "startsWith",
+    "notEndsWith": "endsWith",
+    "notContains": "contains",
+    "notMatch": "match",
+    "notIn": "in",
+}
+
+# Operators people try that Entra doesn't have, with what to write instead (A12).
+UNSUPPORTED_OPERATORS = {
+    "lt": "use -le (dates only) or -notIn",
+    "gt": "use -ge (dates only)",
+    "like": "use -startsWith, -endsWith, -contains or -match",
+    "notlike": "use -notStartsWith, -notEndsWith, -notContains or -notMatch",
+    "minus": "only -plus is documented; write a negative duration such as -P30D",
+    "neq": "use -ne",
+    "isnull": "use -eq null",
+}
 QUANTIFIERS = frozenset({"any", "all"})
 
 ASSIGNED_PLAN_FIELDS = ("capabilityStatus", "service", "servicePlanId")

@@ -6,6 +6,7 @@ import calendar
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from reconciler.rules.ast import Duration
@@ -63,6 +64,18 @@ def parse_duration(text: str) -> Duration | None:
     )
 
 
+# No hire date is a millennium away; the bound keeps system.now inside the calendar.
+MAX_DURATION_YEARS = 1000
+
+
+def duration_in_range(duration: Duration) -> bool:
+    """Whether `duration` is at most MAX_DURATION_YEARS long, counting a year as 366 days."""
+    months = duration.years * 12 + duration.months
+    days = duration.weeks * 7 + duration.days + (duration.hours * 60 + duration.minutes) / 1440
+    days += duration.seconds / 86400
+    return months / 12 + days / 366 <= MAX_DURATION_YEARS
+
+
 def add_duration(moment: datetime, duration: Duration) -> datetime:
     """`moment` moved by `duration`: years and months on the calendar, the rest exactly."""
     months = moment.month - 1 + duration.sign * (duration.years * 12 + duration.months)
@@ -90,7 +103,10 @@ def format_duration(duration: Duration) -> str:
         )
         if value
     )
-    seconds = f"{duration.seconds:g}" if duration.seconds else ""
+    # fixed-point, never an exponent: 1e-05 or 1.2e+06 would not parse back
+    seconds = format(Decimal(repr(duration.seconds)), "f") if duration.seconds else ""
+    if "." in seconds:
+        seconds = seconds.rstrip("0").rstrip(".")
     time = "".join(
         f"{value}{unit}"
         for value, unit in ((duration.hours, "H"), (duration.minutes, "M"), (seconds, "S"))

@@ -26,6 +26,7 @@ from reconciler.rules.compiler import compile_rule
 from reconciler.rules.errors import RuleError
 from reconciler.rules.parser import MAX_NESTING, MAX_RULE_LENGTH, parse
 from reconciler.rules.printer import to_text
+from reconciler.rules.values import format_duration
 from tests.rules import strategies as s
 from tests.rules.reference_interpreter import evaluate
 
@@ -69,34 +70,12 @@ def parse_or_error(text: str) -> Rule | RuleError:
     return result
 
 
-# --- known bugs, kept out of the general properties and tested on their own below -----------
-
-
-def duration_text_loses_seconds(duration: Duration) -> bool:
-    """The printer writes seconds with `:g`: 1234567 becomes `1.23457e+06` (which doesn't
-    parse) and 123456.5 becomes `123456`."""
-    text = f"{duration.seconds:g}"
-    return "e" in text or "inf" in text or float(text) != duration.seconds
-
-
-def known_bug(rule: Rule) -> bool:
-    durations = [
-        node.value.offset
-        for node in walk(rule)
-        if isinstance(node, Comparison)
-        and isinstance(node.value, NowValue)
-        and node.value.offset is not None
-    ]
-    return any(duration_text_loses_seconds(d) for d in durations)
-
-
 # --- printing and parsing -----------------------------------------------------------------------
 
 
 @property_settings
 @given(s.rules)
 def test_printed_rule_parses_back_to_an_equal_tree(rule):
-    assume(not known_bug(rule))
     text = to_text(rule)
     assume(len(text) <= MAX_RULE_LENGTH)
     assert parse(text) == rule
@@ -105,7 +84,6 @@ def test_printed_rule_parses_back_to_an_equal_tree(rule):
 @property_settings
 @given(s.rules)
 def test_canonical_text_is_a_fixed_point_of_parse_and_print(rule):
-    assume(not known_bug(rule))
     text = to_text(rule)
     assume(len(text) <= MAX_RULE_LENGTH)
     assert to_text(parse(text)) == text
@@ -118,7 +96,6 @@ def test_canonical_text_is_a_fixed_point_of_parse_and_print(rule):
 @given(s.rules_with_objects())
 def test_compiled_rule_agrees_with_reference_interpreter(case):
     rule, objects = case
-    assume(not known_bug(rule))
     compiled = compile_rule(rule, now=NOW)
     for obj in objects:
         assert compiled(obj) is evaluate(rule, obj, NOW), obj
@@ -159,7 +136,7 @@ def test_parser_returns_a_rule_or_raises_rule_error_on_mutated_rules(text):
 @given(st.one_of(mutated_rule_texts(), s.rule_like_text))
 def test_any_accepted_rule_prints_to_text_that_parses_back_equal(text):
     rule = parse_or_error(text)
-    if not isinstance(rule, Rule) or known_bug(rule):
+    if not isinstance(rule, Rule):
         return
     printed = to_text(rule)
     assume(len(printed) <= MAX_RULE_LENGTH)
@@ -170,7 +147,7 @@ def test_any_accepted_rule_prints_to_text_that_parses_back_equal(text):
 @given(st.one_of(mutated_rule_texts(), s.rule_like_text), s.users, s.devices)
 def test_any_accepted_rule_compiles_and_agrees_with_reference_interpreter(text, user, device):
     rule = parse_or_error(text)
-    if not isinstance(rule, Rule) or known_bug(rule):
+    if not isinstance(rule, Rule):
         return
     compiled = compile_rule(rule, now=NOW)
     obj = user if rule.object_type == "user" else device
@@ -192,7 +169,6 @@ def test_any_string_value_is_quoted_so_that_it_reads_back_unchanged(value):
 @examples(300)
 @given(s.durations)
 def test_duration_prints_to_text_that_parses_back_equal(duration):
-    assume(not duration_text_loses_seconds(duration))
     rule = Rule(
         "user",
         Comparison(PropertyRef("user", "employeeHireDate"), "ge", NowValue(duration)),
@@ -217,9 +193,8 @@ def test_datetime_prints_to_text_that_parses_back_to_the_same_instant(moment):
 def nested_rules(draw, max_depth: int):
     """A comparison wrapped in parentheses and -not, as text, its tree and its nesting level
     (each parenthesis and each -not is one level, the comparison itself another)."""
-    rule = draw(s.expression_rules("user", depth=0))
-    text = to_text(rule)
-    body = rule.body
+    body = draw(s.comparisons("user"))
+    text = to_text(body)
     levels = 1
     for _ in range(draw(st.integers(1, max_depth))):
         wrapper = draw(st.sampled_from(["({})", "-not ({})", "not {}", "-NOT({})"]))
@@ -235,7 +210,7 @@ def nested_rules(draw, max_depth: int):
 @given(nested_rules(max_depth=40), s.users)
 def test_nested_rule_parses_and_compiles_up_to_the_nesting_limit_and_is_rejected_beyond(case, user):
     text, expected, levels = case
-    assume(len(text) <= MAX_RULE_LENGTH and not known_bug(expected))
+    assume(len(text) <= MAX_RULE_LENGTH)
     result = parse_or_error(text)
     if levels > MAX_NESTING:
         assert isinstance(result, RuleError)
@@ -245,9 +220,7 @@ def test_nested_rule_parses_and_compiles_up_to_the_nesting_limit_and_is_rejected
     assert compile_rule(result, now=NOW)(user) is evaluate(result, user, NOW)
 
 
-# --- regression tests for bugs found by the properties above ----------------------------------
-# Each asserts the documented behaviour and is expected to fail until the bug is fixed; strict,
-# so a fix turns it into an XPASS failure that says to drop the marker.
+# --- regression tests for bugs these properties found (all fixed since) ---------------------
 
 EMPTY_STRING_RULES = [
     'user.department -contains ""',
@@ -275,14 +248,11 @@ def test_regression_negative_duration_with_fractional_seconds_parses():
     assert rule.body.value.offset == Duration(seconds=0.5, sign=-1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(RuleError, AssertionError),
-    reason="BUG: format_duration writes seconds with :g: PT1234567S prints as "
-    "PT1.23457e+06S (which doesn't parse) and PT123456.5S as PT123456S",
-)
-@pytest.mark.parametrize("seconds", ["1234567", "123456.5", "0.00001"])
-def test_bug_duration_seconds_are_printed_in_g_format(seconds):
+@pytest.mark.parametrize("seconds", ["1234567", "123456.5", "0.00001", "0.1234567"])
+def test_regression_duration_seconds_print_back_exactly(seconds):
+    # Found while writing test_duration_prints_to_text_that_parses_back_equal: format_duration wrote
+    # seconds with :g, so PT1234567S printed as PT1.23457e+06S (which doesn't parse) and
+    # PT123456.5S as PT123456S.
     rule = parse(f"user.employeeHireDate -ge system.now -plus PT{seconds}S")
     assert parse(to_text(rule)) == rule
 
@@ -315,26 +285,42 @@ def test_regression_rule_at_the_nesting_limit_compiles():
     assert compile_rule(rule, now=NOW)({"department": "x"}) is ((MAX_NESTING - 1) % 2 == 0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(OverflowError, RecursionError),
-    reason="BUG: _check_regex catches only re.error; re.compile raises OverflowError for a "
-    "huge repeat count and RecursionError for deeply nested groups",
-)
 @pytest.mark.parametrize(
     "pattern", ["a{4294967296}", "(" * 600 + ")" * 600], ids=["repeat", "groups"]
 )
-def test_bug_regex_that_python_cannot_compile_crashes_parser(pattern):
-    parse_or_error(f'user.department -match "{pattern}"')
+def test_regression_regex_python_cannot_compile_is_a_rule_error_not_a_crash(pattern):
+    # _check_regex caught only re.error; re.compile raises OverflowError for a huge repeat
+    # count and RecursionError for deeply nested groups.
+    result = parse_or_error(f'user.department -match "{pattern}"')
+    assert isinstance(result, RuleError)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(ValueError, OverflowError),
-    reason="BUG: a duration that moves system.now past year 9999 (or beyond timedelta's "
-    "range) is accepted by the parser and crashes compile_rule",
+@pytest.mark.parametrize("duration", ["P99999Y", "P999999999D", "-P9999Y", "PT99999999999S"])
+def test_regression_huge_duration_is_rejected_or_compiles(duration):
+    # A duration moving system.now past year 9999 (or beyond timedelta's range) parsed and then
+    # crashed compile_rule with ValueError or OverflowError.
+    result = parse_or_error(f"user.employeeHireDate -ge system.now -plus {duration}")
+    if isinstance(result, Rule):
+        assert compile_rule(result, now=NOW)({}) is False
+
+
+wide_durations = st.builds(
+    Duration,
+    years=st.integers(0, 3000),
+    months=st.integers(0, 40000),
+    weeks=st.integers(0, 10**6),
+    days=st.integers(0, 10**9),
+    hours=st.integers(0, 10**10),
+    minutes=st.integers(0, 10**12),
+    seconds=st.one_of(st.integers(0, 10**14).map(float), st.floats(0, 1e15)),
+    sign=st.sampled_from([1, -1]),
 )
-@pytest.mark.parametrize("duration", ["P99999Y", "P999999999D", "-P9999Y"])
-def test_bug_huge_duration_parses_but_fails_to_compile(duration):
-    rule = parse(f"user.employeeHireDate -ge system.now -plus {duration}")
-    compile_rule(rule, now=NOW)
+
+
+@examples(300)
+@given(wide_durations, s.users)
+def test_any_duration_the_parser_accepts_compiles_and_evaluates(duration, user):
+    text = f"user.employeeHireDate -le system.now -plus {format_duration(duration)}"
+    result = parse_or_error(text)
+    if isinstance(result, Rule):
+        assert compile_rule(result, now=NOW)(user) is evaluate(result, user, NOW)
