@@ -4,10 +4,13 @@ import random
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from reconciler.rules.compiler import compile_rule
 from reconciler.rules.membership import MembershipIndex, compute_memberships, to_bits, to_indices
 from reconciler.rules.parser import parse
+from tests.rules import strategies
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 GROUP_A = "aaaaaaaa-0000-1111-2222-bbbbbbbbbbbb"
@@ -127,3 +130,16 @@ def test_empty_object_list_selects_nobody():
 @pytest.mark.parametrize("positions", [[], [0], [7, 8], [0, 63, 64, 65, 999]])
 def test_bitset_round_trip_keeps_positions_in_order(positions):
     assert to_indices(to_bits(positions, 1000)) == positions
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_indexed_membership_equals_compiled_rule_on_generated_rules_and_users(data):
+    object_type = data.draw(st.sampled_from(["user", "device"]))
+    # many objects, so both the per-value index and the sparse candidate scan are reached
+    objects = data.draw(st.lists(strategies.graph_objects(object_type), min_size=0, max_size=60))
+    rules = data.draw(st.lists(strategies.expression_rules(object_type), min_size=1, max_size=5))
+    memberships = compute_memberships(dict(enumerate(rules)), objects, now=strategies.NOW)
+    for key, rule in enumerate(rules):
+        compiled = compile_rule(rule, now=strategies.NOW)
+        assert memberships[key] == [i for i, obj in enumerate(objects) if compiled(obj)], rule
