@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import InputError, Location
+from reconciler.rules.attributes import items
 
 _COLLECTIONS = {"user": "users", "device": "devices"}
 
@@ -18,15 +19,19 @@ def load_objects(path: Path, object_type: str) -> list[dict[str, Any]]:
     so memberOf rules can be tested against a snapshot.
     """
     try:
-        text = path.read_text(encoding="utf-8")
+        # utf-8-sig: Windows editors and PowerShell's exports start files with a BOM
+        text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise InputError(f"can't read file: {exc.strerror}", Location(str(path))) from exc
+    except UnicodeDecodeError as exc:
+        raise InputError("file is not UTF-8 text", Location(str(path))) from exc
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputError(
-            f"invalid JSON: {exc.msg}", Location(str(path), exc.lineno, exc.colno)
-        ) from exc
+        location = Location(str(path), exc.lineno, exc.colno)
+        raise InputError(f"invalid JSON: {exc.msg}", location) from exc
+    except RecursionError as exc:
+        raise InputError("JSON nests too deeply", Location(str(path))) from exc
     collection = _COLLECTIONS[object_type]
     if isinstance(document, list):
         objects = document
@@ -53,7 +58,7 @@ def _add_member_of(objects: list, groups: object) -> None:
     member_of: dict[str, list[dict[str, str]]] = {}
     for group in groups:
         if isinstance(group, dict) and isinstance(group.get("id"), str):
-            for member in group.get("members") or ():
+            for member in items(group.get("members")):
                 member_id = member.get("id") if isinstance(member, dict) else member
                 if isinstance(member_id, str):
                     member_of.setdefault(member_id.lower(), []).append({"id": group["id"]})

@@ -101,7 +101,7 @@ def test(rule_text: str, objects_file: Path, selected: tuple[str, ...], output_f
 @_format
 def diff(old_text: str, new_text: str, objects_file: Path, output_format: str):
     """Who joins and who leaves when rule OLD is replaced by NEW."""
-    old, new = parse(old_text), parse(new_text)
+    old, new = _parse_named(old_text, "OLD"), _parse_named(new_text, "NEW")
     if old.object_type != new.object_type:
         raise InputError(
             f"OLD selects {old.object_type}s and NEW selects {new.object_type}s; "
@@ -119,14 +119,25 @@ def diff(old_text: str, new_text: str, objects_file: Path, output_format: str):
         click.echo(render.diff_text(joins, leaves, stay))
 
 
+def _parse_named(text: str, name: str):
+    """Parse one of several rules given, naming which one is at fault."""
+    try:
+        return parse(text)
+    except RuleError as error:
+        error.location = Location(name)
+        raise
+
+
 def _rule_text(rule_text: str | None, rule_file: Path | None) -> str:
-    if (rule_text is None) == (rule_file is None):
+    if rule_text is None and rule_file is None:
+        raise click.UsageError("give a RULE, or --file with one")
+    if rule_text is not None and rule_file is not None:
         raise click.UsageError("give either RULE or --file, not both")
     if rule_file is None:
         assert rule_text is not None
         return rule_text
     try:
-        text = rule_file.read_text(encoding="utf-8")
+        text = rule_file.read_text(encoding="utf-8-sig")  # a BOM is no part of the rule
     except OSError as exc:
         raise InputError(f"can't read file: {exc.strerror}", Location(str(rule_file))) from exc
     except UnicodeDecodeError as exc:

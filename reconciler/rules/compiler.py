@@ -8,13 +8,14 @@ the explainer reuse it, so there is one definition of what each operator means.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from reconciler.rules import properties, values
+import regex
+
+from reconciler.rules import attributes, properties, values
 from reconciler.rules.ast import (
     And,
     BoolValue,
@@ -47,21 +48,22 @@ _STRING_TESTS = {
     "startsWith": "{s}.startswith({k})",
     "endsWith": "{s}.endswith({k})",
     "contains": "{k} in {s}",
-    "match": "{k}.search({s}) is not None",
+    "match": "_search({k}, {s})",
     "in": "{s} in {k}",
 }
 
 _HELPERS = {
-    "_EMPTY": {},
-    "_as_datetime": values.as_datetime,
-    "_first_item": values.first_item,
-    "_sip_address": values.sip_address,
-    "_reference_id": values.reference_id,
-    "_reference_ids": values.reference_ids,
-    "_is_set": values.is_set,
-    "_extension_value": values.extension_value,
-    "_items": values.items,
-    "_field": values.item_field,
+    "_as_datetime": attributes.as_datetime,
+    "_first_item": attributes.first_item,
+    "_sip_address": attributes.sip_address,
+    "_reference_id": attributes.reference_id,
+    "_reference_ids": attributes.reference_ids,
+    "_is_set": attributes.is_set,
+    "_extension_value": attributes.extension_value,
+    "_items": attributes.items,
+    "_field": attributes.item_field,
+    "_mapping": attributes.mapping,
+    "_search": attributes.pattern_search,
 }
 
 
@@ -170,9 +172,7 @@ class _Codegen:
     def getter(self, spec: PropertySpec) -> str:
         source = "o"
         for index, key in enumerate(spec.graph_path):
-            source = (
-                f"{source}.get({key!r})" if index == 0 else f"({source} or _EMPTY).get({key!r})"
-            )
+            source = f"{source}.get({key!r})" if index == 0 else f"_mapping({source}).get({key!r})"
         if spec.derivation is Derivation.FIRST_ITEM:
             return f"_first_item({source})"
         if spec.derivation is Derivation.SIP_ADDRESS:
@@ -226,7 +226,7 @@ class _Codegen:
             else:
                 assert isinstance(value, StringValue)
                 if operator == "match":
-                    constant = self.const(re.compile(value.value, re.IGNORECASE))
+                    constant = self.const(regex.compile(value.value, regex.IGNORECASE))
                 else:
                     constant = self.const(value.value.lower())
                 found = _STRING_TESTS[operator].format(s=f"{var}.lower()", k=constant)

@@ -18,3 +18,7 @@ class RuleError(ReconcilerError):
 
     def __str__(self) -> str:
         return f"column {self.span.start + 1}: {self.message} [{self.code}]"
+
+
+class RuleEvaluationError(ReconcilerError):
+    """A valid rule that can't be evaluated on some object, as Entra's "Processing error"."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+import regex
 
 from reconciler.rules.ast import (
     BoolValue,
@@ -187,16 +187,18 @@ def read_list(stream: TokenStream) -> ListValue:
 
 
 def _check_regex(token: Token) -> None:
+    """Compile the pattern as evaluation will, so an invalid one fails here, with its column."""
     try:
-        re.compile(token.value)
-    except re.error as exc:
+        regex.compile(token.value, regex.IGNORECASE)
+    except regex.error as exc:
         # Point at the offending character when the string has no escapes shifting it.
         span = token.span
-        if exc.pos is not None and len(token.text) == len(token.value) + 2:
+        plain = len(token.text) == len(token.value) + 2
+        if exc.pos is not None and plain and exc.pos < len(token.value):
             start = token.span.start + 1 + exc.pos
             span = Span(start, start + 1)
         raise RuleError("invalid-regex", f"invalid regular expression: {exc.msg}", span) from None
-    except (OverflowError, RecursionError):
+    except (OverflowError, RecursionError, ValueError):
         # huge repeat counts and very deep groups are beyond any regular-expression engine
         raise RuleError(
             "invalid-regex",

@@ -30,6 +30,7 @@ from reconciler.rules.ast import (
     Rule,
     StringValue,
 )
+from reconciler.rules.attributes import normalize_string, reference_id, reference_ids
 from reconciler.rules.compiler import (
     GraphObject,
     attribute_getter,
@@ -37,9 +38,7 @@ from reconciler.rules.compiler import (
     compile_value_test,
     spec_of,
 )
-from reconciler.rules.printer import to_text
 from reconciler.rules.properties import Derivation, PropertySpec, PropertyType
-from reconciler.rules.values import normalize_string, reference_id, reference_ids
 
 _INDEXED_TYPES = (PropertyType.STRING, PropertyType.BOOL, PropertyType.DATETIME)
 # A property with more distinct values than this share of the objects keeps index lists only:
@@ -70,13 +69,13 @@ class MembershipIndex:
         self.objects = objects
         self.now = now or datetime.now(UTC)
         self.everyone = (1 << len(objects)) - 1
-        self._groups: dict[str, dict[Hashable, list[int]] | None] = {}
+        self._groups: dict[str, dict[tuple[type, Hashable], list[int]] | None] = {}
         self._lowered: dict[str, dict[str | None, list[int]]] = {}
         self._sorted: dict[str, list[str]] = {}
         self._distinct: dict[str, bool] = {}
-        self._value_bits: dict[tuple[str, Hashable], int] = {}
+        self._value_bits: dict[tuple[str, tuple[type, Hashable]], int] = {}
         self._reference_index: dict[str, dict[str, list[int]]] = {}
-        self._cache: dict[str, int] = {}
+        self._cache: dict[Expr | DirectReports | MemberOf, int] = {}
 
     def members(self, rule: Rule) -> int:
         """The bitset of objects `rule` selects."""
@@ -125,10 +124,10 @@ class MembershipIndex:
         return False
 
     def _cached(self, node: Expr | DirectReports | MemberOf) -> int:
-        key = _key(node)
-        if key not in self._cache:
-            self._cache[key] = self._leaf(node)
-        return self._cache[key]
+        # nodes compare without their spans, so one condition in many rules is one entry
+        if node not in self._cache:
+            self._cache[node] = self._leaf(node)
+        return self._cache[node]
 
     def _leaf(self, node: Expr | DirectReports | MemberOf) -> int:
         if isinstance(node, DirectReports):
@@ -190,7 +189,7 @@ class MembershipIndex:
         test = compile_value_test(node, self.now)
         groups = self._grouped(spec)
         assert groups is not None
-        matching = [value for value in groups if test(value)]
+        matching = [key for key in groups if test(key[1])]
         return self._union(spec, groups, matching)
 
     def _equal_to(self, spec: PropertySpec, value: object) -> int:
@@ -221,15 +220,18 @@ class MembershipIndex:
             positions.extend(lowered[key])
         return self._bits(positions)
 
-    def _grouped(self, spec: PropertySpec) -> dict[Hashable, list[int]] | None:
-        """Positions of the objects by raw value of `spec`; None if a value isn't hashable."""
+    def _grouped(self, spec: PropertySpec) -> dict[tuple[type, Hashable], list[int]] | None:
+        """Positions of the objects by raw value of `spec`; None if a value isn't hashable.
+
+        Keys carry the value's type: True, 1 and 1.0 are equal in Python but not to a rule.
+        """
         if spec.name not in self._groups:
             getter = attribute_getter(spec)
-            groups: dict[Hashable, list[int]] | None = {}
+            groups: dict[tuple[type, Hashable], list[int]] | None = {}
             for position, obj in enumerate(self.objects):
                 value = getter(obj)
                 try:
-                    groups.setdefault(value, []).append(position)
+                    groups.setdefault((value.__class__, value), []).append(position)
                 except TypeError:
                     groups = None
                     break
@@ -241,7 +243,7 @@ class MembershipIndex:
             lowered: dict[str | None, list[int]] = {}
             groups = self._grouped(spec)
             assert groups is not None
-            for value, positions in groups.items():
+            for (_, value), positions in groups.items():
                 lowered.setdefault(normalize_string(value), []).extend(positions)
             self._lowered[spec.name] = lowered
         return self._lowered[spec.name]
@@ -261,17 +263,13 @@ class MembershipIndex:
         return result
 
     def _references(self, attribute: str) -> dict[str, list[int]]:
-        """Positions of the objects by the ids of a reference (manager) or list (memberOf)."""
+        """Positions of the objects by the ids in their manager or memberOf references."""
         if attribute not in self._reference_index:
+            # read exactly as the compiled rule reads them: one reference, or a list of them
+            read = reference_ids if attribute == "memberOf" else _single_reference
             index: dict[str, list[int]] = {}
             for position, obj in enumerate(self.objects):
-                value = obj.get(attribute)
-                if isinstance(value, list):
-                    ids = reference_ids(value)
-                else:
-                    single = reference_id(value)
-                    ids = {single} if single else set()
-                for object_id in ids:
+                for object_id in read(obj.get(attribute)):
                     index.setdefault(object_id, []).append(position)
             self._reference_index[attribute] = index
         return self._reference_index[attribute]
@@ -280,8 +278,9 @@ class MembershipIndex:
         return to_bits(positions, len(self.objects))
 
 
-def _key(node: Expr | DirectReports | MemberOf) -> str:
-    return to_text(node)
+def _single_reference(value: object) -> set[str]:
+    object_id = reference_id(value)
+    return {object_id} if object_id else set()
 
 
 def to_bits(positions, size: int) -> int:

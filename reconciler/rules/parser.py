@@ -80,11 +80,19 @@ class _Parser:
                 Span(MAX_RULE_LENGTH, len(self.text)),
             )
         self.stream = TokenStream(tokenize(self.text))
-        first = self.stream.peek()
-        if first.kind is Kind.EOF:
+        if self.stream.peek().kind is Kind.EOF:
             raise RuleError("empty-rule", "rule is empty", Span(0, len(self.text)))
+        # Direct Reports may stand in parentheses, as any whole rule may
+        wrapped = 0
+        while self.stream.peek(wrapped).kind is Kind.LPAREN:
+            wrapped += 1
+        first = self.stream.peek(wrapped)
         if first.kind is Kind.WORD and first.value.lower() == "direct":
+            for _ in range(wrapped):
+                self.stream.advance()
             body = self.direct_reports()
+            for _ in range(wrapped):
+                self.stream.expect(Kind.RPAREN, "')'")
             if self.stream.peek().kind is not Kind.EOF:
                 raise RuleError(
                     "direct-reports-combined",
@@ -111,7 +119,7 @@ class _Parser:
             return
         if token.kind is Kind.RPAREN:
             raise RuleError("unbalanced-parenthesis", "')' has no matching '('", token.span)
-        if token.kind in (Kind.LPAREN, Kind.WORD):
+        if token.kind in (Kind.LPAREN, Kind.WORD) or operator_word(token) == "not":
             raise RuleError(
                 "missing-logical-operator",
                 "missing -and/-or between two expressions",
@@ -197,6 +205,10 @@ class _Parser:
             raise RuleError(
                 "unexpected-end", "rule ends where an expression should start", token.span
             )
+        if operator_word(token) in _LOGICAL:
+            raise RuleError(
+                "unexpected-token", f"expected an expression before {token.text}", token.span
+            )
         if token.kind is Kind.OPERATOR:
             raise RuleError(
                 "missing-property",
@@ -253,6 +265,12 @@ class _Parser:
             raise RuleError(
                 "missing-operator",
                 f"{target.text} must be followed by an operator such as -eq",
+                token.span,
+            )
+        if operator_word(token) in _LOGICAL:
+            raise RuleError(
+                "missing-operator",
+                f"expected a comparison such as -eq after {target.text}, found {token.text}",
                 token.span,
             )
         hint = UNSUPPORTED_OPERATORS.get(token.value.lower())

@@ -1,13 +1,11 @@
-"""Entra's value quirks as small named helpers: null, case, dates and durations."""
+"""Rule literals: reading and writing ISO 8601 dates and durations, and moving a date."""
 
 from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 from reconciler.rules.ast import Duration
 
@@ -18,29 +16,19 @@ _DURATION = re.compile(
 )
 
 
-def normalize_string(value: object) -> str | None:
-    """The comparable form of a string attribute: lower case, or None when unset.
-
-    Entra doesn't store empty strings, so "" counts as null (A9); comparisons ignore case (A17).
-    """
-    return value.lower() if is_set(value) else None
-
-
-def is_set(value: object) -> bool:
-    """Whether a string attribute has a value: a non-empty string (anything else is unset)."""
-    return value.__class__ is str and value != ""
-
-
 def parse_datetime(text: str) -> datetime | None:
-    """An ISO 8601 date or date-time; without a zone it is UTC. None if `text` isn't one."""
+    """An ISO 8601 date or date-time, in UTC (no zone means UTC); None if `text` isn't one.
+
+    A moment that falls outside the calendar once in UTC (year 1 at +14:00) isn't one either.
+    """
     candidate = text.strip()
     if candidate[-1:] in "zZ":
         candidate = candidate[:-1] + "+00:00"
     try:
         value = datetime.fromisoformat(candidate)
-    except ValueError:
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
         return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def parse_duration(text: str) -> Duration | None:
@@ -121,68 +109,3 @@ def format_duration(duration: Duration) -> str:
 def format_datetime(value: datetime) -> str:
     """ISO 8601 in UTC with a Z, as Graph writes date-times."""
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-# --- reading Graph objects: used by compiled rules ------------------------------------------
-
-
-def as_datetime(value: object) -> datetime | None:
-    """A Graph date-time attribute as a datetime, or None when unset or unreadable."""
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, str) and value:
-        return parse_datetime(value)
-    return None
-
-
-def first_item(values: object) -> str | None:
-    """telephoneNumber: Graph keeps a list (businessPhones); the rule sees the first entry."""
-    if isinstance(values, list) and values:
-        return values[0]
-    return None
-
-
-def sip_address(proxy_addresses: object) -> str | None:
-    """sipProxyAddress: the address of the `SIP:` entry of proxyAddresses, prefix removed."""
-    for address in items(proxy_addresses):
-        if isinstance(address, str) and address[:4].lower() == "sip:":
-            return address[4:]
-    return None
-
-
-def items(values: object) -> list | tuple:
-    """The items of a collection attribute; anything but a list is an empty collection."""
-    return values if isinstance(values, list | tuple) else ()
-
-
-def item_field(item: object, name: str) -> object:
-    """A field of an object-collection item such as an assignedPlan."""
-    return item.get(name) if isinstance(item, dict) else None
-
-
-def extension_value(obj: Mapping[str, Any], name: str) -> object:
-    """A custom extension property; the rule may spell its app id or name in another case."""
-    if name in obj:
-        return obj[name]
-    lowered = name.lower()
-    for key, value in obj.items():
-        if key.lower() == lowered:
-            return value
-    return None
-
-
-def reference_id(value: object) -> str | None:
-    """The lower-cased object id of a Graph reference: `{"id": ...}` or a bare id string."""
-    if isinstance(value, dict):
-        value = value.get("id")
-    return value.lower() if isinstance(value, str) and value else None
-
-
-def reference_ids(values: object) -> set[str]:
-    """Lower-cased ids of a list of Graph references, such as a user's memberOf."""
-    ids = set()
-    for value in values or ():
-        object_id = reference_id(value)
-        if object_id is not None:
-            ids.add(object_id)
-    return ids

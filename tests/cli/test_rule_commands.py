@@ -1,6 +1,8 @@
 """`reconciler rule check|test|diff` driven as a user would, in a real subprocess."""
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -75,9 +77,10 @@ def test_check_accepts_a_rule_starting_with_not_after_double_dash(run):
 
 
 def test_check_needs_exactly_one_of_rule_and_file(run):
-    result = run("rule", "check")
+    assert "give a RULE, or --file with one" in run("rule", "check").stderr
+    result = run("rule", "check", "user.a -eq 'b'", "--file", "rule.txt")
     assert result.code == 2
-    assert "give either RULE or --file" in result.stderr
+    assert "give either RULE or --file, not both" in result.stderr
 
 
 def test_test_lists_member_or_not_for_every_user_with_deciding_expression(run, users_file):
@@ -289,7 +292,94 @@ def test_diff_refuses_rules_over_different_object_types(run, users_file):
     assert "OLD selects users and NEW selects devices" in result.stderr
 
 
-def test_module_entry_point_and_console_script_report_version(run):
+def test_module_entry_point_reports_version(run):
     result = run("--version")
     assert result.code == 0
     assert result.stdout.startswith("reconciler, version ")
+
+
+def test_rule_file_with_a_byte_order_mark_is_read_as_the_rule(run, tmp_path):
+    rule_file = tmp_path / "rule.txt"
+    rule_file.write_bytes('\ufeffuser.department -eq "Sales"\r\n'.encode())
+    result = run("rule", "check", "--file", str(rule_file))
+    assert result.code == 0, result.stderr
+
+
+def test_users_file_with_a_byte_order_mark_is_read(run, users_file, tmp_path):
+    with_bom = tmp_path / "bom.json"
+    with_bom.write_bytes(b"\xef\xbb\xbf" + users_file.read_bytes())
+    result = run("rule", "test", 'user.country -eq "US"', "--users", str(with_bom))
+    assert result.code == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b'{"value": [{"id": "\xff"}]}', "file is not UTF-8 text"),
+        (b"[" * 100_000, "JSON nests too deeply"),
+    ],
+)
+def test_unreadable_users_file_is_one_clear_error(run, tmp_path, content, message):
+    path = tmp_path / "users.json"
+    path.write_bytes(content)
+    result = run("rule", "test", 'user.country -eq "US"', "--users", str(path))
+    assert result.code == 1
+    assert result.stderr == f"error: {path}: {message}\n"
+
+
+def test_snapshot_with_oddly_typed_values_is_evaluated_without_a_crash(run, tmp_path):
+    snapshot = tmp_path / "tenant.json"
+    snapshot.write_text(
+        json.dumps(
+            {
+                "users": [
+                    {
+                        "id": "u1",
+                        "userPrincipalName": "a@contoso.com",
+                        "memberOf": 5,
+                        "onPremisesExtensionAttributes": "x",
+                    },
+                    {"id": "u2", "userPrincipalName": "b@contoso.com"},
+                ],
+                "groups": [{"id": "g1", "members": 5}, {"id": "g2", "members": ["u2"]}],
+            }
+        )
+    )
+    for rule in (
+        "user.memberOf -any (group.objectId -in ['g2'])",
+        "user.extensionAttribute1 -eq null",
+    ):
+        result = run("rule", "test", rule, "--users", str(snapshot), "--format", "json")
+        assert result.code == 0, result.stderr
+    assert [row["member"] for row in result.json()] == [True, True]
+
+
+def test_diff_names_which_rule_is_invalid(run, users_file):
+    result = run(
+        "rule", "diff", 'user.country -eq "US"', 'user.cuntry -eq "US"', "--users", str(users_file)
+    )
+    assert result.code == 1
+    assert result.stderr.startswith("NEW: error[unknown-property]")
+
+
+def test_runaway_regular_expression_is_an_error_not_a_hang(run, tmp_path):
+    path = tmp_path / "users.json"
+    path.write_text(json.dumps([{"id": "u1", "city": "a" * 40 + "b"}]))
+    result = run("rule", "test", 'user.city -match "^(a|aa)+$"', "--users", str(path))
+    assert result.code == 1
+    assert "took more than" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_installed_console_script_runs_the_same_commands(tmp_path):
+    script = Path(sys.executable).with_name("reconciler")
+    if not script.exists():
+        pytest.skip("the package is not installed as a console script in this environment")
+    done = subprocess.run(
+        [str(script), "rule", "check", 'user.department -eq "Sales"'],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("valid user rule")

@@ -108,7 +108,8 @@ def test_values_that_cannot_be_indexed_fall_back_to_testing_each_user():
     users = [{"department": ["not", "a", "string"]}, {"department": "Sales"}]
     index = MembershipIndex(users, NOW)
     # a list where a string belongs can't key an index; the object-by-object path still answers
-    assert index.members(parse('user.department -eq "x"')) == 0
+    assert index.members(parse('user.department -eq "sales"')) == 0b10
+    assert index._groups["department"] is None
 
 
 def test_same_comparison_in_two_rules_is_computed_once():
@@ -143,3 +144,45 @@ def test_indexed_membership_equals_compiled_rule_on_generated_rules_and_users(da
     for key, rule in enumerate(rules):
         compiled = compile_rule(rule, now=strategies.NOW)
         assert memberships[key] == [i for i, obj in enumerate(objects) if compiled(obj)], rule
+
+
+ODDLY_TYPED = [
+    {"accountEnabled": True},
+    {"accountEnabled": 1},
+    {"accountEnabled": 0},
+    {"accountEnabled": False},
+    {"accountEnabled": 1.0},
+    {"department": ["Sales"]},
+    {"department": 5},
+    {"memberOf": {"id": GROUP_A}},
+    {"memberOf": GROUP_A},
+    {"memberOf": 5},
+    {"manager": [{"id": MANAGER}]},
+    {"onPremisesExtensionAttributes": "FTE"},
+    {"proxyAddresses": "smtp:a@contoso.com"},
+    {"assignedPlans": [5, {"service": "exchange"}]},
+]
+
+
+@pytest.mark.parametrize(
+    "rule_text",
+    [
+        "user.accountEnabled -eq true",
+        "user.accountEnabled -eq false",
+        "user.accountEnabled -ne true",
+        'user.department -eq "Sales"',
+        "user.department -eq null",
+        f"user.memberOf -any (group.objectId -in ['{GROUP_A}'])",
+        f'Direct Reports for "{MANAGER}"',
+        "user.extensionAttribute1 -eq null",
+        'user.proxyAddresses -any (_ -startsWith "smtp")',
+        'user.assignedPlans -any (assignedPlan.service -eq "exchange")',
+    ],
+)
+def test_values_of_the_wrong_json_type_count_as_unset_in_index_and_compiled_rule(rule_text):
+    rule = parse(rule_text)
+    compiled = compile_rule(rule, now=NOW)
+    expected = [i for i, obj in enumerate(ODDLY_TYPED) if compiled(obj)]
+    assert compute_memberships({"g": rule}, ODDLY_TYPED, now=NOW)["g"] == expected
+    if rule_text == "user.accountEnabled -eq true":
+        assert expected == [0]  # only the real boolean, not 1 or 1.0
