@@ -33,9 +33,10 @@ except ImportError:  # run from a checkout without `pip install -e .`
 import synthetic
 
 from reconciler.rules.ast import And, Quantifier, Rule
-from reconciler.rules.compiler import compile_rule, spec_of
+from reconciler.rules.compiler import compile_rule
 from reconciler.rules.membership import compute_memberships
 from reconciler.rules.parser import parse
+from reconciler.rules.properties import spec_of
 
 User = dict[str, Any]
 

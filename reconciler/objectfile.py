@@ -65,8 +65,3 @@ def _add_member_of(objects: list, groups: object) -> None:
     for obj in objects:
         if isinstance(obj, dict) and "memberOf" not in obj and isinstance(obj.get("id"), str):
             obj["memberOf"] = member_of.get(obj["id"].lower(), [])
-
-
-def object_label(obj: dict[str, Any]) -> str:
-    """How an object is named to people: its UPN, else its display name, else its id."""
-    return str(obj.get("userPrincipalName") or obj.get("displayName") or obj.get("id") or "?")

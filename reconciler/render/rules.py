@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from reconciler.errors import line_and_column
-from reconciler.objectfile import object_label
 from reconciler.render.errors import underline
 from reconciler.rules.ast import Rule, Span
 from reconciler.rules.errors import RuleError
@@ -63,12 +62,12 @@ def _noun(rule: Rule, count: int) -> str:
 
 
 def test_text(rule: Rule, results: Sequence[tuple[dict[str, Any], Decision]]) -> str:
-    width = max((len(object_label(obj)) for obj, _ in results), default=0)
+    width = max((len(_label(obj)) for obj, _ in results), default=0)
     lines = []
     for obj, decision in results:
         verdict = "member    " if decision.member else "not member"
         reasons = "; ".join(_source(rule, node.span) for node in decision.decided_by)
-        lines.append(f"{verdict}  {object_label(obj):<{width}}  {reasons}")
+        lines.append(f"{verdict}  {_label(obj):<{width}}  {reasons}")
     members = sum(1 for _, decision in results if decision.member)
     lines.append(f"members: {members} of {_noun(rule, len(results))}")
     return "\n".join(lines)
@@ -89,8 +88,8 @@ def test_json(rule: Rule, results: Sequence[tuple[dict[str, Any], Decision]]) ->
 
 
 def diff_text(joins: Sequence[dict], leaves: Sequence[dict], stay: int) -> str:
-    lines = [f"- leaves  {object_label(obj)}" for obj in leaves]
-    lines += [f"+ joins   {object_label(obj)}" for obj in joins]
+    lines = [f"- leaves  {_label(obj)}" for obj in leaves]
+    lines += [f"+ joins   {_label(obj)}" for obj in joins]
     lines.append(f"{len(joins)} joining, {len(leaves)} leaving, {stay} staying")
     return "\n".join(lines)
 
@@ -104,9 +103,14 @@ def diff_json(object_type: str, joins: Sequence[dict], leaves: Sequence[dict], s
     document = {
         "joins": [entry(obj) for obj in joins],
         "leaves": [entry(obj) for obj in leaves],
-        "unchanged": stay,
+        "staying": stay,
     }
     return json.dumps(document, indent=2)
+
+
+def _label(obj: dict[str, Any]) -> str:
+    """How an object is named to people: its UPN, else its display name, else its id."""
+    return str(obj.get("userPrincipalName") or obj.get("displayName") or obj.get("id") or "?")
 
 
 def _name_key(object_type: str) -> str:

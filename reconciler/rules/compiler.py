@@ -15,7 +15,7 @@ from typing import Any
 
 import regex
 
-from reconciler.rules import attributes, properties, values
+from reconciler.rules import attributes, values
 from reconciler.rules.ast import (
     And,
     BoolValue,
@@ -36,7 +36,13 @@ from reconciler.rules.ast import (
     StringValue,
 )
 from reconciler.rules.parser import parse
-from reconciler.rules.properties import POSITIVE_FORM, Derivation, PropertySpec, PropertyType
+from reconciler.rules.properties import (
+    POSITIVE_FORM,
+    Derivation,
+    PropertySpec,
+    PropertyType,
+    spec_of,
+)
 
 GraphObject = Mapping[str, Any]
 Predicate = Callable[[GraphObject], bool]
@@ -101,21 +107,13 @@ def compile_value_test(node: Comparison, now: datetime | None = None) -> Callabl
     """A function testing one comparison against the raw value of its attribute."""
     codegen = _Codegen(now or datetime.now(UTC))
     assert isinstance(node.target, PropertyRef)
-    spec = properties.lookup(node.target.object_type, node.target.name)
-    assert spec is not None
-    return codegen.function(codegen.comparison(node, spec, "v"), "v")[1]
+    return codegen.function(codegen.comparison(node, spec_of(node.target), "v"), "v")[1]
 
 
 def attribute_getter(spec: PropertySpec) -> Callable[[GraphObject], Any]:
     """A function reading the raw Graph value behind a rule property."""
     codegen = _Codegen(datetime.now(UTC))
     return codegen.function(codegen.getter(spec), "o", as_bool=False)[1]
-
-
-def spec_of(target: PropertyRef) -> PropertySpec:
-    spec = properties.lookup(target.object_type, target.name)
-    assert spec is not None, target
-    return spec
 
 
 class _Codegen:

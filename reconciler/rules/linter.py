@@ -35,6 +35,7 @@ from reconciler.rules.ast import (
 from reconciler.rules.implication import atom, comparison_key, contradict, redundant_operand
 from reconciler.rules.lexer import Kind, Token, tokenize
 from reconciler.rules.printer import to_text
+from reconciler.rules.properties import spec_of
 
 
 @dataclass(frozen=True)
@@ -306,8 +307,7 @@ def _contradictory_expression(source: _Source) -> Iterator[Lint]:
 def _user_editable_attribute(source: _Source) -> Iterator[Lint]:
     seen: set[str] = set()  # once per property: the first use is enough to act on
     for node in source.nodes(PropertyRef):
-        spec = properties.lookup(node.object_type, node.name)
-        if spec is not None and spec.user_editable and node.name not in seen:
+        if spec_of(node).user_editable and node.name not in seen:
             seen.add(node.name)
             yield Lint(
                 "user-editable-attribute",

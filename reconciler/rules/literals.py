@@ -104,13 +104,7 @@ def _boolean(stream: TokenStream, token: Token, target: PropertyRef | ItemRef) -
 def _datetime(stream: TokenStream, token: Token) -> DateTimeValue | NowValue:
     if token.kind is Kind.WORD and token.value.lower() == "system.now":
         stream.advance()
-        if operator_word(stream.peek()) == "minus":
-            minus = stream.peek()
-            raise RuleError(
-                "unsupported-operator",
-                f"operator {minus.text} isn't supported by Entra; {UNSUPPORTED_OPERATORS['minus']}",
-                minus.span,
-            )
+        check_supported(stream.peek())
         if operator_word(stream.peek()) != "plus":
             return NowValue(None, token.span)
         stream.advance()
@@ -147,43 +141,48 @@ def _datetime(stream: TokenStream, token: Token) -> DateTimeValue | NowValue:
 def read_list(stream: TokenStream) -> ListValue:
     """A `[...]` list of quoted strings."""
     opening = stream.expect(Kind.LBRACKET, "'['")
+    unclosed = RuleError(
+        "unbalanced-bracket",
+        f"'[' at column {opening.span.start + 1} is never closed",
+        opening.span,
+    )
     items: list[StringValue] = []
     while True:
         token = stream.peek()
         if token.kind is Kind.RBRACKET and not items:
             raise RuleError("empty-list", "the list is empty", opening.span.cover(token.span))
-        if token.kind is Kind.STRING:
-            items.append(StringValue(token.value, token.span))
-            stream.advance()
-        elif token.kind is Kind.WORD:
+        if token.kind is Kind.EOF:
+            raise unclosed
+        if token.kind is Kind.WORD:
             raise RuleError(
                 "unquoted-string",
                 f'list items must be quoted strings: write "{token.value}"',
                 token.span,
             )
-        elif token.kind is Kind.EOF:
+        if token.kind is not Kind.STRING:
             raise RuleError(
-                "unbalanced-bracket",
-                f"'[' at column {opening.span.start + 1} is never closed",
-                opening.span,
+                "unexpected-token", f"expected a quoted string, found {describe(token)}", token.span
             )
-        else:
-            raise RuleError(
-                "unexpected-token",
-                f"expected a quoted string, found {describe(token)}",
-                token.span,
-            )
+        items.append(StringValue(token.value, token.span))
+        stream.advance()
         separator = stream.peek()
+        if separator.kind is Kind.EOF:
+            raise unclosed
         if separator.kind is Kind.RBRACKET:
             stream.advance()
             return ListValue(tuple(items), opening.span.cover(separator.span))
-        if separator.kind is Kind.EOF:
-            raise RuleError(
-                "unbalanced-bracket",
-                f"'[' at column {opening.span.start + 1} is never closed",
-                opening.span,
-            )
         stream.expect(Kind.COMMA, "',' or ']'")
+
+
+def check_supported(token: Token) -> None:
+    """Reject an operator people try that Entra doesn't have, saying what to write instead."""
+    hint = UNSUPPORTED_OPERATORS.get(operator_word(token) or token.value.lower())
+    if hint and token.kind in (Kind.OPERATOR, Kind.WORD):
+        raise RuleError(
+            "unsupported-operator",
+            f"operator {token.text} isn't supported by Entra; {hint}",
+            token.span,
+        )
 
 
 def _check_regex(token: Token) -> None:

@@ -36,9 +36,8 @@ from reconciler.rules.compiler import (
     attribute_getter,
     compile_node,
     compile_value_test,
-    spec_of,
 )
-from reconciler.rules.properties import Derivation, PropertySpec, PropertyType
+from reconciler.rules.properties import Derivation, PropertySpec, PropertyType, spec_of
 
 _INDEXED_TYPES = (PropertyType.STRING, PropertyType.BOOL, PropertyType.DATETIME)
 # A property with more distinct values than this share of the objects keeps index lists only:

@@ -8,6 +8,8 @@ is one predicate, and without parentheses its body is a single comparison (A15).
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 
 from reconciler.rules import properties
@@ -29,9 +31,9 @@ from reconciler.rules.ast import (
 )
 from reconciler.rules.errors import RuleError
 from reconciler.rules.lexer import Kind, Token, TokenStream, describe, operator_word, tokenize
-from reconciler.rules.literals import read_list, read_value
+from reconciler.rules.literals import check_supported, read_list, read_value
 from reconciler.rules.printer import reference_text
-from reconciler.rules.properties import UNSUPPORTED_OPERATORS, PropertySpec, PropertyType
+from reconciler.rules.properties import PropertySpec, PropertyType, spec_of
 
 MAX_RULE_LENGTH = 3072
 MAX_MEMBER_OF_GROUPS = 50
@@ -158,6 +160,16 @@ class _Parser:
 
     def unary(self) -> Expr:
         token = self.stream.peek()
+        if operator_word(token) == "not":
+            self.stream.advance()
+            with self.nested(token):
+                operand = self.unary()
+            return Not(operand, token.span.cover(operand.span))
+        return self.primary()
+
+    @contextmanager
+    def nested(self, token: Token) -> Iterator[None]:
+        """One more level of parentheses or -not, opened by `token`."""
         self.depth += 1
         if self.depth > MAX_NESTING:
             raise RuleError(
@@ -165,14 +177,8 @@ class _Parser:
                 f"rule nests parentheses and -not more than {MAX_NESTING} levels deep",
                 token.span,
             )
-        try:
-            if operator_word(token) == "not":
-                self.stream.advance()
-                operand = self.unary()
-                return Not(operand, token.span.cover(operand.span))
-            return self.primary()
-        finally:
-            self.depth -= 1
+        yield
+        self.depth -= 1
 
     def primary(self) -> Expr:
         token = self.stream.peek()
@@ -180,7 +186,8 @@ class _Parser:
             self.stream.advance()
             if self.stream.peek().kind is Kind.RPAREN:
                 raise RuleError("empty-parentheses", "empty parentheses", self.stream.peek().span)
-            inner = self.expression(0)
+            with self.nested(token):
+                inner = self.expression(0)
             closing = self.stream.peek()
             if closing.kind is Kind.EOF:
                 raise RuleError(
@@ -224,11 +231,7 @@ class _Parser:
         target = self.reference(target_token)
         operator_token = self.stream.peek()
         name = operator_word(operator_token)
-        if isinstance(target, PropertyRef):
-            spec = properties.lookup(target.object_type, target.name)
-            assert spec is not None
-        else:
-            spec = None
+        spec = spec_of(target) if isinstance(target, PropertyRef) else None
         if spec is not None and spec.type is PropertyType.MEMBER_OF:
             return self.member_of(target, operator_token)
         if name in ("any", "all"):
@@ -273,13 +276,7 @@ class _Parser:
                 f"expected a comparison such as -eq after {target.text}, found {token.text}",
                 token.span,
             )
-        hint = UNSUPPORTED_OPERATORS.get(token.value.lower())
-        if hint and token.kind in (Kind.OPERATOR, Kind.WORD):
-            raise RuleError(
-                "unsupported-operator",
-                f"operator {token.text} isn't supported by Entra; {hint}",
-                token.span,
-            )
+        check_supported(token)
         if token.kind is Kind.OPERATOR:
             suggestion = _did_you_mean(token.value, sorted(properties.ALL_OPERATORS))
             raise RuleError(

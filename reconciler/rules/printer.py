@@ -35,9 +35,9 @@ def to_text(node: Rule | Expr | DirectReports | MemberOf) -> str:
         ids = ", ".join(quote(group_id) for group_id in node.group_ids)
         return f"{node.object_type}.memberOf -any (group.objectId -in [{ids}])"
     if isinstance(node, Or):
-        return " -or ".join(_operand(operand, Or) for operand in node.operands)
+        return " -or ".join(_operand(operand) for operand in node.operands)
     if isinstance(node, And):
-        return " -and ".join(_operand(operand, And) for operand in node.operands)
+        return " -and ".join(_operand(operand) for operand in node.operands)
     if isinstance(node, Not):
         return f"-not ({to_text(node.operand)})"
     if isinstance(node, Quantifier):
@@ -47,9 +47,9 @@ def to_text(node: Rule | Expr | DirectReports | MemberOf) -> str:
     raise TypeError(f"not a rule node: {node!r}")
 
 
-def _operand(operand: Expr, parent: type) -> str:
-    # Or inside And needs parentheses for precedence; a nested node of the parent's own kind
-    # came from explicit parentheses, which keep the tree's shape.
+def _operand(operand: Expr) -> str:
+    # An Or inside an And needs parentheses for precedence, and an And inside an And came from
+    # explicit parentheses, which keep the tree's shape; bracketing every nested one does both.
     text = to_text(operand)
     return f"({text})" if isinstance(operand, And | Or) else text
 

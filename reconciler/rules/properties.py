@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
-from reconciler.rules.ast import ObjectType
+from reconciler.rules.ast import ObjectType, PropertyRef
 
 
 class PropertyType(Enum):
@@ -39,10 +39,6 @@ class PropertySpec:
     graph_path: tuple[str, ...]
     derivation: Derivation = Derivation.NONE
     user_editable: bool = False
-
-    @property
-    def graph_name(self) -> str:
-        return ".".join(self.graph_path)
 
     @property
     def operators(self) -> frozenset[str]:
@@ -103,7 +99,6 @@ UNSUPPORTED_OPERATORS = {
     "neq": "use -ne",
     "isnull": "use -eq null",
 }
-QUANTIFIERS = frozenset({"any", "all"})
 
 ASSIGNED_PLAN_FIELDS = ("capabilityStatus", "service", "servicePlanId")
 
@@ -226,6 +221,13 @@ def lookup(object_type: ObjectType, name: str) -> PropertySpec | None:
     if object_type == "user" and _CUSTOM_EXTENSION.fullmatch(name):
         return PropertySpec("user", name, PropertyType.STRING, (name,), Derivation.EXTENSION)
     return None
+
+
+def spec_of(target: PropertyRef) -> PropertySpec:
+    """The property a parsed reference names; the parser only builds known ones."""
+    spec = lookup(target.object_type, target.name)
+    assert spec is not None, target
+    return spec
 
 
 def names(object_type: ObjectType) -> list[str]:

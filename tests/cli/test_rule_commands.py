@@ -259,7 +259,7 @@ def test_diff_lists_who_joins_and_who_leaves(run, users_file):
     ]
 
 
-def test_diff_json_carries_joins_leaves_and_unchanged_count(run, users_file):
+def test_diff_json_carries_joins_leaves_and_staying_count(run, users_file):
     result = run(
         "rule",
         "diff",
@@ -275,7 +275,7 @@ def test_diff_json_carries_joins_leaves_and_unchanged_count(run, users_file):
             {"id": "44444444-4444-4444-4444-444444444444", "userPrincipalName": "di@contoso.com"}
         ],
         "leaves": [],
-        "unchanged": 2,
+        "staying": 2,
     }
 
 

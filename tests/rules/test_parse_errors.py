@@ -139,7 +139,7 @@ def test_unknown_property_organizational_unit_offers_suggestions():
 
 
 def test_fifty_levels_of_parentheses_parse_and_compile():
-    rule = "(" * 49 + 'user.department -eq "Sales"' + ")" * 49
+    rule = "(" * 50 + 'user.department -eq "Sales"' + ")" * 50
     assert compile_rule(parse(rule))({"department": "sales"}) is True
 
 

@@ -192,10 +192,10 @@ def test_datetime_prints_to_text_that_parses_back_to_the_same_instant(moment):
 @st.composite
 def nested_rules(draw, max_depth: int):
     """A comparison wrapped in parentheses and -not, as text, its tree and its nesting level
-    (each parenthesis and each -not is one level, the comparison itself another)."""
+    (each parenthesis and each -not is one level)."""
     body = draw(s.comparisons("user"))
     text = to_text(body)
-    levels = 1
+    levels = 0
     for _ in range(draw(st.integers(1, max_depth))):
         wrapper = draw(st.sampled_from(["({})", "-not ({})", "not {}", "-NOT({})"]))
         text = wrapper.format(text)
