@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from reconciler.rules.compiler import compile_rule
 from reconciler.rules.membership import MembershipIndex, compute_memberships, to_bits, to_indices
 from reconciler.rules.parser import parse
+from reconciler.rules.printer import to_text
 from tests.rules import strategies
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -112,16 +113,17 @@ def test_values_that_cannot_be_indexed_fall_back_to_testing_each_user():
     assert index._groups["department"] is None
 
 
-def test_same_comparison_in_two_rules_is_computed_once():
+def test_same_comparison_in_two_rules_is_computed_once(monkeypatch):
     users = _users(50)
     index = MembershipIndex(users, NOW)
-    index.members(parse('user.proxyAddresses -any (_ -startsWith "smtp:a")'))
-    cached = dict(index._cache)
-    index.members(
-        parse('user.proxyAddresses -any (_ -startsWith "smtp:a") -or user.country -eq "US"')
-    )
-    key = next(iter(cached))
-    assert index._cache[key] is cached[key]
+    computed = []
+    leaf = index._leaf
+    monkeypatch.setattr(index, "_leaf", lambda node: computed.append(node) or leaf(node))
+    shared = 'user.proxyAddresses -any (_ -startsWith "smtp:a")'
+    index.members(parse(shared))
+    index.members(parse(f'user.country -eq "US" -or {shared}'))
+    index.members(parse(f"user.accountEnabled -eq true -and ({shared})"))
+    assert [to_text(node) for node in computed].count(shared) == 1
 
 
 def test_empty_object_list_selects_nobody():
