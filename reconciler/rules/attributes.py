@@ -6,8 +6,10 @@ wrong JSON type (never so in Graph, possible in a hand-written file) counts as u
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import regex
@@ -98,6 +100,20 @@ def reference_ids(values: object) -> set[str]:
 def mapping(value: object) -> Mapping[str, Any]:
     """A nested Graph object such as onPremisesExtensionAttributes; anything else is empty."""
     return value if isinstance(value, dict) else {}
+
+
+# A quantified group, a back-reference or a run of quantifiers can backtrack without end; a
+# pattern with none of them can't, and skips the timeout, whose clock costs more than a match.
+_QUANTIFIED_GROUP = re.compile(r"\)[*+?{]|\\[1-9]|\\k<")
+_QUANTIFIER = re.compile(r"(?<!\\)[*+{]")
+
+
+def pattern_matcher(pattern: str) -> Callable[[str], object]:
+    """A function searching a lower-cased value for `pattern` (a truthy result is a match)."""
+    compiled = regex.compile(pattern, regex.IGNORECASE)
+    if _QUANTIFIED_GROUP.search(pattern) or len(_QUANTIFIER.findall(pattern)) > 2:
+        return partial(pattern_search, compiled)
+    return compiled.search
 
 
 def pattern_search(pattern: regex.Pattern, value: str) -> bool:

@@ -13,8 +13,6 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-import regex
-
 from reconciler.rules import attributes, values
 from reconciler.rules.ast import (
     And,
@@ -54,7 +52,7 @@ _STRING_TESTS = {
     "startsWith": "{s}.startswith({k})",
     "endsWith": "{s}.endswith({k})",
     "contains": "{k} in {s}",
-    "match": "_search({k}, {s})",
+    "match": "{k}({s})",
     "in": "{s} in {k}",
 }
 
@@ -69,7 +67,6 @@ _HELPERS = {
     "_items": attributes.items,
     "_field": attributes.item_field,
     "_mapping": attributes.mapping,
-    "_search": attributes.pattern_search,
 }
 
 
@@ -224,7 +221,7 @@ class _Codegen:
             else:
                 assert isinstance(value, StringValue)
                 if operator == "match":
-                    constant = self.const(regex.compile(value.value, regex.IGNORECASE))
+                    constant = self.const(attributes.pattern_matcher(value.value))
                 else:
                     constant = self.const(value.value.lower())
                 found = _STRING_TESTS[operator].format(s=f"{var}.lower()", k=constant)
