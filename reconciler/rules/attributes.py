@@ -102,9 +102,9 @@ def mapping(value: object) -> Mapping[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-# A quantified group, a back-reference or a run of quantifiers can backtrack without end; a
+# A repeated group, a back-reference or a run of quantifiers can backtrack without end; a
 # pattern with none of them can't, and skips the timeout, whose clock costs more than a match.
-_QUANTIFIED_GROUP = re.compile(r"\)[*+?{]|\\[1-9]|\\k<")
+_QUANTIFIED_GROUP = re.compile(r"\)[*+{]|\\[1-9]|\\k<")
 _QUANTIFIER = re.compile(r"(?<!\\)[*+{]")
 
 
