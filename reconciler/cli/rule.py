@@ -89,9 +89,9 @@ def test(rule_text: str, objects_file: Path, selected: tuple[str, ...], output_f
     explainer = Explainer(parsed)
     results = [(obj, explainer.explain(obj)) for obj in objects]
     if output_format == "json":
-        click.echo(render.test_json(parsed, results))
+        click.echo(render.membership_json(parsed, results))
     else:
-        click.echo(render.test_text(parsed, results))
+        click.echo(render.membership_text(parsed, results))
 
 
 @rule.command()

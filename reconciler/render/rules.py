@@ -61,7 +61,7 @@ def _noun(rule: Rule, count: int) -> str:
     return f"{count} {noun}"
 
 
-def test_text(rule: Rule, results: Sequence[tuple[dict[str, Any], Decision]]) -> str:
+def membership_text(rule: Rule, results: Sequence[tuple[dict[str, Any], Decision]]) -> str:
     width = max((len(_label(obj)) for obj, _ in results), default=0)
     lines = []
     for obj, decision in results:
@@ -73,7 +73,7 @@ def test_text(rule: Rule, results: Sequence[tuple[dict[str, Any], Decision]]) ->
     return "\n".join(lines)
 
 
-def test_json(rule: Rule, results: Sequence[tuple[dict[str, Any], Decision]]) -> str:
+def membership_json(rule: Rule, results: Sequence[tuple[dict[str, Any], Decision]]) -> str:
     name_key = _name_key(rule.object_type)
     document = [
         {
