@@ -1,0 +1,169 @@
+"""Group-based licensing as Entra settles it: who holds which product, with which plans, and who
+is left in an error state.
+
+- Group licenses reach the group's direct user members only, never a nested group's members,
+  and only from security-enabled groups.
+- A user's licence for a product is the union of the plans enabled by every assignment of it
+  (direct and each group), and uses one seat.
+- A group's products are assigned to a user all or nothing: if one fails, none is assigned.
+- A user beyond a product's seats gets `state: Error, error: CountViolation`, and the group's
+  other products `error: Other`. Entra doesn't document whom it serves first; here the seats go
+  to direct assignments, then to group assignments a user already holds, then to new ones in
+  order of group displayName and userPrincipalName.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from datetime import datetime
+
+from reconciler.engine.membership import dynamic_members
+from reconciler.errors import ReconcilerError
+from reconciler.model import (
+    ACTIVE,
+    COUNT_VIOLATION,
+    ERROR,
+    NO_ERROR,
+    AssignedLicense,
+    Group,
+    LicenseAssignmentState,
+    Tenant,
+    User,
+)
+
+OTHER_ERROR = "Other"  # "the result of an error with another license assigned by the same group"
+
+
+class LicensingError(ReconcilerError):
+    """A change Entra refuses, such as deleting a group that still assigns licenses."""
+
+
+def simulate(
+    tenant: Tenant, groups: Mapping[str, Group | None], now: datetime | None = None
+) -> Tenant:
+    """The tenant once the given groups (by id) are created or changed, or deleted (None)."""
+    current = {group.id: group for group in tenant.groups}
+    for group_id, group in groups.items():
+        existing = current.get(group_id)
+        if group is None and existing is not None and existing.assignedLicenses:
+            raise LicensingError(
+                f"group {existing.displayName} can't be deleted while it assigns licenses; "
+                "remove its licenses first"
+            )
+    after = {**current, **groups}
+    return recompute(replace(tenant, groups=tuple(g for g in after.values() if g is not None)), now)
+
+
+def recompute(tenant: Tenant, now: datetime | None = None) -> Tenant:
+    """Memberships, licenses, seats and error states, as Entra settles them for `tenant`."""
+    members = dynamic_members(tenant, now)
+    groups = tuple(
+        replace(group, members=members[group.id]) if group.id in members else group
+        for group in tenant.groups
+    )
+    tenant = replace(tenant, groups=groups)
+    states = _settle(tenant)
+    users = tuple(
+        replace(
+            user,
+            licenseAssignmentStates=states.get(user.id, ()),
+            assignedLicenses=effective_licenses(states.get(user.id, ())),
+        )
+        for user in tenant.users
+    )
+    consumed: dict[str, int] = {}
+    for user in users:
+        for assigned in user.assignedLicenses:
+            consumed[assigned.skuId.lower()] = consumed.get(assigned.skuId.lower(), 0) + 1
+    skus = tuple(
+        replace(sku, consumedUnits=consumed.get(sku.skuId.lower(), 0))
+        for sku in tenant.subscribedSkus
+    )
+    return replace(tenant, users=users, subscribedSkus=skus)
+
+
+def effective_licenses(states: Iterable[LicenseAssignmentState]) -> tuple[AssignedLicense, ...]:
+    """One license per product: the plans disabled in every active assignment stay disabled."""
+    disabled: dict[str, frozenset[str]] = {}
+    for state in states:
+        if state.state != ACTIVE:
+            continue
+        key = state.skuId
+        disabled[key] = (
+            disabled[key] & state.disabledPlans if key in disabled else state.disabledPlans
+        )
+    return tuple(AssignedLicense(sku, disabled[sku]) for sku in sorted(disabled))
+
+
+def licensing_groups(tenant: Tenant) -> list[Group]:
+    """Groups whose licenses Entra applies: security-enabled groups that assign some."""
+    return [group for group in tenant.groups if group.assignedLicenses and group.securityEnabled]
+
+
+def _settle(tenant: Tenant) -> dict[str, tuple[LicenseAssignmentState, ...]]:
+    users = {user.id.lower(): user for user in tenant.users}
+    seats = {sku.skuId.lower(): sku.prepaidUnits.enabled for sku in tenant.subscribedSkus}
+    holders: dict[str, set[str]] = {}
+    states: dict[str, list[LicenseAssignmentState]] = {}
+
+    for user in tenant.users:
+        for state in user.licenseAssignmentStates:
+            if state.assignedByGroup is None:  # direct: assigned only while a seat was free
+                holders.setdefault(state.skuId.lower(), set()).add(user.id)
+                states.setdefault(user.id, []).append(
+                    LicenseAssignmentState(state.skuId, state.disabledPlans, None)
+                )
+
+    for group, user in _group_assignments(tenant, users):
+        skus = [assigned.skuId.lower() for assigned in group.assignedLicenses]
+        missing = [
+            sku
+            for sku in skus
+            if user.id not in holders.get(sku, ())
+            and len(holders.get(sku, ())) >= seats.get(sku, 0)
+        ]
+        for assigned, sku in zip(group.assignedLicenses, skus, strict=True):
+            if missing:
+                error = COUNT_VIOLATION if sku in missing else OTHER_ERROR
+                state = LicenseAssignmentState(
+                    assigned.skuId, assigned.disabledPlans, group.id, ERROR, error
+                )
+            else:
+                holders.setdefault(sku, set()).add(user.id)
+                state = LicenseAssignmentState(
+                    assigned.skuId, assigned.disabledPlans, group.id, ACTIVE, NO_ERROR
+                )
+            states.setdefault(user.id, []).append(state)
+    return {user_id: tuple(found) for user_id, found in states.items()}
+
+
+def _group_assignments(tenant: Tenant, users: Mapping[str, User]) -> list[tuple[Group, User]]:
+    """(group, user) for every direct user member of a licensing group, in seat order."""
+    pairs = []
+    for group in licensing_groups(tenant):
+        for member in group.members:
+            user = users.get(member.lower())
+            if user is not None:
+                pairs.append((group, user))
+
+    def order(pair: tuple[Group, User]) -> tuple:
+        group, user = pair
+        return (
+            not _held_before(group, user),
+            group.displayName.lower(),
+            group.id,
+            user.userPrincipalName.lower(),
+        )
+
+    return sorted(pairs, key=order)
+
+
+def _held_before(group: Group, user: User) -> bool:
+    """Whether the user already held every product of the group through it."""
+    active = {
+        state.skuId.lower()
+        for state in user.licenseAssignmentStates
+        if state.assignedByGroup == group.id and state.state == ACTIVE
+    }
+    return all(assigned.skuId.lower() in active for assigned in group.assignedLicenses)
