@@ -1,0 +1,157 @@
+"""The changes a plan makes to managed groups: one type per kind, each with before and after.
+
+A plan is an ordered tuple of these; rendering and applying them are separate. Applying a change
+to the groups alone (`apply_to_groups`) is what the engine needs to foresee the tenant after it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+
+from reconciler.model import AssignedLicense, Group
+
+# A group that doesn't exist yet has no object id; until apply creates it, it goes by this one.
+NEW_ID_PREFIX = "new:"
+
+
+def new_group_id(display_name: str) -> str:
+    return NEW_ID_PREFIX + display_name.lower()
+
+
+@dataclass(frozen=True, slots=True)
+class CreateGroup:
+    group: Group  # as created: name, type, rule or no members yet, no licenses yet
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateGroup:
+    """One property of a group set to a new value (description, membershipRule, ...)."""
+
+    groupId: str
+    displayName: str
+    property: str
+    before: object
+    after: object
+
+
+@dataclass(frozen=True, slots=True)
+class AddMembers:
+    groupId: str
+    displayName: str
+    memberIds: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveMembers:
+    groupId: str
+    displayName: str
+    memberIds: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AddLicense:
+    groupId: str
+    displayName: str
+    license: AssignedLicense
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeDisabledPlans:
+    groupId: str
+    displayName: str
+    skuId: str
+    before: frozenset[str]
+    after: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveLicense:
+    groupId: str
+    displayName: str
+    skuId: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteGroup:
+    groupId: str
+    displayName: str
+
+
+Change = (
+    CreateGroup
+    | UpdateGroup
+    | AddMembers
+    | RemoveMembers
+    | AddLicense
+    | ChangeDisabledPlans
+    | RemoveLicense
+    | DeleteGroup
+)
+
+# The safe order: nobody loses a license before the licenses replacing it are in place, and a
+# group is deleted only once it assigns nothing.
+APPLY_ORDER: tuple[type, ...] = (
+    CreateGroup,
+    UpdateGroup,
+    AddMembers,
+    RemoveMembers,
+    AddLicense,
+    ChangeDisabledPlans,
+    RemoveLicense,
+    DeleteGroup,
+)
+
+
+def ordered(changes: Iterable[Change]) -> tuple[Change, ...]:
+    """`changes` in the safe order, stable within each kind."""
+    return tuple(sorted(changes, key=lambda change: APPLY_ORDER.index(type(change))))
+
+
+def apply_to_groups(
+    groups: Mapping[str, Group], changes: Iterable[Change]
+) -> dict[str, Group | None]:
+    """The groups (by id) that `changes` create, change or delete (None), after all of them."""
+    edited: dict[str, Group | None] = {}
+
+    def current(group_id: str) -> Group:
+        group = edited.get(group_id, groups.get(group_id))
+        assert group is not None, f"change to unknown group {group_id}"
+        return group
+
+    for change in changes:
+        if isinstance(change, CreateGroup):
+            edited[change.group.id] = change.group
+        elif isinstance(change, DeleteGroup):
+            edited[change.groupId] = None
+        elif isinstance(change, UpdateGroup):
+            edited[change.groupId] = replace(
+                current(change.groupId), **{change.property: change.after}
+            )
+        elif isinstance(change, AddMembers | RemoveMembers):
+            group = current(change.groupId)
+            if isinstance(change, AddMembers):
+                members = group.members + tuple(
+                    m for m in change.memberIds if m not in group.members
+                )
+            else:
+                members = tuple(m for m in group.members if m not in change.memberIds)
+            edited[change.groupId] = replace(group, members=members)
+        else:
+            edited[change.groupId] = _with_license_change(current(change.groupId), change)
+    return edited
+
+
+def _with_license_change(
+    group: Group, change: AddLicense | ChangeDisabledPlans | RemoveLicense
+) -> Group:
+    licenses = [assigned for assigned in group.assignedLicenses if assigned.skuId != _sku(change)]
+    if isinstance(change, AddLicense):
+        licenses.append(change.license)
+    elif isinstance(change, ChangeDisabledPlans):
+        licenses.append(AssignedLicense(change.skuId, change.after))
+    return replace(group, assignedLicenses=tuple(sorted(licenses, key=lambda a: a.skuId)))
+
+
+def _sku(change: AddLicense | ChangeDisabledPlans | RemoveLicense) -> str:
+    return change.license.skuId if isinstance(change, AddLicense) else change.skuId
