@@ -43,16 +43,17 @@ def simulate(
     tenant: Tenant, groups: Mapping[str, Group | None], now: datetime | None = None
 ) -> Tenant:
     """The tenant once the given groups (by id) are created or changed, or deleted (None)."""
-    current = {group.id: group for group in tenant.groups}
-    for group_id, group in groups.items():
-        existing = current.get(group_id)
-        if group is None and existing is not None and existing.assignedLicenses:
-            raise LicensingError(
-                f"group {existing.displayName} can't be deleted while it assigns licenses; "
-                "remove its licenses first"
-            )
-    after = {**current, **groups}
+    after = {**{group.id: group for group in tenant.groups}, **groups}
     return recompute(replace(tenant, groups=tuple(g for g in after.values() if g is not None)), now)
+
+
+def check_deletable(group: Group) -> None:
+    """Entra refuses to delete a group that still assigns licenses."""
+    if group.assignedLicenses:
+        raise LicensingError(
+            f"group {group.displayName} can't be deleted while it assigns licenses; "
+            "remove its licenses first"
+        )
 
 
 def recompute(tenant: Tenant, now: datetime | None = None) -> Tenant:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
+from reconciler.engine.licensing import check_deletable
 from reconciler.model import AssignedLicense, Group
 
 # A group that doesn't exist yet has no object id; until apply creates it, it goes by this one.
@@ -123,6 +124,7 @@ def apply_to_groups(
         if isinstance(change, CreateGroup):
             edited[change.group.id] = change.group
         elif isinstance(change, DeleteGroup):
+            check_deletable(current(change.groupId))
             edited[change.groupId] = None
         elif isinstance(change, UpdateGroup):
             edited[change.groupId] = replace(

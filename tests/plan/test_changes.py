@@ -1,5 +1,8 @@
 """Plan changes come in the safe order and foresee the groups they leave behind."""
 
+import pytest
+
+from reconciler.engine.licensing import LicensingError
 from reconciler.model import AssignedLicense, Group
 from reconciler.plan.changes import (
     AddLicense,
@@ -67,3 +70,10 @@ def test_groups_no_change_touches_are_left_out_of_the_result():
     after = apply_to_groups({"g1": SALES, "g2": OLD}, [RemoveLicense("g2", "LIC-Old", E3)])
     assert set(after) == {"g2"}
     assert after["g2"].assignedLicenses == ()
+
+
+def test_deleting_a_group_that_still_assigns_licenses_is_refused():
+    with pytest.raises(LicensingError, match="LIC-Old can't be deleted while it assigns licenses"):
+        apply_to_groups({"g2": OLD}, [DeleteGroup("g2", "LIC-Old")])
+    removed_first = [RemoveLicense("g2", "LIC-Old", E3), DeleteGroup("g2", "LIC-Old")]
+    assert apply_to_groups({"g2": OLD}, removed_first) == {"g2": None}
