@@ -1,0 +1,107 @@
+"""Before a change takes licenses away, the plan knows who loses what, and through which group."""
+
+from dataclasses import replace
+
+from reconciler.engine import recompute, simulate
+from reconciler.model import (
+    AssignedLicense,
+    Group,
+    LicenseAssignmentState,
+    Organization,
+    PrepaidUnits,
+    ServicePlan,
+    Sku,
+    Tenant,
+    User,
+)
+from reconciler.plan.impact import LicenseRemoval, PlanRemoval, impact
+
+E5 = "06ebc4ee-1bb5-47dd-8120-11324bc54e06"  # SPE_E5
+EMS = "efccb6f7-5641-4e0e-bd10-b4976e1bf68e"  # EMS
+YAMMER = "7547a3fe-08ee-4ccb-b430-5077c5041653"
+TEAMS = "57ff2da0-773e-42df-b2af-ffb7a2317929"
+INTUNE = "c1ec4a95-1f05-45b3-a911-aa3fa01094f5"
+
+SKUS = (
+    Sku(
+        E5,
+        "SPE_E5",
+        (ServicePlan(YAMMER, "YAMMER_ENTERPRISE"), ServicePlan(TEAMS, "TEAMS1")),
+        PrepaidUnits(20),
+    ),
+    Sku(EMS, "EMS", (ServicePlan(INTUNE, "INTUNE_A"),), PrepaidUnits(20)),
+)
+
+
+def _user(name: str, department: str, *states: LicenseAssignmentState) -> User:
+    attributes = {"id": name, "userPrincipalName": f"{name}@contoso.com", "department": department}
+    return User(name, f"{name}@contoso.com", licenseAssignmentStates=states, attributes=attributes)
+
+
+SALES = Group(
+    "g-sales",
+    "LIC-Sales",
+    groupTypes=("DynamicMembership",),
+    membershipRule='user.department -in ["Sales", "HR"]',
+    membershipRuleProcessingState="On",
+    assignedLicenses=(AssignedLicense(E5), AssignedLicense(EMS)),
+)
+EVERYONE = Group(
+    "g-all",
+    "LIC-Everyone",
+    groupTypes=("DynamicMembership",),
+    membershipRule="user.objectId -ne null",
+    membershipRuleProcessingState="On",
+    assignedLicenses=(AssignedLicense(E5, frozenset({YAMMER})),),
+)
+BEFORE = recompute(
+    Tenant(
+        Organization("org", "Contoso", "US"),
+        SKUS,
+        (
+            _user("ana", "Sales"),
+            _user("ben", "HR"),
+            _user("dee", "HR", LicenseAssignmentState(EMS)),  # EMS also assigned directly
+        ),
+        (SALES, EVERYONE),
+    )
+)
+
+
+def _edit(group: Group, **fields) -> dict:
+    return {group.id: replace(group, **fields)}
+
+
+def test_rule_edit_lists_who_loses_a_product_and_who_keeps_it_through_another_assignment():
+    after = simulate(BEFORE, _edit(SALES, membershipRule='user.department -eq "Sales"'))
+    found = impact(BEFORE, after)
+    reason = "no longer matches the edited membership rule"
+    # ben loses EMS entirely, and E5's Viva Engage while keeping E5 through LIC-Everyone
+    assert found.licenseRemovals == (
+        LicenseRemoval("ben", "ben@contoso.com", EMS, "EMS", "LIC-Sales", reason),
+    )
+    assert found.planRemovals == (
+        PlanRemoval(
+            "ben", "ben@contoso.com", "SPE_E5", ("YAMMER_ENTERPRISE",), "LIC-Sales", reason
+        ),
+        PlanRemoval(
+            "dee", "dee@contoso.com", "SPE_E5", ("YAMMER_ENTERPRISE",), "LIC-Sales", reason
+        ),
+    )
+    # dee keeps EMS through her direct assignment, so she isn't listed as losing it
+
+
+def test_license_removed_from_a_group_is_listed_for_every_member_who_had_it_only_there():
+    after = simulate(BEFORE, _edit(SALES, assignedLicenses=(AssignedLicense(E5),)))
+    found = impact(BEFORE, after)
+    assert [(r.userId, r.skuPartNumber, r.reason) for r in found.licenseRemovals] == [
+        ("ana", "EMS", "license removed from the group"),
+        ("ben", "EMS", "license removed from the group"),
+    ]
+    assert found.planRemovals == ()
+
+
+def test_a_change_that_takes_nothing_away_has_no_impact():
+    after = simulate(BEFORE, _edit(SALES, description="Sales and HR"))
+    assert impact(BEFORE, after).licenseRemovals == ()
+    assert impact(BEFORE, after).planRemovals == ()
