@@ -1,0 +1,47 @@
+"""A plan: the ordered changes from the tenant to the policy, and what they do to people."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from reconciler.engine import recompute, simulate
+from reconciler.model import Tenant
+from reconciler.plan.changes import Change, CreateGroup, DeleteGroup, apply_to_groups
+from reconciler.plan.diff import diff
+from reconciler.plan.impact import Impact, impact
+from reconciler.policy.desired import DesiredState
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Data only: renderers show it, apply runs its changes; `before`/`after` give names."""
+
+    changes: tuple[Change, ...]
+    impact: Impact
+    before: Tenant
+    after: Tenant
+
+    @property
+    def changes_present(self) -> bool:
+        return bool(self.changes)
+
+    def summary(self) -> dict[str, int]:
+        """Groups to add, change and remove, as Terraform counts resources."""
+        created = {c.group.id for c in self.changes if isinstance(c, CreateGroup)}
+        removed = {c.groupId for c in self.changes if isinstance(c, DeleteGroup)}
+        changed = (
+            {getattr(c, "groupId", None) for c in self.changes if not isinstance(c, CreateGroup)}
+            - removed
+            - created
+            - {None}
+        )
+        return {"add": len(created), "change": len(changed), "remove": len(removed)}
+
+
+def build_plan(desired: DesiredState, tenant: Tenant, now: datetime | None = None) -> Plan:
+    """Diff `desired` against `tenant`, and foresee the tenant after the changes."""
+    changes = diff(desired, tenant)
+    after = simulate(tenant, apply_to_groups({g.id: g for g in tenant.groups}, changes), now)
+    # impact compares two settled states, so only the plan's changes make a difference
+    return Plan(changes, impact(recompute(tenant, now), after), tenant, after)

@@ -1,0 +1,137 @@
+"""Desired state against the tenant as it is: the ordered changes that make one the other.
+
+Only groups the policy declares are touched: groups it lists under `groups` are created or
+brought in line, groups under `retired` lose their licenses and are deleted; every other group
+of the tenant is read, never changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from reconciler.errors import InputError
+from reconciler.model import DYNAMIC_MEMBERSHIP, AssignedLicense, Group, Tenant
+from reconciler.plan.changes import (
+    AddLicense,
+    AddMembers,
+    Change,
+    ChangeDisabledPlans,
+    CreateGroup,
+    DeleteGroup,
+    RemoveLicense,
+    RemoveMembers,
+    UpdateGroup,
+    new_group_id,
+    ordered,
+)
+from reconciler.policy.desired import DesiredGroup, DesiredState
+
+# Group properties the policy sets, compared one by one.
+_PROPERTIES = ("description", "membershipRule", "membershipRuleProcessingState", "groupTypes")
+
+
+def diff(desired: DesiredState, tenant: Tenant) -> tuple[Change, ...]:
+    """The changes, in the safe order, that bring `tenant` in line with `desired`."""
+    changes: list[Change] = []
+    for wanted in desired.groups:
+        existing = find_group(tenant, wanted.displayName, wanted.id)
+        if existing is None:
+            changes.extend(_create(wanted, tenant))
+        else:
+            changes.extend(_update(wanted, existing, tenant))
+    for retired in desired.retired:
+        existing = find_group(tenant, retired.displayName, retired.id)
+        if existing is not None:
+            changes.extend(
+                RemoveLicense(existing.id, existing.displayName, assigned.skuId)
+                for assigned in existing.assignedLicenses
+            )
+            changes.append(DeleteGroup(existing.id, existing.displayName))
+    return ordered(changes)
+
+
+def find_group(tenant: Tenant, display_name: str, group_id: str | None) -> Group | None:
+    """The tenant's group pinned by id, else the one of that displayName (ignoring case)."""
+    if group_id:
+        return next((g for g in tenant.groups if g.id.lower() == group_id.lower()), None)
+    name = display_name.lower()
+    return next((g for g in tenant.groups if g.displayName.lower() == name), None)
+
+
+def _create(wanted: DesiredGroup, tenant: Tenant) -> Iterator[Change]:
+    group_id = new_group_id(wanted.displayName)
+    yield CreateGroup(
+        Group(
+            group_id,
+            wanted.displayName,
+            description=wanted.description,
+            groupTypes=wanted.groupTypes,
+            securityEnabled=wanted.securityEnabled,
+            membershipRule=wanted.membershipRule,
+            membershipRuleProcessingState=wanted.membershipRuleProcessingState,
+        )
+    )
+    if wanted.members:
+        yield AddMembers(group_id, wanted.displayName, _member_ids(wanted, tenant))
+    for assigned in wanted.licenses:
+        license = AssignedLicense(assigned.skuId, assigned.disabledPlans)
+        yield AddLicense(group_id, wanted.displayName, license)
+
+
+def _update(wanted: DesiredGroup, existing: Group, tenant: Tenant) -> Iterator[Change]:
+    for name in _PROPERTIES:
+        before, after = getattr(existing, name), getattr(wanted, name)
+        if name == "description" and after is None:
+            continue  # a policy silent about the description leaves it as it is
+        if name == "groupTypes":
+            before, after = tuple(sorted(before)), tuple(sorted(after))
+        if before != after:
+            yield UpdateGroup(existing.id, existing.displayName, name, before, after)
+    if wanted.members is not None and DYNAMIC_MEMBERSHIP not in wanted.groupTypes:
+        members = _member_ids(wanted, tenant)
+        current = {member.lower() for member in existing.members}
+        added = tuple(m for m in members if m.lower() not in current)
+        wanted_ids = {member.lower() for member in members}
+        removed = tuple(m for m in existing.members if m.lower() not in wanted_ids)
+        if added:
+            yield AddMembers(existing.id, existing.displayName, added)
+        if removed:
+            yield RemoveMembers(existing.id, existing.displayName, removed)
+    yield from _license_changes(wanted, existing)
+
+
+def _license_changes(wanted: DesiredGroup, existing: Group) -> Iterator[Change]:
+    current = {assigned.skuId.lower(): assigned for assigned in existing.assignedLicenses}
+    desired = {assigned.skuId.lower(): assigned for assigned in wanted.licenses}
+    for key, assigned in desired.items():
+        if key not in current:
+            license = AssignedLicense(assigned.skuId, assigned.disabledPlans)
+            yield AddLicense(existing.id, existing.displayName, license)
+        elif current[key].disabledPlans != assigned.disabledPlans:
+            yield ChangeDisabledPlans(
+                existing.id,
+                existing.displayName,
+                current[key].skuId,
+                current[key].disabledPlans,
+                assigned.disabledPlans,
+            )
+    for key, assigned in current.items():
+        if key not in desired:
+            yield RemoveLicense(existing.id, existing.displayName, assigned.skuId)
+
+
+def _member_ids(wanted: DesiredGroup, tenant: Tenant) -> tuple[str, ...]:
+    """Members named by UPN or object id, as object ids; an unknown one is an input error."""
+    by_name = {user.userPrincipalName.lower(): user.id for user in tenant.users}
+    by_id = {user.id.lower(): user.id for user in tenant.users}
+    by_id.update({group.id.lower(): group.id for group in tenant.groups})
+    ids = []
+    for member in wanted.members or ():
+        found = by_name.get(member.lower()) or by_id.get(member.lower())
+        if found is None:
+            raise InputError(
+                f"group {wanted.displayName}: no user or group '{member}' in the tenant",
+                wanted.location,
+            )
+        ids.append(found)
+    return tuple(ids)

@@ -1,0 +1,34 @@
+"""Policy format v1: YAML files -> checked LoadedPolicy -> DesiredState resolved against a tenant.
+
+policy = load_policy("policies/")              # offline: YAML, schema, rule syntax
+state = resolve(policy, tenant.subscribedSkus)  # SKU and plan names against the tenant
+
+Every problem is a PolicyError (an InputError) at the YAML node's file:line:column; a stage
+reports all its problems at once in `error.errors`, the first one being the error itself.
+"""
+
+from reconciler.policy.desired import (
+    DesiredGroup,
+    DesiredLicense,
+    DesiredState,
+    RetiredGroup,
+    Settings,
+)
+from reconciler.policy.errors import PolicyError, PolicyRuleError
+from reconciler.policy.resolve import LoadedPolicy, load_policy, resolve
+from reconciler.policy.source import Position, Positions
+
+__all__ = [
+    "DesiredGroup",
+    "DesiredLicense",
+    "DesiredState",
+    "LoadedPolicy",
+    "PolicyError",
+    "PolicyRuleError",
+    "Position",
+    "Positions",
+    "RetiredGroup",
+    "Settings",
+    "load_policy",
+    "resolve",
+]

@@ -1,0 +1,185 @@
+"""From a checked policy to a DesiredState: SKU and plan names resolved against the tenant."""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reconciler.errors import Location
+from reconciler.model import DYNAMIC_MEMBERSHIP, UNIFIED, Sku
+from reconciler.policy.desired import (
+    ON,
+    DesiredGroup,
+    DesiredLicense,
+    DesiredState,
+    RetiredGroup,
+    Settings,
+)
+from reconciler.policy.errors import PolicyError, raise_all
+from reconciler.policy.schema import check, where
+from reconciler.policy.source import Pointer, Positions, load_sources
+
+_SHOWN = 20  # names listed when a SKU is unknown; a tenant rarely has more
+
+
+@dataclass(frozen=True)
+class LoadedPolicy:
+    """A policy read, merged and checked (schema, rules), its names not yet resolved."""
+
+    document: Mapping[str, Any]
+    positions: Positions
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        return tuple(self.positions.texts)
+
+
+def load_policy(path: str | os.PathLike[str]) -> LoadedPolicy:
+    """Read every policy file under `path` and check it, offline; PolicyError if invalid."""
+    document, positions = load_sources(Path(path))
+    raise_all(check(document, positions))
+    return LoadedPolicy(document, positions)
+
+
+def resolve(policy: LoadedPolicy, skus: Sequence[Sku]) -> DesiredState:
+    """The DesiredState of `policy` in a tenant with `skus` (its subscribedSkus)."""
+    resolver = _Resolver(policy, skus)
+    document = policy.document
+    groups = tuple(
+        resolver.group(group, ("groups", index))
+        for index, group in enumerate(document.get("groups", []))
+    )
+    retired = tuple(
+        RetiredGroup(item["displayName"], _guid(item.get("id")), resolver.at(("retired", index)))
+        for index, item in enumerate(document.get("retired", []))
+    )
+    raise_all(resolver.errors)
+    settings = document.get("settings", {})
+    return DesiredState(
+        tenant=document.get("tenant"),
+        settings=Settings(
+            maxLicenseRemovals=settings.get("maxLicenseRemovals"),
+            maxMembershipDropPercent=settings.get("maxMembershipDropPercent"),
+        ),
+        groups=groups,
+        retired=retired,
+    )
+
+
+def _guid(value: str | None) -> str | None:
+    # Graph writes object ids in lower case; compare and store them that way
+    return value.lower() if value is not None else None
+
+
+class _Resolver:
+    """Looks names up in the tenant's SKUs, collecting an error per unknown name."""
+
+    def __init__(self, policy: LoadedPolicy, skus: Sequence[Sku]) -> None:
+        self.policy = policy
+        self.skus = skus
+        self.by_name: dict[str, Sku] = {}
+        for sku in skus:
+            # skuPartNumber and skuId both name a SKU; Entra compares them ignoring case
+            self.by_name.setdefault(sku.skuPartNumber.casefold(), sku)
+            self.by_name.setdefault(sku.skuId.casefold(), sku)
+        self.errors: list[PolicyError] = []
+
+    def at(self, path: Pointer) -> Location:
+        return self.policy.positions.location(path)
+
+    def error(self, path: Pointer, message: str) -> None:
+        prefix = where(path, self.policy.document)
+        self.errors.append(PolicyError(f"{prefix}: {message}", self.at(path)))
+
+    def group(self, group: Mapping[str, Any], path: Pointer) -> DesiredGroup:
+        rule = group.get("membershipRule")
+        m365 = group.get("groupType", "security") == "m365"
+        group_types = ((UNIFIED,) if m365 else ()) + ((DYNAMIC_MEMBERSHIP,) if rule else ())
+        members = group.get("members")
+        licenses = []
+        seen: dict[str, Location] = {}
+        for index, entry in enumerate(group.get("licenses", [])):
+            license_ = self.license(entry, (*path, "licenses", index))
+            if license_ is None:
+                continue
+            first = seen.get(license_.skuId.casefold())
+            if first is not None:
+                sku_path = (*path, "licenses", index, "sku")
+                self.error(sku_path, f"{license_.skuPartNumber} is already listed at {first}")
+            else:
+                seen[license_.skuId.casefold()] = license_.location
+                licenses.append(license_)
+        return DesiredGroup(
+            displayName=group["displayName"],
+            id=_guid(group.get("id")),
+            description=group.get("description"),
+            # group licensing needs securityEnabled; a Microsoft 365 group is created with it
+            securityEnabled=True,
+            mailEnabled=m365,
+            groupTypes=group_types,
+            membershipRule=rule.strip() if rule else None,
+            membershipRuleProcessingState=group.get("membershipRuleProcessingState", ON)
+            if rule
+            else None,
+            members=None if members is None else _unique_members(members),
+            licenses=tuple(licenses),
+            protect=group.get("protect", False),
+            location=self.at(path),
+        )
+
+    def license(self, entry: Mapping[str, Any], path: Pointer) -> DesiredLicense | None:
+        name = entry["sku"]
+        sku = self.by_name.get(name.casefold())
+        if sku is None:
+            self.error((*path, "sku"), _unknown_sku(name, self.skus))
+            return None
+        plans = {plan.servicePlanName.casefold(): plan for plan in sku.servicePlans}
+        plans.update({plan.servicePlanId.casefold(): plan for plan in sku.servicePlans})
+        mode = "enabledPlans" if "enabledPlans" in entry else "disabledPlans"
+        chosen: set[str] = set()
+        for index, plan_name in enumerate(entry.get(mode, [])):
+            plan = plans.get(plan_name.casefold())
+            if plan is None:
+                self.error((*path, mode, index), _unknown_plan(plan_name, sku))
+            else:
+                chosen.add(plan.servicePlanId)
+        if mode == "enabledPlans":
+            # allow-list: every other plan is off, so a plan Microsoft adds later arrives off
+            everything = {plan.servicePlanId for plan in sku.servicePlans}
+            disabled, enabled = frozenset(everything - chosen), frozenset(chosen)
+        else:
+            disabled, enabled = frozenset(chosen), None
+        return DesiredLicense(sku.skuId, sku.skuPartNumber, disabled, enabled, self.at(path))
+
+
+def _unique_members(members: Sequence[str]) -> tuple[str, ...]:
+    """Members without repeats; UPNs and object ids compare ignoring case, as in Entra."""
+    seen: dict[str, str] = {}
+    for member in members:
+        seen.setdefault(member.casefold(), member.lower() if "@" not in member else member)
+    return tuple(seen.values())
+
+
+def _closest(word: str, names: Sequence[str]) -> str:
+    lowered = {name.casefold(): name for name in names}
+    close = difflib.get_close_matches(word.casefold(), list(lowered), n=1, cutoff=0.6)
+    return f" (did you mean '{lowered[close[0]]}'?)" if close else ""
+
+
+def _unknown_sku(name: str, skus: Sequence[Sku]) -> str:
+    names = sorted({sku.skuPartNumber for sku in skus}, key=str.casefold)
+    message = f"unknown SKU '{name}'{_closest(name, names)}"
+    if not names:
+        return message + "; the tenant has no subscribed SKUs"
+    shown = ", ".join(names[:_SHOWN])
+    more = f" and {len(names) - _SHOWN} more" if len(names) > _SHOWN else ""
+    return f"{message}; the tenant has: {shown}{more}"
+
+
+def _unknown_plan(name: str, sku: Sku) -> str:
+    names = [plan.servicePlanName for plan in sku.servicePlans]
+    return f"unknown service plan '{name}' in {sku.skuPartNumber}{_closest(name, names)}"

@@ -1,0 +1,369 @@
+"""Policy YAML with positions: read every file under a path, keep where each value is, merge.
+
+Values are plain data (dict, list, str, int, float, bool, None), ready for JSON Schema; a
+parallel `Positions` maps each value's path (a tuple of keys and list indexes, as jsonschema's
+`absolute_path`) to where it starts in which file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from reconciler.errors import Location, line_and_column, location_in
+from reconciler.policy.errors import PolicyError, raise_all
+
+Pointer = tuple[str | int, ...]
+
+SUFFIXES = (".yaml", ".yml")
+# Aliases can expand a small file exponentially ("billion laughs"); a real policy stays far below.
+MAX_VALUES = 1_000_000
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_COLLECTION_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where one value is: its start, its key's start, its scalar style and character range."""
+
+    location: Location
+    key: Location | None = None
+    style: str | None = None  # scalar style: None (plain), "'", '"', "|" or ">"
+    start: int = 0  # character offsets of the value in the file's text
+    end: int = 0
+
+
+@dataclass(frozen=True)
+class Positions:
+    """The Position of every value of a merged policy, by path, and the text of every file."""
+
+    entries: Mapping[Pointer, Position]
+    texts: Mapping[str, str]
+
+    def get(self, path: Pointer) -> Position | None:
+        return self.entries.get(tuple(path))
+
+    def location(self, path: Pointer) -> Location:
+        """Where the value at `path` starts, or its nearest ancestor that has a position."""
+        path = tuple(path)
+        while path:
+            if path in self.entries:
+                return self.entries[path].location
+            path = path[:-1]
+        entry = self.entries.get(())
+        return entry.location if entry else Location(next(iter(self.texts), "<policy>"))
+
+    def key_location(self, path: Pointer) -> Location:
+        """Where the key naming the value at `path` starts (the value's place if it has none)."""
+        entry = self.entries.get(tuple(path))
+        if entry is not None and entry.key is not None:
+            return entry.key
+        return self.location(path)
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader reading YAML 1.2 booleans only, and dates as text.
+
+    YAML 1.1 reads `On`, `Off`, `yes` and `no` as booleans, which would turn
+    `membershipRuleProcessingState: On` into `true`; the policy's values are text, so only
+    true/false are booleans and a date-like value stays the text it was written as.
+    """
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [
+        (tag, regexp)
+        for tag, regexp in resolvers
+        if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:timestamp")
+    ]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One policy file: its name as shown in messages, its text and its top-level mapping."""
+
+    name: str
+    text: str
+    document: dict[str, Any]
+    entries: dict[Pointer, Position]
+
+
+def policy_files(path: Path) -> list[tuple[Path, str]]:
+    """Every policy file under `path` (a file or a directory), sorted, with its display name.
+
+    Files are sorted by path component by component, the same on every machine.
+    Hidden files and directories (.git, .github) are skipped: they hold no policy.
+    """
+    if path.is_file():
+        return [(path, str(path))]
+    if not path.is_dir():
+        raise PolicyError("policy path does not exist", Location(str(path)))
+    found: list[tuple[tuple[str, ...], Path]] = []
+    for directory, subdirectories, names in os.walk(path):
+        subdirectories[:] = [name for name in subdirectories if not name.startswith(".")]
+        for name in names:
+            if not name.startswith(".") and name.lower().endswith(SUFFIXES):
+                file = Path(directory, name)
+                # component by component, as a tree lists them: a/z.yaml before a.yaml
+                found.append((file.relative_to(path).parts, file))
+    return [(file, str(file)) for _, file in sorted(found)]
+
+
+def read_file(path: Path, name: str) -> SourceFile:
+    """Read one policy file; PolicyError with every problem found in it."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise PolicyError(f"can't read file: {exc.strerror}", Location(name)) from exc
+    try:
+        # utf-8-sig: Windows editors start files with a byte order mark
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start].decode("utf-8-sig", errors="replace")
+        location = Location(name, *line_and_column(before, len(before)))
+        message = f"file is not UTF-8 text (byte 0x{data[exc.start]:02x}); save it as UTF-8"
+        raise PolicyError(message, location) from exc
+    try:
+        # the reader checks every character when it is created, so that is inside the try too
+        loader = _Loader(text)
+        try:
+            root = loader.get_single_node()
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as exc:
+        raise PolicyError(_yaml_message(exc), _mark_location(name, exc)) from exc
+    except yaml.reader.ReaderError as exc:
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        message = f"invalid YAML: control character U+{code:04X} is not allowed"
+        raise PolicyError(message, location_in(name, text, exc.position)) from exc
+    if root is None:
+        return SourceFile(name, text, {}, {(): Position(Location(name, 1, 1))})
+    if not isinstance(root, MappingNode):
+        found = "a list" if isinstance(root, SequenceNode) else "a single value"
+        message = f"a policy file holds a mapping (tenant, settings, groups, retired), not {found}"
+        raise PolicyError(message, _location(name, root))
+    builder = _Builder(name, _Loader(text))
+    document = builder.value(root, (), None)
+    raise_all(builder.errors)
+    return SourceFile(name, text, document, builder.entries)
+
+
+def _yaml_message(exc: yaml.MarkedYAMLError) -> str:
+    if exc.problem == "but found another document":
+        return "a policy file holds one YAML document; a second one starts here"
+    message = f"invalid YAML: {exc.problem}"
+    if exc.context and exc.context_mark is not None:
+        message += f" ({exc.context} at line {exc.context_mark.line + 1})"
+    elif exc.context:
+        message += f" ({exc.context})"
+    return message
+
+
+def _mark_location(name: str, exc: yaml.MarkedYAMLError) -> Location:
+    mark = exc.problem_mark or exc.context_mark
+    return Location(name, mark.line + 1, mark.column + 1) if mark else Location(name)
+
+
+def _location(name: str, node: Node) -> Location:
+    return Location(name, node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+class _Builder:
+    """Turns a YAML node tree into plain values and their positions, collecting errors."""
+
+    def __init__(self, name: str, loader: _Loader) -> None:
+        self.name = name
+        self.loader = loader
+        self.entries: dict[Pointer, Position] = {}
+        self.errors: list[PolicyError] = []
+        self.count = 0
+        self.active: set[int] = set()  # nodes being built, to catch a recursive alias
+
+    def value(self, node: Node, path: Pointer, key: Location | None) -> Any:
+        self.count += 1
+        if self.count > MAX_VALUES:
+            raise PolicyError(
+                f"file expands to more than {MAX_VALUES} values (aliases?)",
+                _location(self.name, node),
+            )
+        style = node.style if isinstance(node, ScalarNode) else None
+        location = _location(self.name, node)
+        self.entries[path] = Position(
+            location, key, style, node.start_mark.index, node.end_mark.index
+        )
+        if isinstance(node, ScalarNode):
+            try:
+                return self.loader.construct_object(node)
+            except (yaml.YAMLError, ValueError):
+                tag = node.tag.removeprefix("tag:yaml.org,2002:")
+                if node.tag in self.loader.yaml_constructors:
+                    message = f"'{node.value}' is not a valid !!{tag}"
+                else:
+                    message = f"YAML tag {tag} is not supported"
+                self.errors.append(PolicyError(message, location))
+                return None
+        if node.tag not in _COLLECTION_TAGS:
+            self.errors.append(PolicyError(f"YAML tag {node.tag} is not supported", location))
+            return None
+        if id(node) in self.active:
+            self.errors.append(PolicyError("an alias refers to itself", location))
+            return None
+        self.active.add(id(node))
+        try:
+            if isinstance(node, SequenceNode):
+                return [self.value(item, (*path, i), None) for i, item in enumerate(node.value)]
+            return self.mapping(node, path)
+        finally:
+            self.active.discard(id(node))
+
+    def mapping(self, node: MappingNode, path: Pointer) -> dict[str, Any]:
+        own = [pair for pair in node.value if pair[0].tag != _MERGE_TAG]
+        seen: dict[str, Location] = {}
+        for key_node, _ in own:
+            key = self.key(key_node)
+            if key is None:
+                continue
+            here = _location(self.name, key_node)
+            if key in seen:
+                message = f"duplicate key '{key}': already given at {seen[key]}"
+                self.errors.append(PolicyError(message, here))
+            else:
+                seen[key] = here
+        if len(own) != len(node.value):
+            # `<<: *anchor` merge keys: keys of the mapping itself win over merged ones
+            self.loader.flatten_mapping(node)
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = self.key(key_node, report=False)
+            if key is not None:
+                key_location = _location(self.name, key_node)
+                result[key] = self.value(value_node, (*path, key), key_location)
+        return result
+
+    def key(self, node: Node, report: bool = True) -> str | None:
+        key = self.loader.construct_object(node) if isinstance(node, ScalarNode) else None
+        if isinstance(key, str):
+            return key
+        if report:
+            if not isinstance(node, ScalarNode):
+                message = "a key must be text, not a list or mapping"
+            elif key is None:
+                message = "a key can't be empty"
+            else:
+                message = f"a key must be text, not {key!r}; quote it"
+            self.errors.append(PolicyError(message, _location(self.name, node)))
+        return None
+
+
+def merge(files: list[SourceFile]) -> tuple[dict[str, Any], Positions]:
+    """One document from many files: groups and retired concatenate, the rest is set once."""
+    document: dict[str, Any] = {}
+    entries: dict[Pointer, Position] = {}
+    errors: list[PolicyError] = []
+    for source in files:
+        entries.setdefault((), source.entries[()])
+        offsets: dict[str, int] = {}
+        for key, value in source.document.items():
+            key_location = source.entries[(key,)].key or source.entries[(key,)].location
+            if key in ("groups", "retired"):
+                if not isinstance(value, list):
+                    message = f"'{key}' must be a list, with a '- displayName: ...' entry per group"
+                    errors.append(PolicyError(message, source.entries[(key,)].location))
+                    continue
+                offsets[key] = len(document.setdefault(key, []))
+                document[key].extend(value)
+                entries.setdefault((key,), source.entries[(key,)])
+            elif key in document:
+                first = entries[(key,)].key
+                message = f"'{key}' is already set at {first}; set it in one file only"
+                errors.append(PolicyError(message, key_location))
+            else:
+                document[key] = value
+                offsets[key] = 0
+        for path, position in source.entries.items():
+            if not path or path[0] not in offsets:
+                continue
+            if path[0] in ("groups", "retired") and len(path) > 1:
+                path = (path[0], int(path[1]) + offsets[str(path[0])], *path[2:])
+                entries[path] = position
+            else:
+                entries.setdefault(path, position)
+    positions = Positions(entries, {source.name: source.text for source in files})
+    errors += _duplicate_groups(document, positions)
+    raise_all(errors)
+    return document, positions
+
+
+def _duplicate_groups(document: dict[str, Any], positions: Positions) -> list[PolicyError]:
+    """A display name declared twice; Entra compares display names ignoring case."""
+    errors = []
+    declared: dict[str, Location] = {}
+    for section in ("groups", "retired"):
+        seen: dict[str, Location] = {}
+        items = document.get(section)
+        for index, group in enumerate(items if isinstance(items, list) else []):
+            name = group.get("displayName") if isinstance(group, dict) else None
+            if not isinstance(name, str):
+                continue
+            here = positions.location((section, index, "displayName"))
+            first = seen.get(name.casefold())
+            if first is None:
+                seen[name.casefold()] = here
+            else:
+                what = "group" if section == "groups" else "retired group"
+                message = f"{what} '{name}' is declared twice: first at {first}"
+                errors.append(PolicyError(message, here))
+            if section == "retired" and name.casefold() in declared:
+                first = declared[name.casefold()]
+                message = f"group '{name}' is both declared (at {first}) and retired"
+                errors.append(PolicyError(message, here))
+        if section == "groups":
+            declared = seen
+    return errors + _duplicate_ids(document, positions)
+
+
+def _duplicate_ids(document: dict[str, Any], positions: Positions) -> list[PolicyError]:
+    """Two entries pinned to one group object, declared or retired."""
+    errors = []
+    seen: dict[str, Location] = {}
+    for section in ("groups", "retired"):
+        items = document.get(section)
+        for index, group in enumerate(items if isinstance(items, list) else []):
+            pin = group.get("id") if isinstance(group, dict) else None
+            if not isinstance(pin, str):
+                continue
+            here = positions.location((section, index, "id"))
+            first = seen.get(pin.casefold())
+            if first is None:
+                seen[pin.casefold()] = here
+            else:
+                message = f"group id {pin} is already used at {first}"
+                errors.append(PolicyError(message, here))
+    return errors
+
+
+def load_sources(path: Path) -> tuple[dict[str, Any], Positions]:
+    """Read and merge every policy file under `path`; an empty directory is an empty policy."""
+    files: list[SourceFile] = []
+    errors: list[PolicyError] = []
+    for file, name in policy_files(path):
+        try:
+            files.append(read_file(file, name))
+        except PolicyError as error:
+            errors.extend(error.errors)
+    raise_all(errors)
+    if not files:
+        return {}, Positions({(): Position(Location(str(path)))}, {})
+    return merge(files)

@@ -1,0 +1,169 @@
+"""The diff turns desired state and the tenant into the changes between them, and no others."""
+
+import pytest
+
+from reconciler.engine import recompute, simulate
+from reconciler.errors import InputError, Location
+from reconciler.model import (
+    AssignedLicense,
+    Group,
+    Organization,
+    PrepaidUnits,
+    Sku,
+    Tenant,
+    User,
+)
+from reconciler.plan.changes import (
+    AddLicense,
+    AddMembers,
+    ChangeDisabledPlans,
+    CreateGroup,
+    DeleteGroup,
+    RemoveLicense,
+    RemoveMembers,
+    UpdateGroup,
+    apply_to_groups,
+    new_group_id,
+)
+from reconciler.plan.diff import diff
+from reconciler.policy.desired import (
+    DesiredGroup,
+    DesiredLicense,
+    DesiredState,
+    RetiredGroup,
+    Settings,
+)
+
+E3 = "05e9a617-0261-4cee-bb44-138d3ef5d965"  # SPE_E3
+E5 = "06ebc4ee-1bb5-47dd-8120-11324bc54e06"  # SPE_E5
+YAMMER = "7547a3fe-08ee-4ccb-b430-5077c5041653"
+HERE = Location("policies/groups.yaml", 1, 1)
+
+
+def _user(name: str, department: str) -> User:
+    attributes = {"id": name, "userPrincipalName": f"{name}@contoso.com", "department": department}
+    return User(name, f"{name}@contoso.com", attributes=attributes)
+
+
+def _license(sku: str, *disabled: str) -> DesiredLicense:
+    return DesiredLicense(sku, "SKU", frozenset(disabled), None, HERE)
+
+
+def _wanted(name: str, rule=None, members=None, licenses=(), description=None) -> DesiredGroup:
+    return DesiredGroup(
+        displayName=name,
+        id=None,
+        description=description,
+        securityEnabled=True,
+        mailEnabled=False,
+        groupTypes=("DynamicMembership",) if rule else (),
+        membershipRule=rule,
+        membershipRuleProcessingState="On" if rule else None,
+        members=members,
+        licenses=tuple(licenses),
+        protect=False,
+        location=HERE,
+    )
+
+
+def _desired(*groups, retired=()) -> DesiredState:
+    return DesiredState(None, Settings(), tuple(groups), tuple(retired))
+
+
+TENANT = recompute(
+    Tenant(
+        Organization("org", "Contoso", "US"),
+        (Sku(E3, "SPE_E3", (), PrepaidUnits(50)), Sku(E5, "SPE_E5", (), PrepaidUnits(50))),
+        (_user("ana", "Sales"), _user("ben", "HR"), _user("cy", "Sales")),
+        (
+            Group(
+                "g-sales",
+                "LIC-Sales",
+                groupTypes=("DynamicMembership",),
+                membershipRule='user.department -in ["Sales", "HR"]',
+                membershipRuleProcessingState="On",
+                assignedLicenses=(AssignedLicense(E3), AssignedLicense(E5, frozenset({YAMMER}))),
+            ),
+            Group("g-static", "LIC-Static", members=("ana", "ben")),
+            Group("g-old", "LIC-Old", members=("cy",), assignedLicenses=(AssignedLicense(E3),)),
+            Group(
+                "g-other", "Unmanaged", members=("ana",), assignedLicenses=(AssignedLicense(E5),)
+            ),
+        ),
+    )
+)
+
+
+def test_a_tenant_that_matches_the_policy_needs_no_changes():
+    desired = _desired(
+        _wanted(
+            "lic-sales",  # names match ignoring case, as Entra's do
+            rule='user.department -in ["Sales", "HR"]',
+            licenses=[_license(E3), _license(E5, YAMMER)],
+        )
+    )
+    assert diff(desired, TENANT) == ()
+
+
+def test_every_kind_of_change_comes_out_in_the_safe_order():
+    desired = _desired(
+        _wanted(
+            "LIC-Sales",
+            rule='user.department -eq "Sales"',
+            licenses=[_license(E5), _license("c7df2760-2c81-4ef7-b578-5b5392b571df")],
+        ),
+        _wanted("LIC-Static", members=("ben@contoso.com", "cy")),
+        _wanted(
+            "LIC-New", members=("ana@contoso.com",), licenses=[_license(E3)], description="New"
+        ),
+        retired=[RetiredGroup("LIC-Old", None, HERE)],
+    )
+    new = new_group_id("LIC-New")
+    assert diff(desired, TENANT) == (
+        CreateGroup(Group(new, "LIC-New", description="New")),
+        UpdateGroup(
+            "g-sales",
+            "LIC-Sales",
+            "membershipRule",
+            'user.department -in ["Sales", "HR"]',
+            'user.department -eq "Sales"',
+        ),
+        AddMembers("g-static", "LIC-Static", ("cy",)),
+        AddMembers(new, "LIC-New", ("ana",)),
+        RemoveMembers("g-static", "LIC-Static", ("ana",)),
+        AddLicense("g-sales", "LIC-Sales", AssignedLicense("c7df2760-2c81-4ef7-b578-5b5392b571df")),
+        AddLicense(new, "LIC-New", AssignedLicense(E3)),
+        ChangeDisabledPlans("g-sales", "LIC-Sales", E5, frozenset({YAMMER}), frozenset()),
+        RemoveLicense("g-sales", "LIC-Sales", E3),
+        RemoveLicense("g-old", "LIC-Old", E3),
+        DeleteGroup("g-old", "LIC-Old"),
+    )
+
+
+def test_groups_the_policy_does_not_name_are_never_changed():
+    changes = diff(_desired(), TENANT)
+    assert changes == ()
+    after = simulate(TENANT, apply_to_groups({g.id: g for g in TENANT.groups}, changes))
+    assert [g for g in after.groups if g.id == "g-other"] == [TENANT.groups[3]]
+
+
+def test_after_applying_the_changes_the_diff_is_empty():
+    desired = _desired(
+        _wanted("LIC-Sales", rule='user.department -eq "Sales"', licenses=[_license(E5)]),
+        retired=[RetiredGroup("LIC-Old", None, HERE)],
+    )
+    changes = diff(desired, TENANT)
+    after = simulate(TENANT, apply_to_groups({g.id: g for g in TENANT.groups}, changes))
+    assert diff(desired, after) == ()
+    ben = next(user for user in after.users if user.id == "ben")
+    # ben stops matching the rule and loses E5; ana keeps E5 through the unmanaged group too
+    assert ben.assignedLicenses == ()
+    assert [g.displayName for g in after.groups] == ["LIC-Sales", "LIC-Static", "Unmanaged"]
+
+
+def test_an_unknown_static_member_is_an_error_at_the_group_in_the_policy():
+    desired = _desired(_wanted("LIC-Static", members=("nobody@contoso.com",)))
+    with pytest.raises(InputError) as raised:
+        diff(desired, TENANT)
+    assert raised.value.location == HERE
+    assert "no user or group 'nobody@contoso.com'" in raised.value.message

@@ -1,0 +1,147 @@
+"""The text plan reads like Terraform's and names every license it takes away."""
+
+from reconciler.errors import Location
+from reconciler.model import (
+    AssignedLicense,
+    Group,
+    Organization,
+    PrepaidUnits,
+    ServicePlan,
+    Sku,
+    Tenant,
+    User,
+)
+from reconciler.plan.build import build_plan
+from reconciler.policy.desired import (
+    DesiredGroup,
+    DesiredLicense,
+    DesiredState,
+    RetiredGroup,
+    Settings,
+)
+from reconciler.render.plan_text import plan_text
+
+E3 = "05e9a617-0261-4cee-bb44-138d3ef5d965"  # SPE_E3
+E5 = "06ebc4ee-1bb5-47dd-8120-11324bc54e06"  # SPE_E5
+YAMMER = "7547a3fe-08ee-4ccb-b430-5077c5041653"
+TEAMS = "57ff2da0-773e-42df-b2af-ffb7a2317929"
+HERE = Location("policies/groups.yaml", 1, 1)
+
+
+def _user(name: str, department: str) -> User:
+    attributes = {"id": name, "userPrincipalName": f"{name}@contoso.com", "department": department}
+    return User(name, f"{name}@contoso.com", attributes=attributes)
+
+
+TENANT = Tenant(
+    Organization("org", "Contoso", "US"),
+    (
+        Sku(E3, "SPE_E3", (ServicePlan(TEAMS, "TEAMS1"),), PrepaidUnits(50)),
+        Sku(E5, "SPE_E5", (ServicePlan(YAMMER, "YAMMER_ENTERPRISE"),), PrepaidUnits(50)),
+    ),
+    (_user("ana", "Sales"), _user("ben", "HR")),
+    (
+        Group(
+            "g-sales",
+            "LIC-Sales",
+            groupTypes=("DynamicMembership",),
+            membershipRule='user.department -in ["Sales", "HR"]',
+            membershipRuleProcessingState="On",
+            members=("ana", "ben"),
+            assignedLicenses=(AssignedLicense(E3),),
+        ),
+        Group("g-old", "LIC-Old", members=("ana",), assignedLicenses=(AssignedLicense(E5),)),
+    ),
+)
+
+
+def _group(name, rule=None, members=None, licenses=()) -> DesiredGroup:
+    return DesiredGroup(
+        name,
+        None,
+        None,
+        True,
+        False,
+        ("DynamicMembership",) if rule else (),
+        rule,
+        "On" if rule else None,
+        members,
+        tuple(licenses),
+        False,
+        HERE,
+    )
+
+
+def _license(sku: str, *disabled: str) -> DesiredLicense:
+    return DesiredLicense(sku, "SKU", frozenset(disabled), None, HERE)
+
+
+def test_plan_without_changes_says_licensing_matches():
+    desired = DesiredState(
+        None,
+        Settings(),
+        (_group("LIC-Sales", 'user.department -in ["Sales", "HR"]', licenses=[_license(E3)]),),
+        (),
+    )
+    assert plan_text(build_plan(desired, TENANT)) == "No changes. Licensing matches the policy."
+
+
+def test_plan_text_shows_changes_with_names_removals_and_summary():
+    desired = DesiredState(
+        None,
+        Settings(),
+        (
+            _group("LIC-Sales", 'user.department -eq "Sales"', licenses=[_license(E3, TEAMS)]),
+            _group("LIC-New", members=("ben@contoso.com",), licenses=[_license(E5)]),
+        ),
+        (RetiredGroup("LIC-Old", None, HERE),),
+    )
+    text = plan_text(build_plan(desired, TENANT))
+    assert text.splitlines() == [
+        "reconciler will perform these actions on managed groups:",
+        "",
+        "  + create",
+        "  ~ update in place",
+        "  - destroy",
+        "",
+        "  # LIC-New will be created",
+        '  + group "LIC-New" {',
+        "      + type = security, assigned",
+        "      + member ben@contoso.com",
+        "      + license SPE_E5",
+        "    }",
+        "",
+        "  # LIC-Sales will be updated in place",
+        '  ~ group "LIC-Sales" {',
+        '      ~ membershipRule = \'user.department -in ["Sales", "HR"]\' -> '
+        "'user.department -eq \"Sales\"'",
+        "      ~ license SPE_E3 disabledPlans = none -> TEAMS1",
+        "    }",
+        "",
+        "  # LIC-Old will be retired",
+        '  - group "LIC-Old" {',
+        "      - license SPE_E5",
+        "      - delete the group",
+        "    }",
+        "",
+        "Licenses removed:",
+        "  ana@contoso.com loses SPE_E5 (through LIC-Old: group retired)",
+        "  ben@contoso.com loses SPE_E3"
+        " (through LIC-Sales: no longer matches the edited membership rule)",
+        "  ana@contoso.com loses TEAMS1 of SPE_E3"
+        " (through LIC-Sales: service plans disabled on the group)",
+        "",
+        "Plan: 1 to add, 1 to change, 1 to remove.",
+    ]
+
+
+def test_only_the_symbols_used_appear_in_the_legend():
+    desired = DesiredState(
+        None,
+        Settings(),
+        (_group("LIC-Sales", 'user.department -eq "Sales"', licenses=[_license(E3)]),),
+        (),
+    )
+    text = plan_text(build_plan(desired, TENANT))
+    assert "  ~ update in place" in text
+    assert "  + create" not in text and "  - destroy" not in text
