@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 
 from reconciler import __version__
+from reconciler.cli.apply import apply
+from reconciler.cli.plan import plan, validate
 from reconciler.cli.rule import rule
 from reconciler.errors import ReconcilerError
 from reconciler.render.errors import error_text
@@ -27,6 +29,9 @@ def cli() -> None:
     """Policy-as-code for Microsoft Entra ID group-based licensing."""
 
 
+cli.add_command(validate)
+cli.add_command(plan)
+cli.add_command(apply)
 cli.add_command(rule)
 
 

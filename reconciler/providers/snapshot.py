@@ -34,6 +34,8 @@ from reconciler.model import (
     Tenant,
     User,
 )
+from reconciler.plan.changes import Change
+from reconciler.providers.base import AppliedChange, ProviderError
 
 FORMAT_VERSION = 1
 SCHEMA_NAME = "tenant.schema.json"
@@ -344,3 +346,27 @@ def _group_document(group: Group) -> dict[str, Any]:
         "assignedLicenses": _license_documents(group.assignedLicenses),
         "members": list(group.members),
     }
+
+
+class SnapshotTenant:
+    """The read-only `snapshot:FILE.json` source; implements `Provider`."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+
+    def read(self) -> Tenant:
+        return read_snapshot(self.path)
+
+    def apply(self, change: Change) -> AppliedChange:
+        raise ProviderError(
+            f"{self.path} is a snapshot, which is read only; apply to a local or graph tenant"
+        )
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> SnapshotTenant:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

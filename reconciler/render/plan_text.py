@@ -83,6 +83,16 @@ def plan_text(plan: Plan, show_all: bool = False) -> str:
     return "\n".join(lines)
 
 
+def names_of(tenant: Tenant) -> _Names:
+    """The name lookups for a tenant, built once for many changes."""
+    return _Names(tenant)
+
+
+def change_line(change: Change, names: _Names) -> str:
+    """One line saying a change is done, as apply prints it."""
+    return f"{_group_name(change)}: " + "; ".join(_change_lines(change, names)) + ": done"
+
+
 def _group_name(change: Change) -> str:
     return change.group.displayName if isinstance(change, CreateGroup) else change.displayName
 

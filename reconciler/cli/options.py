@@ -1,0 +1,61 @@
+"""Options every command that reads a tenant or a policy accepts, declared once."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from reconciler.config import Config, load_config
+
+
+@dataclass(frozen=True, slots=True)
+class Sources:
+    """Where this run's tenant and policy are: reconciler.yaml, overridden by options."""
+
+    tenant: str | None
+    seed: Path | None
+    policy: Path
+    base: Path
+
+
+def source_options(command: Callable) -> Callable:
+    """Add --config, --tenant and --policy; the command receives `sources: Sources`."""
+    decorators = [
+        click.option(
+            "--config",
+            "config_file",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Configuration file (default: ./reconciler.yaml).",
+        ),
+        click.option(
+            "--tenant",
+            "tenant_source",
+            metavar="SOURCE",
+            help="local:PATH (embedded tenant), snapshot:FILE.json (read-only) or graph.",
+        ),
+        click.option(
+            "--policy",
+            "policy_path",
+            type=click.Path(path_type=Path),
+            help="A policy file or a folder of them (default: policies/).",
+        ),
+    ]
+
+    @functools.wraps(command)
+    def wrapper(config_file, tenant_source, policy_path, **kwargs):
+        config: Config = load_config(config_file)
+        sources = Sources(
+            tenant=tenant_source or config.tenant,
+            seed=config.seed,
+            policy=policy_path or config.policy,
+            base=config.base,
+        )
+        return command(sources=sources, **kwargs)
+
+    for decorator in reversed(decorators):
+        wrapper = decorator(wrapper)
+    return wrapper

@@ -1,0 +1,169 @@
+"""A plan as the document `schemas/plan.schema.json` describes: plain dicts and lists, camelCase.
+
+Built apart from its rendering so `plan --format json`, a saved plan file and `show` share it.
+Every GUID stands beside its name, looked up in the tenant the plan was computed from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict
+from typing import Any
+
+from reconciler.model import AssignedLicense, Tenant
+from reconciler.plan.build import Plan
+from reconciler.plan.changes import (
+    AddLicense,
+    AddMembers,
+    Change,
+    ChangeDisabledPlans,
+    CreateGroup,
+    DeleteGroup,
+    RemoveLicense,
+    RemoveMembers,
+    UpdateGroup,
+)
+
+FORMAT_VERSION = 1
+
+Document = dict[str, Any]
+
+
+def plan_document(plan: Plan) -> Document:
+    """The plan as a JSON-ready dict, valid against plan.schema.json."""
+    names = _Names(plan.before, plan.after)
+    return {
+        "formatVersion": FORMAT_VERSION,
+        "changesPresent": plan.changes_present,
+        "summary": plan.summary(),
+        "changes": [_change(change, names) for change in plan.changes],
+        "impact": {
+            "licenseRemovals": [asdict(removal) for removal in plan.impact.licenseRemovals],
+            "planRemovals": [
+                {**asdict(removal), "servicePlans": list(removal.servicePlans)}
+                for removal in plan.impact.planRemovals
+            ],
+            "licenseAdditions": [],
+        },
+        # the safety issue fills warnings and the guard limits; until then nothing is refused
+        "warnings": [],
+        "guards": {
+            "licenseRemovals": len(plan.impact.licenseRemovals) + len(plan.impact.planRemovals),
+            "maxLicenseRemovals": None,
+            "protected": [],
+            "refused": False,
+            "reasons": [],
+        },
+    }
+
+
+class _Names:
+    """Names for the GUIDs a plan mentions: products, service plans, users, groups, devices."""
+
+    def __init__(self, *tenants: Tenant) -> None:
+        # later tenants fill gaps only, so the state the plan was computed from wins
+        self.skus: dict[str, str] = {}
+        self.plans: dict[str, str] = {}
+        self.users: dict[str, str] = {}
+        self.others: dict[str, str | None] = {}
+        for tenant in tenants:
+            for sku in tenant.subscribedSkus:
+                self.skus.setdefault(sku.skuId.lower(), sku.skuPartNumber)
+                for plan in sku.servicePlans:
+                    self.plans.setdefault(plan.servicePlanId.lower(), plan.servicePlanName)
+            for user in tenant.users:
+                self.users.setdefault(user.id.lower(), user.userPrincipalName)
+            for group in tenant.groups:
+                self.others.setdefault(group.id.lower(), group.displayName)
+            for device in tenant.devices:
+                if device.get("id"):
+                    self.others.setdefault(str(device["id"]).lower(), device.get("displayName"))
+
+    def sku(self, sku_id: str) -> Document:
+        return {"skuId": sku_id, "skuPartNumber": self.skus.get(sku_id.lower())}
+
+    def service_plans(self, plan_ids: Iterable[str]) -> list[Document]:
+        named = [
+            {"servicePlanId": plan_id, "servicePlanName": self.plans.get(plan_id.lower())}
+            for plan_id in plan_ids
+        ]
+        # frozensets have no order; sorting by name reads well and keeps output identical
+        return sorted(named, key=lambda p: (p["servicePlanName"] or "", p["servicePlanId"]))
+
+    def member(self, object_id: str) -> Document:
+        upn = self.users.get(object_id.lower())
+        if upn is not None:
+            return {"id": object_id, "userPrincipalName": upn}
+        return {"id": object_id, "displayName": self.others.get(object_id.lower())}
+
+
+def _change(change: Change, names: _Names) -> Document:
+    """One change: its action, the group it touches, and what it sets."""
+    if isinstance(change, CreateGroup):
+        group = change.group
+        return {
+            "action": "createGroup",
+            "group": _group(group.id, group.displayName),
+            "after": {
+                "displayName": group.displayName,
+                "description": group.description,
+                "groupTypes": sorted(group.groupTypes),
+                "securityEnabled": group.securityEnabled,
+                "mailEnabled": group.mailEnabled,
+                "mailNickname": group.mailNickname,
+                "membershipRule": group.membershipRule,
+                "membershipRuleProcessingState": group.membershipRuleProcessingState,
+            },
+        }
+    document: Document = {
+        "action": _ACTIONS[type(change)],
+        "group": _group(change.groupId, change.displayName),
+    }
+    if isinstance(change, UpdateGroup):
+        document.update(
+            property=change.property,
+            before=_value(change.before),
+            after=_value(change.after),
+        )
+    elif isinstance(change, AddMembers | RemoveMembers):
+        document["members"] = [names.member(member) for member in change.memberIds]
+    elif isinstance(change, AddLicense):
+        document.update(_license(change.license, names))
+    elif isinstance(change, ChangeDisabledPlans):
+        document.update(
+            sku=names.sku(change.skuId),
+            before=names.service_plans(change.before),
+            after=names.service_plans(change.after),
+        )
+    elif isinstance(change, RemoveLicense):
+        document["sku"] = names.sku(change.skuId)
+    return document
+
+
+_ACTIONS: Mapping[type, str] = {
+    UpdateGroup: "updateGroup",
+    AddMembers: "addMembers",
+    RemoveMembers: "removeMembers",
+    AddLicense: "addLicense",
+    ChangeDisabledPlans: "changeDisabledPlans",
+    RemoveLicense: "removeLicense",
+    DeleteGroup: "deleteGroup",
+}
+
+
+def _group(group_id: str, display_name: str) -> Document:
+    return {"id": group_id, "displayName": display_name}
+
+
+def _license(assigned: AssignedLicense, names: _Names) -> Document:
+    return {
+        "sku": names.sku(assigned.skuId),
+        "disabledPlans": names.service_plans(assigned.disabledPlans),
+    }
+
+
+def _value(value: object) -> object:
+    # a list, not the model's tuple, so the dict equals the same document read back from JSON
+    if isinstance(value, frozenset | set):
+        return sorted(value)
+    return list(value) if isinstance(value, tuple) else value

@@ -1,0 +1,78 @@
+"""The seam between reconciler and a tenant: the `Provider` protocol and its errors.
+
+A provider reads the whole tenant and applies one change at a time; `apply.py` decides the order,
+the retries and the progress shown. Each provider translates its backend's errors (sqlite3, HTTP)
+into this tree at the seam, chained with `from exc`:
+
+ReconcilerError              every error a user can cause (reconciler.errors); exit code 1
+├── InputError               a tenant file is unreadable or damaged (not SQLite, wrong version)
+├── LicensingError           Entra refuses the change (reconciler.engine.licensing)
+└── ProviderError            the tenant couldn't be read or written
+    └── TenantBusyError      another apply holds the tenant
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Protocol, Self
+
+from reconciler.errors import ReconcilerError
+from reconciler.model import Tenant
+from reconciler.plan.changes import Change
+
+__all__ = ["AppliedChange", "Provider", "ProviderError", "TenantBusyError"]
+
+
+class ProviderError(ReconcilerError):
+    """The tenant couldn't be read or written: a backend failure, translated at the seam."""
+
+
+class TenantBusyError(ProviderError):
+    """Another apply holds the tenant; try again once it has finished."""
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedChange:
+    """What the tenant did with one change."""
+
+    # the change as the tenant took it: placeholder ids (`new:<name>`) replaced by real ones
+    change: Change
+    # the real object id of the group changed; for CreateGroup, the id the tenant gave it
+    groupId: str
+    # False when the tenant settles licenses later (Graph processes group licenses
+    # asynchronously), so a read right after may not show the change's effect on users yet
+    settled: bool = True
+
+
+class Provider(Protocol):
+    """A tenant that can be read whole and changed one change at a time.
+
+    Microsoft Graph will implement it thus: `read` follows `@odata.nextLink` pages of
+    `/subscribedSkus`, `/users` and `/groups` (with `$expand=members`) into one Tenant; `apply`
+    makes one request per change (`POST /groups`, `PATCH /groups/{id}`, `POST .../members/$ref`,
+    `POST /groups/{id}/assignLicense`, `DELETE /groups/{id}`), translating placeholder ids as
+    the local tenant does, and returns `settled=False` for license changes, which Entra
+    processes in the background; `close` closes the HTTP client.
+    """
+
+    def read(self) -> Tenant:
+        """The tenant as it is now."""
+        ...
+
+    def apply(self, change: Change) -> AppliedChange:
+        """Make one change, all of it or none of it."""
+        ...
+
+    def close(self) -> None:
+        """Release what the provider holds (connections, locks); safe to call twice."""
+        ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...

@@ -1,0 +1,396 @@
+"""The `local:PATH` tenant source: an embedded tenant in one SQLite file, written via the engine.
+
+Schema (format 1): `meta(key, value)` holds formatVersion and the organization (JSON); `skus`,
+`users`, `groups` and `devices` are each `(seq, id, doc)`. `doc` is the Graph-shaped object
+exactly as the snapshot format has it (`snapshot_document` in, `tenant_from_document` out: one
+conversion, one check); `id` is its object id (skuId for skus), unique regardless of case as
+Graph's GUIDs are; `seq` keeps Graph's order, on which the engine's seat order depends. Every
+write stores what `engine.recompute` settles, so the file always holds what Entra would show.
+
+Each `apply` is one `BEGIN IMMEDIATE` transaction. On top of that, an apply session holds an OS
+lock on `<file>.lock` (flock on POSIX, msvcrt.locking on Windows) from its first apply until
+`close`, so two applies can't interleave. An OS lock rather than a lock row: the OS releases it
+when its process dies, so a crashed apply leaves no stale lock. The lock file stays in place:
+deleting it could let two processes each lock a different file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import fields, replace
+from pathlib import Path
+from typing import Any, Self
+
+from reconciler.engine.licensing import recompute, simulate
+from reconciler.errors import InputError, Location, ReconcilerError
+from reconciler.model import Group, Tenant
+from reconciler.plan.changes import (
+    NEW_ID_PREFIX,
+    AddMembers,
+    Change,
+    CreateGroup,
+    RemoveMembers,
+    UpdateGroup,
+    apply_to_groups,
+)
+from reconciler.providers import snapshot
+from reconciler.providers.base import AppliedChange, ProviderError, TenantBusyError
+from reconciler.providers.snapshot import read_snapshot, snapshot_document, tenant_from_document
+
+__all__ = ["FORMAT_VERSION", "LocalTenant", "import_snapshot", "open_local"]
+
+FORMAT_VERSION = 1
+LOCK_TIMEOUT = 1.0  # seconds an apply waits for another to finish before giving up
+BUSY_TIMEOUT = 5.0  # seconds one statement waits for another connection's transaction
+
+# table -> (snapshot collection, the key holding the object id)
+_TABLES = {
+    "skus": ("subscribedSkus", "skuId"),
+    "users": ("users", "id"),
+    "groups": ("groups", "id"),
+    "devices": ("devices", "id"),
+}
+_SCHEMA = "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);\n" + "".join(
+    f"CREATE TABLE {table} (seq INTEGER PRIMARY KEY, "
+    "id TEXT NOT NULL COLLATE NOCASE UNIQUE, doc TEXT NOT NULL);\n"
+    for table in _TABLES
+)
+_GROUP_FIELDS = frozenset(field.name for field in fields(Group)) - {"id"}
+
+Rows = dict[str, dict[str, str]]  # table -> object id -> doc text
+StrPath = str | os.PathLike[str]
+
+
+class LocalTenant:
+    """A tenant in one SQLite file; implements `Provider`."""
+
+    def __init__(self, path: StrPath, *, lock_timeout: float = LOCK_TIMEOUT):
+        self.path = Path(path)
+        self._lock_timeout = lock_timeout
+        self._lock: _FileLock | None = None
+        # placeholder id (new:<name>) -> the id this provider gave the group it created
+        self._created: dict[str, str] = {}
+        if not self.path.is_file():
+            message = "no local tenant here; `reconciler tenant import SNAPSHOT` creates one"
+            raise InputError(message, Location(str(path)))
+        with self._transaction("DEFERRED") as connection:
+            _check_schema(connection, str(path))
+
+    @classmethod
+    def create(cls, path: StrPath, tenant: Tenant, *, replace: bool = False) -> LocalTenant:
+        """A new local tenant at `path` holding `tenant` as Entra settles it."""
+        if Path(path).exists() and not replace:
+            raise InputError("a local tenant already exists here", Location(str(path)))
+        _create(Path(path), tenant, LOCK_TIMEOUT, replace=True)
+        return cls(path)
+
+    def read(self) -> Tenant:
+        """The tenant as stored."""
+        with self._transaction("DEFERRED") as connection:
+            return _load(connection, str(self.path))[0]
+
+    def apply(self, change: Change) -> AppliedChange:
+        """Make one change through the engine, in one transaction; starts an apply session."""
+        if self._lock is None:
+            self._lock = _FileLock(self.path, self._lock_timeout)
+        placeholder = change.group.id if isinstance(change, CreateGroup) else None
+        with self._transaction("IMMEDIATE") as connection:
+            before, stored = _load(connection, str(self.path))
+            change = self._resolve(change, before)
+            groups = {group.id: group for group in before.groups}
+            after = simulate(before, apply_to_groups(groups, [change]))
+            _write(connection, stored, _rows(after))
+        group_id = change.group.id if isinstance(change, CreateGroup) else change.groupId
+        if placeholder is not None:
+            # only once committed: a CreateGroup that failed created nothing to refer to
+            self._created[placeholder] = group_id
+        return AppliedChange(change, group_id)
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Holds the apply lock for the block, so no other apply runs between a read and the
+        applies after it; TenantBusyError if another holds it."""
+        taken = self._lock is None
+        if taken:
+            self._lock = _FileLock(self.path, self._lock_timeout)
+        try:
+            yield
+        finally:
+            if taken:
+                self.close()
+
+    def close(self) -> None:
+        """Ends the apply session, if any; the placeholder ids it created stay known."""
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _resolve(self, change: Change, tenant: Tenant) -> Change:
+        """`change` with real ids: a new one for a created group, stored ones for the rest."""
+        if isinstance(change, CreateGroup):
+            if change.group.id in self._created:
+                real = self._created[change.group.id]
+                raise ProviderError(f"group {change.group.displayName} was created as {real}")
+            return CreateGroup(replace(change.group, id=str(uuid.uuid4())))
+        stored = {group.id.lower(): group.id for group in tenant.groups}
+        group_id = stored.get(self._real_id(change.groupId).lower())
+        if group_id is None:
+            raise ProviderError(f"no group {change.displayName} ({change.groupId}) in the tenant")
+        change = replace(change, groupId=group_id)
+        if isinstance(change, UpdateGroup) and change.property not in _GROUP_FIELDS:
+            raise ProviderError(f"groups have no property {change.property!r}")
+        if isinstance(change, AddMembers | RemoveMembers):
+            members = tuple(self._real_id(member) for member in change.memberIds)
+            known = _object_ids(tenant)
+            missing = [m for m in members if m.lower() not in known]
+            if isinstance(change, AddMembers) and missing:
+                raise ProviderError(f"no object {', '.join(missing)} in the tenant to add")
+            change = replace(change, memberIds=members)
+        return change
+
+    def _real_id(self, object_id: str) -> str:
+        if not object_id.startswith(NEW_ID_PREFIX):
+            return object_id
+        if object_id not in self._created:
+            raise ProviderError(f"group {object_id} hasn't been created; apply its creation first")
+        return self._created[object_id]
+
+    @contextmanager
+    def _transaction(self, mode: str) -> Iterator[sqlite3.Connection]:
+        """One connection, one transaction, committed at the end or rolled back whole."""
+        file = str(self.path)
+        # mode=rw: never create a database as a side effect of opening a wrong path
+        uri = self.path.resolve().as_uri() + "?mode=rw"
+        try:
+            # isolation_level None: BEGIN and COMMIT are ours to issue
+            connection = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise _translate(exc, file) from exc
+        try:
+            connection.execute(f"BEGIN {mode}")
+            yield connection
+            connection.execute("COMMIT")
+        except BaseException as exc:
+            # SQLite rolls back by itself after some errors; a second ROLLBACK would then fail
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise _translate(exc, file) from exc
+            raise
+        finally:
+            connection.close()
+
+
+def open_local(
+    path: StrPath, seed: StrPath | None = None, *, lock_timeout: float = LOCK_TIMEOUT
+) -> LocalTenant:
+    """The local tenant at `path`, created from the `seed` snapshot the first time."""
+    if seed is not None and not Path(path).exists():
+        _create(Path(path), read_snapshot(seed), lock_timeout, replace=False)
+    return LocalTenant(path, lock_timeout=lock_timeout)
+
+
+def import_snapshot(snapshot_path: StrPath, db_path: StrPath) -> LocalTenant:
+    """(Re)creates the local tenant at `db_path` from a snapshot file, replacing any there."""
+    return LocalTenant.create(db_path, read_snapshot(snapshot_path), replace=True)
+
+
+# --- rows <-> tenant ------------------------------------------------------------------------
+
+
+def _dumps(obj: Any) -> str:
+    # one fixed form, so comparing texts tells which rows an apply changed
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+def _rows(tenant: Tenant) -> Rows:
+    document = snapshot_document(tenant)
+    return {
+        table: {obj[key]: _dumps(obj) for obj in document.get(collection, ())}
+        for table, (collection, key) in _TABLES.items()
+    }
+
+
+def _load(connection: sqlite3.Connection, file: str) -> tuple[Tenant, Rows]:
+    """The stored tenant, checked as a snapshot is, and the rows it came from."""
+    meta = dict(connection.execute("SELECT key, value FROM meta"))
+    stored: Rows = {
+        table: dict(connection.execute(f"SELECT id, doc FROM {table} ORDER BY seq"))
+        for table in _TABLES
+    }
+    document: dict[str, Any] = {
+        "formatVersion": snapshot.FORMAT_VERSION,
+        "organization": _parse(meta.get("organization", "null"), "meta organization", file),
+    }
+    for table, (collection, _key) in _TABLES.items():
+        document[collection] = [
+            _parse(text, f"{table} row {object_id}", file)
+            for object_id, text in stored[table].items()
+        ]
+    return tenant_from_document(document, file), stored
+
+
+def _parse(text: str, what: str, file: str) -> Any:
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise InputError(f"local tenant is damaged: {what} is not JSON", Location(file)) from exc
+
+
+def _write(connection: sqlite3.Connection, stored: Rows, wanted: Rows) -> None:
+    """Writes only the rows that differ; new rows go last, as Graph lists new objects."""
+    for table in _TABLES:
+        before, after = stored[table], wanted[table]
+        connection.executemany(
+            f"DELETE FROM {table} WHERE id = ?", [(i,) for i in before if i not in after]
+        )
+        connection.executemany(
+            f"UPDATE {table} SET doc = ? WHERE id = ?",
+            [(doc, i) for i, doc in after.items() if i in before and before[i] != doc],
+        )
+        connection.executemany(
+            f"INSERT INTO {table} (id, doc) VALUES (?, ?)",
+            [(i, doc) for i, doc in after.items() if i not in before],
+        )
+
+
+def _object_ids(tenant: Tenant) -> set[str]:
+    """The ids of everything that can be a group member, in lower case."""
+    devices = {str(device.get("id", "")).lower() for device in tenant.devices}
+    return {obj.id.lower() for obj in (*tenant.users, *tenant.groups)} | devices
+
+
+# --- the file -------------------------------------------------------------------------------
+
+
+def _create(target: Path, tenant: Tenant, lock_timeout: float, *, replace: bool) -> None:
+    """Writes `tenant` as Entra settles it to `target`; without `replace`, only if it's absent."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # the lock keeps a running apply from having its file replaced under it, and two first uses
+    # from creating the file twice
+    with closing(_FileLock(target, lock_timeout)):
+        if replace or not target.exists():
+            _build(target, recompute(tenant))
+
+
+def _check_schema(connection: sqlite3.Connection, file: str) -> None:
+    """InputError unless the file holds a local tenant in the format this reconciler reads."""
+    tables = {name for (name,) in connection.execute("SELECT name FROM sqlite_master")}
+    missing = sorted({"meta", *_TABLES} - tables)
+    if missing:
+        message = f"not a reconciler local tenant: no table {', '.join(missing)}"
+        raise InputError(message, Location(file))
+    row = connection.execute("SELECT value FROM meta WHERE key = 'formatVersion'").fetchone()
+    if row is None or row[0] != str(FORMAT_VERSION):
+        version = row[0] if row else "unknown"
+        message = f"local tenant format {version} is not supported; this one reads {FORMAT_VERSION}"
+        raise InputError(message, Location(file))
+
+
+def _build(target: Path, tenant: Tenant) -> None:
+    """Writes a new database beside `target`, then puts it in place whole."""
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    os.close(handle)
+    try:
+        connection = sqlite3.connect(temporary, isolation_level=None)
+        try:
+            connection.executescript(_SCHEMA)  # a new file: nobody sees it half made
+            connection.execute("BEGIN")
+            organization = _dumps(snapshot_document(tenant)["organization"])
+            connection.executemany(
+                "INSERT INTO meta (key, value) VALUES (?, ?)",
+                [("formatVersion", str(FORMAT_VERSION)), ("organization", organization)],
+            )
+            _write(connection, {table: {} for table in _TABLES}, _rows(tenant))
+            connection.execute("COMMIT")
+        finally:
+            connection.close()
+        # mkstemp makes the file private; give it the mode the file it replaces had
+        os.chmod(temporary, target.stat().st_mode & 0o777 if target.exists() else 0o644)
+        # a journal left by a crashed writer of the old file would be rolled into the new one
+        for suffix in ("-journal", "-wal", "-shm"):
+            Path(f"{target}{suffix}").unlink(missing_ok=True)
+        os.replace(temporary, target)
+    except sqlite3.Error as exc:
+        raise _translate(exc, str(target)) from exc
+    except OSError as exc:
+        raise InputError(f"can't write file: {exc.strerror}", Location(str(target))) from exc
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+
+
+def _translate(exc: sqlite3.Error, file: str) -> ReconcilerError:
+    """The reconciler error for a sqlite3 error on `file`."""
+    name = getattr(exc, "sqlite_errorname", None)
+    if name in ("SQLITE_NOTADB", "SQLITE_CORRUPT"):
+        return InputError("not a local tenant: the file is damaged or not SQLite", Location(file))
+    if name in ("SQLITE_BUSY", "SQLITE_LOCKED"):
+        return TenantBusyError(f"another process is writing the tenant in {file}")
+    return ProviderError(f"local tenant {file}: {exc}")
+
+
+# --- the apply lock -------------------------------------------------------------------------
+
+if sys.platform == "win32":
+    import msvcrt
+
+    _BUSY: tuple[type[OSError], ...] = (OSError,)  # msvcrt says only that the lock failed
+
+    def _try_lock(fd: int) -> None:
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+
+    def _unlock(fd: int) -> None:
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+
+else:
+    import fcntl
+
+    _BUSY = (BlockingIOError,)  # any other OSError (no locks on this filesystem) is no "busy"
+
+    # flock, not fcntl's record locks: those don't conflict between two opens in one process
+    def _try_lock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def _unlock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+class _FileLock:
+    """An exclusive lock on `<database>.lock`, taken when made; TenantBusyError after `timeout`."""
+
+    def __init__(self, database: Path, timeout: float) -> None:
+        try:
+            self._fd: int | None = os.open(f"{database}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise ProviderError(f"can't lock {database}: {exc.strerror}") from exc
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                _try_lock(self._fd)
+                return
+            except _BUSY:
+                if time.monotonic() >= deadline:
+                    os.close(self._fd)
+                    self._fd = None
+                    raise TenantBusyError(f"another apply is running on {database}") from None
+                time.sleep(0.05)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            _unlock(self._fd)
+            os.close(self._fd)
+            self._fd = None

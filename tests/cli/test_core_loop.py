@@ -1,0 +1,113 @@
+"""validate, plan and apply end to end, in a subprocess, on a temporary copy of the demo."""
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Path:
+    """A copy of the repository's demo: configuration, policies and the seed tenant."""
+    shutil.copytree(ROOT / "policies", tmp_path / "policies")
+    shutil.copy(ROOT / "examples" / "contoso" / "tenant.json", tmp_path / "seed.json")
+    (tmp_path / "reconciler.yaml").write_text(
+        "tenant: local:state/tenant.db\nseed: seed.json\npolicy: policies/\n"
+    )
+    return tmp_path
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_demo_plan_shows_changes_removals_and_summary(run, demo):
+    result = run("plan", cwd=demo)
+    assert result.code == 0, result.stderr
+    assert "  # LIC-Visio will be created" in result.stdout
+    assert "Licenses removed:" in result.stdout
+    assert (
+        "  kaito.suzuki@contoso.com loses SPE_E5 (through LIC-M365-E5-Sales: "
+        "no longer matches the edited membership rule)"
+    ) in result.stdout
+    # the VP of Sales keeps E5 through LIC-M365-E5-Leadership, so isn't listed
+    assert "ava.cooper@contoso.com" not in result.stdout
+    assert result.stdout.rstrip().endswith("Plan: 1 to add, 3 to change, 1 to remove.")
+
+
+def test_plan_apply_plan_ends_with_no_changes(run, demo):
+    first = run("plan", "--detailed-exitcode", cwd=demo)
+    assert first.code == 2, first.stderr
+    applied = run("apply", "--auto-approve", cwd=demo)
+    assert applied.code == 0, applied.stderr
+    assert "\nLIC-Visio: + type = security, assigned; + description = " in applied.stdout
+    assert "\nFinance Analysts: - delete the group: done\n" in applied.stdout
+    assert applied.stdout.rstrip().endswith("Apply complete! 1 added, 3 changed, 1 removed.")
+    again = run("plan", "--detailed-exitcode", cwd=demo)
+    assert again.code == 0, again.stderr
+    assert again.stdout.strip() == "No changes. Licensing matches the policy."
+
+
+def test_apply_without_a_terminal_or_auto_approve_refuses_and_changes_nothing(run, demo):
+    run("plan", cwd=demo)  # creates the local tenant from the seed
+    database = demo / "state" / "tenant.db"
+    before = _digest(database)
+    result = run("apply", cwd=demo)
+    assert result.code == 1
+    assert "pass --auto-approve" in result.stderr
+    assert _digest(database) == before
+
+
+def test_plan_reads_a_snapshot_source_named_on_the_command_line(run, demo):
+    result = run("plan", "--tenant", f"snapshot:{demo / 'seed.json'}", "--format", "json", cwd=demo)
+    assert result.code == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["changesPresent"] is True
+    assert document["summary"] == {"add": 1, "change": 3, "remove": 1}
+
+
+def test_validate_offline_checks_files_without_a_tenant(run, demo):
+    result = run("validate", "--offline", cwd=demo)
+    assert result.code == 0, result.stderr
+    assert "is valid" in result.stdout
+
+
+def test_unknown_sku_is_reported_at_its_line_and_column_and_nothing_changes(run, demo):
+    run("plan", cwd=demo)
+    database = demo / "state" / "tenant.db"
+    before = _digest(database)
+    policy = demo / "policies" / "add-ons.yaml"
+    policy.write_text(policy.read_text().replace("sku: VISIOCLIENT", "sku: VISIOCLIENTS"))
+    for command in ("validate", "plan", "apply"):
+        result = (
+            run(command, "--auto-approve", cwd=demo)
+            if command == "apply"
+            else run(command, cwd=demo)
+        )
+        assert result.code == 1, command
+        assert "add-ons.yaml:" in result.stderr
+        assert "VISIOCLIENTS" in result.stderr and "VISIOCLIENT" in result.stderr
+        assert "Traceback" not in result.stderr
+    assert _digest(database) == before
+
+
+def test_malformed_policy_yaml_is_one_message_with_its_location(run, demo):
+    (demo / "policies" / "broken.yaml").write_text("groups:\n  - displayName: [unclosed\n")
+    result = run("plan", cwd=demo)
+    assert result.code == 1
+    assert "broken.yaml:" in result.stderr
+    assert len(result.stderr.strip().splitlines()) <= 3
+    assert "Traceback" not in result.stderr
+
+
+def test_a_policy_pinned_to_another_tenant_is_refused(run, demo):
+    settings = demo / "policies" / "settings.yaml"
+    settings.write_text(settings.read_text().replace("contoso.onmicrosoft.com", "fabrikam.com"))
+    result = run("plan", cwd=demo)
+    assert result.code == 1
+    assert "the policy is for tenant fabrikam.com" in result.stderr
+    assert "settings.yaml:" in result.stderr
