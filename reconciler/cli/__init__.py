@@ -8,6 +8,7 @@ from reconciler import __version__
 from reconciler.cli.apply import apply
 from reconciler.cli.plan import plan, validate
 from reconciler.cli.rule import rule
+from reconciler.cli.tenant import tenant
 from reconciler.errors import ReconcilerError
 from reconciler.render.errors import error_text
 
@@ -33,6 +34,7 @@ cli.add_command(validate)
 cli.add_command(plan)
 cli.add_command(apply)
 cli.add_command(rule)
+cli.add_command(tenant)
 
 
 def main() -> None:

@@ -111,3 +111,23 @@ def test_a_policy_pinned_to_another_tenant_is_refused(run, demo):
     assert result.code == 1
     assert "the policy is for tenant fabrikam.com" in result.stderr
     assert "settings.yaml:" in result.stderr
+
+
+def test_tenant_export_writes_the_snapshot_and_import_loads_it_into_a_local_tenant(run, demo):
+    exported = demo / "exported.json"
+    result = run(
+        "tenant", "export", "--tenant", "snapshot:seed.json", "--out", str(exported), cwd=demo
+    )
+    assert result.code == 0, result.stderr
+    assert exported.read_bytes() == (demo / "seed.json").read_bytes()
+    loaded = run("tenant", "import", str(exported), "--tenant", "local:imported.db", cwd=demo)
+    assert loaded.code == 0, loaded.stderr
+    result = run("plan", "--tenant", "local:imported.db", "--detailed-exitcode", cwd=demo)
+    assert result.code == 2
+    assert result.stdout.rstrip().endswith("Plan: 1 to add, 3 to change, 1 to remove.")
+
+
+def test_a_snapshot_tenant_is_read_only(run, demo):
+    result = run("apply", "--auto-approve", "--tenant", "snapshot:seed.json", cwd=demo)
+    assert result.code == 1
+    assert "is a snapshot, which is read only" in result.stderr

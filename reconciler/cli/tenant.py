@@ -1,0 +1,46 @@
+"""`reconciler tenant export|import`: tenant snapshots in and out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from reconciler.cli.options import Sources, source_options
+from reconciler.providers.local import import_snapshot
+from reconciler.providers.snapshot import write_snapshot
+from reconciler.providers.sources import DEFAULT_SOURCE, open_tenant
+
+
+@click.group()
+def tenant() -> None:
+    """Export a tenant to a snapshot file, or load one into a local tenant."""
+
+
+@tenant.command("export")
+@source_options
+@click.option(
+    "--out",
+    "out_file",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The snapshot file to write (Graph-shaped JSON).",
+)
+def export(sources: Sources, out_file: Path) -> None:
+    """Write the tenant, from any source, as a snapshot file."""
+    with open_tenant(sources.tenant, sources.seed, sources.base) as provider:
+        write_snapshot(provider.read(), out_file)
+    click.echo(f"wrote {out_file}")
+
+
+@tenant.command("import")
+@click.argument("snapshot", type=click.Path(dir_okay=False, path_type=Path))
+@source_options
+def import_(sources: Sources, snapshot: Path) -> None:
+    """Load a snapshot file into the local tenant, replacing what it held."""
+    spec = sources.tenant or DEFAULT_SOURCE
+    kind, _, where = spec.partition(":")
+    if kind != "local" or not where:
+        raise click.UsageError(f"import loads into a local tenant, not {spec}")
+    import_snapshot(snapshot, sources.base / where).close()
+    click.echo(f"loaded {snapshot} into {spec}")
