@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from reconciler.plan.build import Plan
 from reconciler.plan.changes import Change
 from reconciler.providers.base import Provider
 
 
-def apply_plan(
-    plan: Plan, provider: Provider, progress: Callable[[Change], None] = lambda change: None
-) -> dict[str, int]:
-    """Apply every change of `plan`; `progress` hears of each as it completes. The summary."""
-    for change in plan.changes:
+def apply_changes(
+    changes: Sequence[Change],
+    provider: Provider,
+    progress: Callable[[int], None] = lambda index: None,
+) -> None:
+    """Apply every change in order; `progress` hears the index of each as it completes."""
+    for index, change in enumerate(changes):
         provider.apply(change)
-        progress(change)
-    return plan.summary()
+        progress(index)

@@ -6,7 +6,7 @@ import click
 
 from reconciler import __version__
 from reconciler.cli.apply import apply
-from reconciler.cli.plan import plan, validate
+from reconciler.cli.plan import plan, show, validate
 from reconciler.cli.rule import rule
 from reconciler.cli.tenant import tenant
 from reconciler.errors import ReconcilerError
@@ -33,6 +33,7 @@ def cli() -> None:
 cli.add_command(validate)
 cli.add_command(plan)
 cli.add_command(apply)
+cli.add_command(show)
 cli.add_command(rule)
 cli.add_command(tenant)
 

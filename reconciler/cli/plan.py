@@ -1,17 +1,30 @@
-"""`reconciler validate` and `reconciler plan`: the policy checked, then compared with a tenant."""
+"""`reconciler validate`, `plan` and `show`: the policy checked, compared with a tenant, shown."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
 from reconciler.cli.options import Sources, source_options
 from reconciler.errors import InputError
 from reconciler.model import Tenant
-from reconciler.plan.build import build_plan
+from reconciler.plan.build import Plan, build_plan
+from reconciler.plan.document import plan_document
+from reconciler.plan.planfile import read_plan_file, write_plan_file
 from reconciler.policy import LoadedPolicy, load_policy, resolve
+from reconciler.providers.base import Provider
 from reconciler.providers.sources import open_tenant
 from reconciler.render.plan_json import plan_json
 from reconciler.render.plan_text import plan_text
+
+_format = click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+)
 
 
 @click.command()
@@ -35,14 +48,14 @@ def validate(sources: Sources, offline: bool) -> None:
 
 @click.command()
 @source_options
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-)
+@_format
 @click.option("--show-all", is_flag=True, help="List every license removal, not the first 50.")
+@click.option(
+    "--out",
+    "out_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Save the plan, for `show` and `apply PLANFILE`.",
+)
 @click.option(
     "--detailed-exitcode",
     is_flag=True,
@@ -54,21 +67,35 @@ def plan(
     sources: Sources,
     output_format: str,
     show_all: bool,
+    out_file: Path | None,
     detailed_exitcode: bool,
 ) -> None:
     """Show what apply would change, and who would lose which licenses."""
-    loaded = load_policy(sources.policy)
     with open_tenant(sources.tenant, sources.seed, sources.base) as provider:
-        tenant = provider.read()
+        document = plan_document(current_plan(sources, provider))
+    if out_file is not None:
+        write_plan_file(document, out_file)
+    _echo(document, output_format, show_all)
+    if detailed_exitcode and document["changesPresent"]:
+        ctx.exit(2)
+
+
+@click.command()
+@click.argument("plan_file", metavar="PLANFILE", type=Path)
+@_format
+@click.option("--show-all", is_flag=True, help="List every license removal, not the first 50.")
+def show(plan_file: Path, output_format: str, show_all: bool) -> None:
+    """Print a saved plan."""
+    _echo(read_plan_file(plan_file), output_format, show_all)
+
+
+def current_plan(sources: Sources, provider: Provider) -> Plan:
+    """The plan from the tenant as it is now to the policy."""
+    loaded = load_policy(sources.policy)
+    tenant = provider.read()
     desired = resolve(loaded, tenant.subscribedSkus)
     check_pin(desired.tenant, tenant, loaded)
-    result = build_plan(desired, tenant)
-    if output_format == "json":
-        click.echo(plan_json(result))
-    else:
-        click.echo(plan_text(result, show_all=show_all))
-    if detailed_exitcode and result.changes_present:
-        ctx.exit(2)
+    return build_plan(desired, tenant)
 
 
 def check_pin(pinned: str | None, tenant: Tenant, loaded: LoadedPolicy) -> None:
@@ -82,3 +109,10 @@ def check_pin(pinned: str | None, tenant: Tenant, loaded: LoadedPolicy) -> None:
             f"{tenant.organization.displayName} ({', '.join(tenant.organization.verifiedDomains)})",
             loaded.positions.location(("tenant",)),
         )
+
+
+def _echo(document: dict, output_format: str, show_all: bool) -> None:
+    if output_format == "json":
+        click.echo(plan_json(document))
+    else:
+        click.echo(plan_text(document, show_all=show_all))

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 from typing import Any
 
-from reconciler.model import AssignedLicense, Tenant
+from reconciler.model import AssignedLicense, Group, Tenant
 from reconciler.plan.build import Plan
 from reconciler.plan.changes import (
     AddLicense,
@@ -167,3 +167,54 @@ def _value(value: object) -> object:
     if isinstance(value, frozenset | set):
         return sorted(value)
     return list(value) if isinstance(value, tuple) else value
+
+
+def changes_from_document(document: Document) -> tuple[Change, ...]:
+    """The changes of a saved plan, as `plan` made them: every change carries its ids."""
+    return tuple(_change_from(change) for change in document["changes"])
+
+
+def _change_from(change: Document) -> Change:
+    group_id, name = change["group"]["id"], change["group"]["displayName"]
+    action = change["action"]
+    if action == "createGroup":
+        after = change["after"]
+        return CreateGroup(
+            Group(
+                group_id,
+                name,
+                description=after["description"],
+                groupTypes=tuple(after["groupTypes"]),
+                securityEnabled=after["securityEnabled"],
+                mailEnabled=after["mailEnabled"],
+                mailNickname=after["mailNickname"],
+                membershipRule=after["membershipRule"],
+                membershipRuleProcessingState=after["membershipRuleProcessingState"],
+            )
+        )
+    if action == "updateGroup":
+        before, after = change["before"], change["after"]
+        if change["property"] == "groupTypes":
+            before, after = tuple(before), tuple(after)
+        return UpdateGroup(group_id, name, change["property"], before, after)
+    if action in ("addMembers", "removeMembers"):
+        kind = AddMembers if action == "addMembers" else RemoveMembers
+        return kind(group_id, name, tuple(member["id"] for member in change["members"]))
+    if action == "addLicense":
+        license = AssignedLicense(change["sku"]["skuId"], _plan_ids(change["disabledPlans"]))
+        return AddLicense(group_id, name, license)
+    if action == "changeDisabledPlans":
+        return ChangeDisabledPlans(
+            group_id,
+            name,
+            change["sku"]["skuId"],
+            _plan_ids(change["before"]),
+            _plan_ids(change["after"]),
+        )
+    if action == "removeLicense":
+        return RemoveLicense(group_id, name, change["sku"]["skuId"])
+    return DeleteGroup(group_id, name)
+
+
+def _plan_ids(plans: Iterable[Document]) -> frozenset[str]:
+    return frozenset(plan["servicePlanId"] for plan in plans)

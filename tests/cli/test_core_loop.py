@@ -131,3 +131,29 @@ def test_a_snapshot_tenant_is_read_only(run, demo):
     result = run("apply", "--auto-approve", "--tenant", "snapshot:seed.json", cwd=demo)
     assert result.code == 1
     assert "is a snapshot, which is read only" in result.stderr
+
+
+def test_a_saved_plan_is_shown_and_applied_without_a_prompt(run, demo):
+    planned = run("plan", "--out", "demo.plan", cwd=demo)
+    assert planned.code == 0, planned.stderr
+    shown = run("show", "demo.plan", cwd=demo)
+    assert shown.code == 0, shown.stderr
+    assert shown.stdout == planned.stdout
+    as_json = run("show", "demo.plan", "--format", "json", cwd=demo)
+    assert json.loads(as_json.stdout) == json.loads((demo / "demo.plan").read_text())
+    applied = run("apply", "demo.plan", cwd=demo)  # no terminal, no --auto-approve: a saved plan
+    assert applied.code == 0, applied.stderr
+    assert applied.stdout.rstrip().endswith("Apply complete! 1 added, 3 changed, 1 removed.")
+    assert run("plan", cwd=demo).stdout.strip() == "No changes. Licensing matches the policy."
+
+
+def test_a_damaged_plan_file_is_one_clear_error(run, demo):
+    (demo / "bad.plan").write_text('{"formatVersion": 1, "changes": [}')
+    result = run("show", "bad.plan", cwd=demo)
+    assert result.code == 1
+    assert result.stderr.startswith("error: bad.plan:1:")
+    (demo / "bad.plan").write_text('{"formatVersion": 1}')
+    result = run("apply", "bad.plan", cwd=demo)
+    assert result.code == 1
+    assert "not a plan file" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -141,7 +141,7 @@ EVERYTHING = DesiredState(
 
 
 def _document(desired: DesiredState) -> dict:
-    return json.loads(plan_json(build_plan(desired, TENANT)))
+    return json.loads(plan_json(plan_document(build_plan(desired, TENANT))))
 
 
 def _valid(document: dict) -> None:
@@ -303,13 +303,14 @@ def test_impact_lists_exactly_the_removals_and_guards_count_them():
 
 
 def test_output_is_sorted_indented_and_identical_across_runs():
-    first = plan_json(build_plan(EVERYTHING, TENANT))
+    first = plan_json(plan_document(build_plan(EVERYTHING, TENANT)))
     assert first == json.dumps(json.loads(first), indent=2, sort_keys=True)
     assert first.startswith('{\n  "changes": [')
     # set order follows string hashing, which differs between processes: run two of them
     script = (
-        "from tests.render.test_plan_json import EVERYTHING, TENANT, build_plan, plan_json;"
-        "print(plan_json(build_plan(EVERYTHING, TENANT)), end='')"
+        "from tests.render.test_plan_json import EVERYTHING, TENANT, build_plan, plan_json,"
+        " plan_document;"
+        "print(plan_json(plan_document(build_plan(EVERYTHING, TENANT))), end='')"
     )
     outputs = {
         subprocess.run(
@@ -327,4 +328,4 @@ def test_output_is_sorted_indented_and_identical_across_runs():
 def test_the_document_dict_is_what_the_json_says():
     # show and saved plans reuse the dict; it must equal the document read back from the text
     plan = build_plan(EVERYTHING, TENANT)
-    assert plan_document(plan) == json.loads(plan_json(plan))
+    assert plan_document(plan) == json.loads(plan_json(plan_document(plan)))

@@ -12,6 +12,7 @@ from reconciler.model import (
     User,
 )
 from reconciler.plan.build import build_plan
+from reconciler.plan.document import plan_document
 from reconciler.policy.desired import (
     DesiredGroup,
     DesiredLicense,
@@ -83,7 +84,10 @@ def test_plan_without_changes_says_licensing_matches():
         (_group("LIC-Sales", 'user.department -in ["Sales", "HR"]', licenses=[_license(E3)]),),
         (),
     )
-    assert plan_text(build_plan(desired, TENANT)) == "No changes. Licensing matches the policy."
+    assert (
+        plan_text(plan_document(build_plan(desired, TENANT)))
+        == "No changes. Licensing matches the policy."
+    )
 
 
 def test_plan_text_shows_changes_with_names_removals_and_summary():
@@ -96,7 +100,7 @@ def test_plan_text_shows_changes_with_names_removals_and_summary():
         ),
         (RetiredGroup("LIC-Old", None, HERE),),
     )
-    text = plan_text(build_plan(desired, TENANT))
+    text = plan_text(plan_document(build_plan(desired, TENANT)))
     assert text.splitlines() == [
         "reconciler will perform these actions on managed groups:",
         "",
@@ -142,6 +146,6 @@ def test_only_the_symbols_used_appear_in_the_legend():
         (_group("LIC-Sales", 'user.department -eq "Sales"', licenses=[_license(E3)]),),
         (),
     )
-    text = plan_text(build_plan(desired, TENANT))
+    text = plan_text(plan_document(build_plan(desired, TENANT)))
     assert "  ~ update in place" in text
     assert "  + create" not in text and "  - destroy" not in text
