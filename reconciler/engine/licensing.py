@@ -28,6 +28,7 @@ from reconciler.model import (
     AssignedLicense,
     Group,
     LicenseAssignmentState,
+    Organization,
     Tenant,
     User,
 )
@@ -42,9 +43,28 @@ class LicensingError(ReconcilerError):
 def simulate(
     tenant: Tenant, groups: Mapping[str, Group | None], now: datetime | None = None
 ) -> Tenant:
-    """The tenant once the given groups (by id) are created or changed, or deleted (None)."""
+    """The tenant once the given groups (by id) are created or changed, or deleted (None).
+
+    A deleted group also leaves the groups it was a member of, as it does in Entra.
+    """
     after = {**{group.id: group for group in tenant.groups}, **groups}
-    return recompute(replace(tenant, groups=tuple(g for g in after.values() if g is not None)), now)
+    deleted = {group_id.lower() for group_id, group in groups.items() if group is None}
+    kept = tuple(
+        replace(group, members=tuple(m for m in group.members if m.lower() not in deleted))
+        if deleted
+        else group
+        for group in after.values()
+        if group is not None
+    )
+    return recompute(replace(tenant, groups=kept), now)
+
+
+def effective_usage_location(user: User, organization: Organization) -> str | None:
+    """Where a user is licensed: their usageLocation, else the tenant's country.
+
+    Group licensing uses the tenant's location for users without one and never sets theirs.
+    """
+    return user.usageLocation or organization.countryLetterCode
 
 
 def check_deletable(group: Group) -> None:

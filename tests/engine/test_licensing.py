@@ -3,7 +3,7 @@
 import pytest
 
 from reconciler.engine import recompute, simulate
-from reconciler.engine.licensing import LicensingError, check_deletable
+from reconciler.engine.licensing import LicensingError, check_deletable, effective_usage_location
 from reconciler.model import (
     ACTIVE,
     COUNT_VIOLATION,
@@ -224,3 +224,23 @@ def test_memberof_rule_selects_direct_members_of_the_listed_group():
     rule = "user.memberOf -any (group.objectId -in ['aaaaaaaa-0000-1111-2222-bbbbbbbbbbbb'])"
     tenant = recompute(_tenant([_user("ana"), _user("ben")], [static, _dynamic("dyn", rule)]))
     assert tenant.groups[1].members == ("ana",)
+
+
+def test_a_deleted_group_leaves_the_groups_it_was_a_member_of():
+    child = Group("child", "child", members=("ben",))
+    parent = Group("parent", "parent", members=("ana", "child"))
+    after = simulate(_tenant([_user("ana"), _user("ben")], [parent, child]), {"child": None})
+    assert [(group.id, group.members) for group in after.groups] == [("parent", ("ana",))]
+
+
+def test_users_without_usage_location_are_licensed_where_the_tenant_is_and_keep_theirs():
+    organization = Organization("org", "Contoso", "US")
+    assert effective_usage_location(_user("ana"), organization) == "US"
+    assert effective_usage_location(_user("ben", usageLocation="DE"), organization) == "DE"
+    tenant = recompute(
+        _tenant(
+            [_user("ana")], [_dynamic("e5", "user.accountEnabled -eq true", AssignedLicense(E5))]
+        )
+    )
+    assert tenant.users[0].usageLocation is None  # group licensing never sets it
+    assert _licenses(tenant, "ana") == {E5: frozenset()}
