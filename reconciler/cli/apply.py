@@ -10,7 +10,7 @@ import click
 
 from reconciler.apply import apply_changes
 from reconciler.cli.options import Sources, source_options
-from reconciler.cli.plan import current_plan
+from reconciler.cli.plan import current_plan, styled
 from reconciler.errors import InputError
 from reconciler.plan.document import changes_from_document, plan_document
 from reconciler.plan.planfile import read_plan_file
@@ -30,7 +30,7 @@ def apply(sources: Sources, plan_file: Path | None, auto_approve: bool) -> None:
             document = read_plan_file(plan_file)
         else:
             document = plan_document(current_plan(sources, provider))
-            click.echo(plan_text(document))
+            click.echo(styled(plan_text(document)))
             if not document["changesPresent"]:
                 return
             _confirm(auto_approve)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import click
@@ -16,7 +18,7 @@ from reconciler.policy import LoadedPolicy, load_policy, resolve
 from reconciler.providers.base import Provider
 from reconciler.providers.sources import open_tenant
 from reconciler.render.plan_json import plan_json
-from reconciler.render.plan_text import plan_text
+from reconciler.render.plan_text import colourize, plan_text
 
 _format = click.option(
     "--format",
@@ -115,4 +117,11 @@ def _echo(document: dict, output_format: str, show_all: bool) -> None:
     if output_format == "json":
         click.echo(plan_json(document))
     else:
-        click.echo(plan_text(document, show_all=show_all))
+        click.echo(styled(plan_text(document, show_all=show_all)))
+
+
+def styled(text: str) -> str:
+    """Colour for a person at a terminal; never in a pipe, and never when NO_COLOR is set."""
+    if sys.stdout.isatty() and not os.environ.get("NO_COLOR"):
+        return colourize(text)
+    return text

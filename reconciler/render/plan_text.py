@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import click
+
 _SYMBOLS = {"create": "+", "update": "~", "destroy": "-"}
 _LEGEND = {"create": "create", "update": "update in place", "destroy": "destroy"}
 _VERBS = {"create": "created", "update": "updated in place", "destroy": "retired"}
@@ -119,3 +121,21 @@ def _removal_lines(impact: Document, show_all: bool) -> list[str]:
 
 def _through(removal: Document) -> str:
     return f"(through {removal['group']}: {removal['reason']})"
+
+
+_COLOURS = {"+": "green", "~": "yellow", "-": "red"}
+
+
+def colourize(text: str) -> str:
+    """The plan text in Terraform's colours: bold headings, green, yellow and red symbols."""
+    lines = []
+    for line in text.splitlines():
+        body = line.lstrip()
+        indent = line[: len(line) - len(body)]
+        if body.startswith(("# ", "Plan:", "Licenses removed:", "No changes.")):
+            lines.append(click.style(line, bold=True))
+        elif body[:1] in _COLOURS and body[1:2] in ("", " "):
+            lines.append(indent + click.style(body[0], fg=_COLOURS[body[0]]) + body[1:])
+        else:
+            lines.append(line)
+    return "\n".join(lines)

@@ -1,5 +1,7 @@
 """The text plan reads like Terraform's and names every license it takes away."""
 
+import click
+
 from reconciler.errors import Location
 from reconciler.model import (
     AssignedLicense,
@@ -20,7 +22,7 @@ from reconciler.policy.desired import (
     RetiredGroup,
     Settings,
 )
-from reconciler.render.plan_text import plan_text
+from reconciler.render.plan_text import colourize, plan_text
 
 E3 = "05e9a617-0261-4cee-bb44-138d3ef5d965"  # SPE_E3
 E5 = "06ebc4ee-1bb5-47dd-8120-11324bc54e06"  # SPE_E5
@@ -149,3 +151,24 @@ def test_only_the_symbols_used_appear_in_the_legend():
     text = plan_text(plan_document(build_plan(desired, TENANT)))
     assert "  ~ update in place" in text
     assert "  + create" not in text and "  - destroy" not in text
+
+
+def test_colours_mark_symbols_and_headings_and_leave_the_words_alone():
+    text = "\n".join(
+        [
+            "  # LIC-New will be created",
+            '  + group "LIC-New" {',
+            "      ~ license SPE_E3 disabledPlans = none -> TEAMS1",
+            "      - member ana@contoso.com",
+            "    }",
+            "Plan: 1 to add, 0 to change, 0 to remove.",
+        ]
+    )
+    coloured = colourize(text)
+    assert click.unstyle(coloured) == text
+    lines = coloured.splitlines()
+    assert lines[0] == click.style("  # LIC-New will be created", bold=True)
+    assert lines[1] == "  " + click.style("+", fg="green") + ' group "LIC-New" {'
+    assert lines[2].startswith("      " + click.style("~", fg="yellow"))
+    assert lines[3].startswith("      " + click.style("-", fg="red"))
+    assert lines[4] == "    }"
