@@ -10,6 +10,8 @@ is left in an error state.
   other products `error: Other`. Entra doesn't document whom it serves first; here the seats go
   to direct assignments, then to group assignments a user already holds, then to new ones in
   order of group displayName and userPrincipalName.
+- A failed assignment stays in error, even once seats are free, until it is reprocessed or
+  the group's licenses change.
 """
 
 from __future__ import annotations
@@ -137,6 +139,12 @@ def _settle(tenant: Tenant) -> dict[str, tuple[LicenseAssignmentState, ...]]:
                 )
 
     for group, user in _group_assignments(tenant, users):
+        failed = _failed_before(group, user)
+        if failed:
+            # Entra leaves a failed assignment in error until the group or user is
+            # reprocessed, even once seats are free again
+            states.setdefault(user.id, []).extend(failed)
+            continue
         skus = [assigned.skuId.lower() for assigned in group.assignedLicenses]
         missing = [
             sku
@@ -188,3 +196,16 @@ def _held_before(group: Group, user: User) -> bool:
         if state.assignedByGroup == group.id and state.state == ACTIVE
     }
     return all(assigned.skuId.lower() in active for assigned in group.assignedLicenses)
+
+
+def _failed_before(group: Group, user: User) -> tuple[LicenseAssignmentState, ...]:
+    """The user's error states from this group, if the group still assigns exactly that.
+
+    A change to the group's licenses makes Entra process it again, so errors don't carry over.
+    """
+    states = tuple(s for s in user.licenseAssignmentStates if s.assignedByGroup == group.id)
+    if not any(state.state == ERROR for state in states):
+        return ()
+    assigned = {(a.skuId.lower(), a.disabledPlans) for a in group.assignedLicenses}
+    held = {(state.skuId.lower(), state.disabledPlans) for state in states}
+    return states if held == assigned else ()
