@@ -524,3 +524,218 @@ def long_rule(length: int = 3072, seed: int = 3) -> str:
 
 def _filler_clause(value: str) -> str:
     return f"user.physicalDeliveryOfficeName -startsWith {_q(value)}"
+
+
+# --- a whole tenant ---------------------------------------------------------------------------
+
+
+# The guard every licensing rule of the synthetic tenant starts with.
+STAFF = 'user.accountEnabled -eq true -and user.userType -eq "Member"'
+_EMEA = ["GB", "DE", "FR", "NL", "ES", "IT", "SE", "CH", "IE", "PL", "BE", "DK", "NO", "FI"]
+_AMERICAS = ["US", "CA", "BR", "MX"]
+_APAC = ["IN", "AU", "JP", "SG", "CN", "KR"]
+
+
+def _departments(*names: str) -> str:
+    return (
+        f"user.department -in {_qlist(names)}"
+        if len(names) > 1
+        else f"user.department -eq {_q(names[0])}"
+    )
+
+
+def _countries(codes: Sequence[str]) -> str:
+    return f"user.country -in {_qlist([COUNTRY_NAMES[code] for code in codes])}"
+
+
+# One license of a group: (skuPartNumber, "disabledPlans" | "enabledPlans", service plan names),
+# as a policy writes it.
+LicenseSpec = tuple[str, str, tuple[str, ...]]
+
+
+def _off(sku: str, *plans: str) -> LicenseSpec:
+    return (sku, "disabledPlans", plans)
+
+
+def _only(sku: str, *plans: str) -> LicenseSpec:
+    return (sku, "enabledPlans", plans)
+
+
+# The synthetic tenant's dynamic licensing groups: (displayName, membershipRule, licenses), over
+# departments and countries, as a multinational licenses by role and region.
+LICENSING_GROUPS: list[tuple[str, str, tuple[LicenseSpec, ...]]] = [
+    ("LIC-EMS-E3-AllStaff", STAFF, (_only("EMS", "INTUNE_A", "AAD_PREMIUM"),)),
+    ("LIC-EMS-Guests", 'user.userType -eq "Guest" -and user.accountEnabled -eq true',
+     (_only("EMS", "AAD_PREMIUM", "MFA_PREMIUM"),)),
+    ("LIC-M365-E5-Sales", f"{STAFF} -and {_departments('Sales', 'Inside Sales', 'Partner Sales')}",
+     (_off("SPE_E5", "YAMMER_ENTERPRISE"),)),
+    ("LIC-M365-E5-Leadership",
+     f'{STAFF} -and (user.jobTitle -startsWith "Principal" -or user.jobTitle -eq "Controller")',
+     (_off("SPE_E5"),)),
+    ("LIC-M365-E5-Security", f"{STAFF} -and {_departments('Security', 'IT', 'Risk & Compliance')}",
+     (_off("SPE_E5", "YAMMER_ENTERPRISE", "SWAY"),)),
+    ("LIC-M365-E5-Executive", f"{STAFF} -and {_departments('Executive Office')}",
+     (_off("SPE_E5"), _off("POWER_BI_PRO"), _off("VISIOCLIENT"))),
+    ("LIC-M365-E3-Engineering",
+     f"{STAFF} -and {_departments('Engineering', 'Research & Development', 'Quality Assurance')}",
+     (_off("SPE_E3", "SWAY", "KAIZALA_O365_P3"),)),
+    ("LIC-M365-E3-Corporate",
+     f"{STAFF} -and "
+     + _departments("Marketing", "Finance", "Human Resources", "Legal", "Procurement",
+                    "Communications", "Corporate Strategy"),
+     (_off("SPE_E3"),)),
+    ("LIC-M365-E3-Product",
+     f"{STAFF} -and {_departments('Product Management', 'Design', 'Data & Analytics')}",
+     (_off("SPE_E3", "YAMMER_ENTERPRISE"),)),
+    ("LIC-M365-E3-Support",
+     f"{STAFF} -and {_departments('Customer Support', 'Customer Success', 'Service Desk')}",
+     (_off("SPE_E3", "YAMMER_ENTERPRISE", "SWAY"),)),
+    ("LIC-M365-E3-Consulting-Americas",
+     f"{STAFF} -and {_departments('Professional Services', 'Business Development')} "
+     f"-and {_countries(_AMERICAS)}",
+     (_off("SPE_E3"),)),
+    ("LIC-M365-E3-Consulting-APAC",
+     f"{STAFF} -and {_departments('Professional Services', 'Business Development')} "
+     f"-and {_countries(_APAC)}",
+     (_off("SPE_E3", "SWAY"),)),
+    ("LIC-O365-E3-Operations",
+     f"{STAFF} -and "
+     + _departments("Operations", "Manufacturing", "Logistics", "Supply Chain", "Warehouse",
+                    "Facilities"),
+     (_off("ENTERPRISEPACK", "YAMMER_ENTERPRISE", "SWAY"),)),
+    ("LIC-O365-E3-Retail", f"{STAFF} -and {_departments('Retail', 'Field Service')}",
+     (_off("ENTERPRISEPACK", "SWAY"),)),
+    ("LIC-O365-E3-Finance-Office",
+     f"{STAFF} -and {_departments('Treasury', 'Tax', 'Internal Audit', 'Investor Relations')}",
+     (_off("ENTERPRISEPACK"),)),
+    ("LIC-O365-E3-Consulting-EMEA",
+     f"{STAFF} -and {_departments('Professional Services', 'Business Development')} "
+     f"-and {_countries(_EMEA)}",
+     (_off("ENTERPRISEPACK"),)),
+    ("LIC-O365-E3-Public-EMEA",
+     f"{STAFF} -and {_departments('Clinical', 'Public Sector', 'Training')} "
+     f"-and {_countries(_EMEA)}",
+     (_off("ENTERPRISEPACK", "YAMMER_ENTERPRISE"),)),
+    ("LIC-PowerBI-Analytics-EMEA",
+     f"{STAFF} -and {_departments('Data & Analytics')} -and {_countries(_EMEA)}",
+     (_off("POWER_BI_PRO"),)),
+    ("LIC-PowerBI-Finance-Americas",
+     f"{STAFF} -and {_departments('Finance', 'Treasury')} -and {_countries(_AMERICAS)}",
+     (_off("POWER_BI_PRO"),)),
+    ("LIC-Visio-Design", f"{STAFF} -and {_departments('Design')}", (_off("VISIOCLIENT"),)),
+    ("LIC-Visio-Architects", f'{STAFF} -and user.jobTitle -contains "Architect"',
+     (_off("VISIOCLIENT"),)),
+]  # fmt: skip
+
+# Assigned (static) groups: (displayName, share of the users who are members, licenses).
+STATIC_GROUPS: list[tuple[str, float, tuple[LicenseSpec, ...]]] = [
+    ("LIC-PowerBI-Pro", 0.01, (_off("POWER_BI_PRO"),)),
+    ("LIC-Visio-Legacy", 0.008, (_off("VISIOCLIENT"),)),
+    ("Finance Analysts", 0.002, ()),  # no licenses; nested in LIC-PowerBI-Pro
+]
+
+# Direct licenses: (skuPartNumber, share of the users who hold one).
+DIRECT_LICENSES = [("VISIOCLIENT", 0.005), ("POWER_BI_PRO", 0.005), ("SPE_E5", 0.002)]
+
+
+def make_tenant(
+    count: int, subscribed_skus: Sequence[dict[str, Any]], seed: int = 1
+) -> dict[str, Any]:
+    """A Graph-shaped tenant snapshot document of `count` users from `make_users`.
+
+    `subscribed_skus` are Graph `subscribedSku` objects, taken as the products the tenant has
+    bought (every one must be named by LICENSING_GROUPS, STATIC_GROUPS and DIRECT_LICENSES);
+    their seats are set to twice the users, so that no assignment fails. Group members and
+    license states are left for the caller to settle (dynamic members are empty, group
+    licenses not yet on the users): `reconciler.engine.recompute` does it as Entra would.
+    """
+    rng = random.Random(seed ^ 0x7E4A47)
+    users = make_users(count, seed)
+    for user in users:
+        # memberOf names the TenantShape's made-up groups; a snapshot lists groups' members
+        del user["memberOf"]
+        user["assignedLicenses"] = []
+        user["licenseAssignmentStates"] = []
+    skus = {sku["skuPartNumber"]: sku for sku in subscribed_skus}
+    for part_number, share in DIRECT_LICENSES:
+        for user in rng.sample(users, round(count * share)):
+            user["licenseAssignmentStates"].append(
+                {"skuId": skus[part_number]["skuId"], "disabledPlans": [], "assignedByGroup": None}
+            )
+    groups = [
+        _group_document(rng, name, licenses, skus, rule=rule)
+        for name, rule, licenses in LICENSING_GROUPS
+    ]
+    enabled = [user["id"] for user in users if user["accountEnabled"]]
+    for name, share, licenses in STATIC_GROUPS:
+        members = sorted(rng.sample(enabled, round(len(enabled) * share)))
+        groups.append(_group_document(rng, name, licenses, skus, members=members))
+    by_name = {group["displayName"]: group for group in groups}
+    by_name["LIC-PowerBI-Pro"]["members"].append(by_name["Finance Analysts"]["id"])
+    groups.append(
+        {
+            "id": _guid(rng),
+            "displayName": "Contoso Engineering",
+            "groupTypes": ["Unified", "DynamicMembership"],
+            "securityEnabled": False,
+            "mailEnabled": True,
+            "mailNickname": "engineering",
+            "membershipRule": 'user.department -eq "Engineering"',
+            "membershipRuleProcessingState": "On",
+            "members": [],
+        }
+    )
+    return {
+        "formatVersion": 1,
+        "organization": {
+            "id": _guid(rng),
+            "displayName": "Contoso (synthetic)",
+            "countryLetterCode": "US",
+            "verifiedDomains": [
+                {"name": "contoso.onmicrosoft.com", "isInitial": True, "isDefault": False},
+                {"name": DOMAIN, "isInitial": False, "isDefault": True},
+            ],
+        },
+        "subscribedSkus": [
+            {**sku, "consumedUnits": 0, "prepaidUnits": {"enabled": 2 * count}}
+            for sku in subscribed_skus
+        ],
+        "users": users,
+        "groups": groups,
+    }
+
+
+def disabled_plan_ids(license: LicenseSpec, sku: dict[str, Any]) -> list[str]:
+    """The servicePlanIds a license spec turns off in `sku` (a Graph subscribedSku)."""
+    _, mode, names = license
+    plans = {plan["servicePlanName"]: plan["servicePlanId"] for plan in sku["servicePlans"]}
+    if mode == "enabledPlans":
+        return sorted(plan_id for name, plan_id in plans.items() if name not in names)
+    return sorted(plans[name] for name in names)
+
+
+def _group_document(
+    rng: random.Random,
+    name: str,
+    licenses: Sequence[LicenseSpec],
+    skus: dict[str, dict[str, Any]],
+    rule: str | None = None,
+    members: list[str] | None = None,
+) -> dict[str, Any]:
+    return {
+        "id": _guid(rng),
+        "displayName": name,
+        "groupTypes": ["DynamicMembership"] if rule else [],
+        "securityEnabled": True,
+        "mailEnabled": False,
+        "membershipRule": rule,
+        "membershipRuleProcessingState": "On" if rule else None,
+        "assignedLicenses": [
+            {
+                "skuId": skus[license[0]]["skuId"],
+                "disabledPlans": disabled_plan_ids(license, skus[license[0]]),
+            }
+            for license in licenses
+        ],
+        "members": members or [],
+    }
