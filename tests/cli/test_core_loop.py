@@ -192,3 +192,45 @@ def test_plan_is_coloured_on_a_terminal_but_not_with_no_color_nor_in_a_pipe(run,
     assert "\x1b[" in _plan_on_a_terminal(demo)
     assert "\x1b[" not in _plan_on_a_terminal(demo, NO_COLOR="1")
     assert "\x1b[" not in run("plan", cwd=demo).stdout
+
+
+BAD_POLICIES = {
+    "schema-violation": ("membershipRuleProcessingState: On", "membershipRuleProcessingState: Of"),
+    "unknown-key": ("    licenses:\n      - sku: SPE_E3\n", "    licences:\n      - sku: SPE_E3\n"),
+    "invalid-rule": ('user.department -eq "Retail"', 'user.departmnt -eq "Retail"'),
+    "unknown-plan": ("disabledPlans: [SWAY]", "disabledPlans: [SWAYY]"),
+    "duplicate-key": (
+        "  - displayName: LIC-O365-E3-Retail\n",
+        "  - displayName: LIC-O365-E3-Retail\n    displayName: LIC-Retail\n",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_POLICIES))
+def test_bad_policy_input_is_one_located_message_exit_1_and_no_change(run, demo, kind):
+    run("plan", cwd=demo)
+    database = demo / "state" / "tenant.db"
+    before = _digest(database)
+    policy = demo / "policies" / "microsoft-365.yaml"
+    old, new = BAD_POLICIES[kind]
+    text = policy.read_text()
+    if old not in text:  # the processing state is implied in the demo; add it explicitly
+        text = text.replace(
+            '    membershipRule: user.department -eq "Retail"',
+            f'    {old}\n    membershipRule: user.department -eq "Retail"',
+        )
+    policy.write_text(text.replace(old, new, 1))
+    result = run("apply", "--auto-approve", cwd=demo)
+    assert result.code == 1, result.stdout
+    assert "Traceback" not in result.stderr
+    assert "microsoft-365.yaml:" in result.stderr.splitlines()[0]
+    assert _digest(database) == before
+
+
+def test_a_damaged_local_tenant_is_one_message_naming_the_file(run, demo):
+    (demo / "state").mkdir()
+    (demo / "state" / "tenant.db").write_bytes(b"this is not a database" * 100)
+    result = run("plan", cwd=demo)
+    assert result.code == 1
+    assert "tenant.db" in result.stderr
+    assert "Traceback" not in result.stderr
