@@ -10,8 +10,10 @@ is left in an error state.
   other products `error: Other`. Entra doesn't document whom it serves first; here the seats go
   to direct assignments, then to group assignments a user already holds, then to new ones in
   order of group displayName and userPrincipalName.
-- A failed assignment stays in error, even once seats are free, until it is reprocessed or
-  the group's licenses change.
+- A group product with a plan that is mutually exclusive with a plan the user has from another
+  product fails with `MutuallyExclusiveViolation` (engine/catalog.py lists the conflicts).
+- A seat shortage stays in error, even once seats are free, until it is reprocessed or the
+  group's licenses change; a conflict clears as soon as the conflicting license is gone.
 """
 
 from __future__ import annotations
@@ -20,12 +22,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime
 
+from reconciler.engine.catalog import DEFAULT_RULES, ServicePlanRules
 from reconciler.engine.membership import dynamic_members
 from reconciler.errors import ReconcilerError
 from reconciler.model import (
     ACTIVE,
     COUNT_VIOLATION,
     ERROR,
+    MUTUALLY_EXCLUSIVE_VIOLATION,
     NO_ERROR,
     AssignedLicense,
     Group,
@@ -43,7 +47,10 @@ class LicensingError(ReconcilerError):
 
 
 def simulate(
-    tenant: Tenant, groups: Mapping[str, Group | None], now: datetime | None = None
+    tenant: Tenant,
+    groups: Mapping[str, Group | None],
+    now: datetime | None = None,
+    rules: ServicePlanRules = DEFAULT_RULES,
 ) -> Tenant:
     """The tenant once the given groups (by id) are created or changed, or deleted (None).
 
@@ -58,7 +65,7 @@ def simulate(
         for group in after.values()
         if group is not None
     )
-    return recompute(replace(tenant, groups=kept), now)
+    return recompute(replace(tenant, groups=kept), now, rules)
 
 
 def effective_usage_location(user: User, organization: Organization) -> str | None:
@@ -78,7 +85,9 @@ def check_deletable(group: Group) -> None:
         )
 
 
-def recompute(tenant: Tenant, now: datetime | None = None) -> Tenant:
+def recompute(
+    tenant: Tenant, now: datetime | None = None, rules: ServicePlanRules = DEFAULT_RULES
+) -> Tenant:
     """Memberships, licenses, seats and error states, as Entra settles them for `tenant`."""
     members = dynamic_members(tenant, now)
     groups = tuple(
@@ -86,7 +95,7 @@ def recompute(tenant: Tenant, now: datetime | None = None) -> Tenant:
         for group in tenant.groups
     )
     tenant = replace(tenant, groups=groups)
-    states = _settle(tenant)
+    states = _settle(tenant, rules)
     users = tuple(
         replace(
             user,
@@ -124,16 +133,29 @@ def licensing_groups(tenant: Tenant) -> list[Group]:
     return [group for group in tenant.groups if group.assignedLicenses and group.securityEnabled]
 
 
-def _settle(tenant: Tenant) -> dict[str, tuple[LicenseAssignmentState, ...]]:
+def _settle(
+    tenant: Tenant, rules: ServicePlanRules
+) -> dict[str, tuple[LicenseAssignmentState, ...]]:
     users = {user.id.lower(): user for user in tenant.users}
     seats = {sku.skuId.lower(): sku.prepaidUnits.enabled for sku in tenant.subscribedSkus}
+    plans = {
+        sku.skuId.lower(): frozenset(plan.servicePlanId.lower() for plan in sku.servicePlans)
+        for sku in tenant.subscribedSkus
+    }
     holders: dict[str, set[str]] = {}
     states: dict[str, list[LicenseAssignmentState]] = {}
+    # the plans each user has enabled so far, by product: what a new assignment may clash with
+    enabled: dict[str, dict[str, set[str]]] = {}
+
+    def grant(user_id: str, sku: str, disabled: frozenset[str]) -> None:
+        holders.setdefault(sku, set()).add(user_id)
+        off = {plan.lower() for plan in disabled}
+        enabled.setdefault(user_id, {}).setdefault(sku, set()).update(plans.get(sku, set()) - off)
 
     for user in tenant.users:
         for state in user.licenseAssignmentStates:
             if state.assignedByGroup is None:  # direct: assigned only while a seat was free
-                holders.setdefault(state.skuId.lower(), set()).add(user.id)
+                grant(user.id, state.skuId.lower(), state.disabledPlans)
                 states.setdefault(user.id, []).append(
                     LicenseAssignmentState(state.skuId, state.disabledPlans, None)
                 )
@@ -146,20 +168,28 @@ def _settle(tenant: Tenant) -> dict[str, tuple[LicenseAssignmentState, ...]]:
             states.setdefault(user.id, []).extend(failed)
             continue
         skus = [assigned.skuId.lower() for assigned in group.assignedLicenses]
-        missing = [
-            sku
-            for sku in skus
-            if user.id not in holders.get(sku, ())
-            and len(holders.get(sku, ())) >= seats.get(sku, 0)
-        ]
+        held = enabled.get(user.id, {})
+        errors: dict[str, str] = {}
         for assigned, sku in zip(group.assignedLicenses, skus, strict=True):
-            if missing:
-                error = COUNT_VIOLATION if sku in missing else OTHER_ERROR
+            adding = plans.get(sku, frozenset()) - {p.lower() for p in assigned.disabledPlans}
+            elsewhere = {plan for other, ons in held.items() if other != sku for plan in ons}
+            if rules.conflict(adding, elsewhere):
+                errors[sku] = MUTUALLY_EXCLUSIVE_VIOLATION
+            elif user.id not in holders.get(sku, ()) and len(holders.get(sku, ())) >= seats.get(
+                sku, 0
+            ):
+                errors[sku] = COUNT_VIOLATION
+        for assigned, sku in zip(group.assignedLicenses, skus, strict=True):
+            if errors:
                 state = LicenseAssignmentState(
-                    assigned.skuId, assigned.disabledPlans, group.id, ERROR, error
+                    assigned.skuId,
+                    assigned.disabledPlans,
+                    group.id,
+                    ERROR,
+                    errors.get(sku, OTHER_ERROR),
                 )
             else:
-                holders.setdefault(sku, set()).add(user.id)
+                grant(user.id, sku, assigned.disabledPlans)
                 state = LicenseAssignmentState(
                     assigned.skuId, assigned.disabledPlans, group.id, ACTIVE, NO_ERROR
                 )
@@ -204,7 +234,9 @@ def _failed_before(group: Group, user: User) -> tuple[LicenseAssignmentState, ..
     A change to the group's licenses makes Entra process it again, so errors don't carry over.
     """
     states = tuple(s for s in user.licenseAssignmentStates if s.assignedByGroup == group.id)
-    if not any(state.state == ERROR for state in states):
+    # a seat shortage waits for reprocessing; a conflict clears once the other license goes,
+    # as in Microsoft's procedure for moving users between conflicting products
+    if not any(state.error == COUNT_VIOLATION for state in states):
         return ()
     assigned = {(a.skuId.lower(), a.disabledPlans) for a in group.assignedLicenses}
     held = {(state.skuId.lower(), state.disabledPlans) for state in states}

@@ -244,3 +244,47 @@ def test_users_without_usage_location_are_licensed_where_the_tenant_is_and_keep_
     )
     assert tenant.users[0].usageLocation is None  # group licensing never sets it
     assert _licenses(tenant, "ana") == {E5: frozenset()}
+
+
+E1 = "18181a46-0d4e-45cd-891e-60aabd171b4e"  # STANDARDPACK (Office 365 E1)
+E3 = "6fd2c87f-b296-42f0-b197-1e91e994b900"  # ENTERPRISEPACK (Office 365 E3)
+SHAREPOINT_1 = "c7699d2e-19aa-44de-8edf-1736da088ca1"  # SHAREPOINTSTANDARD
+SHAREPOINT_2 = "5dbe027f-2339-4123-9542-606e4d348a72"  # SHAREPOINTENTERPRISE
+OFFICE_SKUS = (
+    Sku(E1, "STANDARDPACK", (ServicePlan(SHAREPOINT_1, "SHAREPOINTSTANDARD"),), PrepaidUnits(5)),
+    Sku(
+        E3, "ENTERPRISEPACK", (ServicePlan(SHAREPOINT_2, "SHAREPOINTENTERPRISE"),), PrepaidUnits(5)
+    ),
+)
+
+
+def test_moving_users_between_conflicting_products_errors_then_clears_without_a_gap():
+    held = LicenseAssignmentState(E1, frozenset(), "source", ACTIVE)
+    source = Group("source", "E1", members=("ana",), assignedLicenses=(AssignedLicense(E1),))
+    target = Group("target", "E3", members=("ana",), assignedLicenses=(AssignedLicense(E3),))
+    tenant = recompute(
+        _tenant([_user("ana", licenseAssignmentStates=(held,))], [source, target], OFFICE_SKUS)
+    )
+    # the target license errors while the source one stays active: no gap in service
+    assert _licenses(tenant, "ana") == {E1: frozenset()}
+    states = {(s.skuId, s.state, s.error) for s in tenant.users[0].licenseAssignmentStates}
+    assert (E3, ERROR, "MutuallyExclusiveViolation") in states
+    # removed from the source group, the conflict clears and the target license is active
+    moved = simulate(
+        tenant, {"source": Group("source", "E1", assignedLicenses=source.assignedLicenses)}
+    )
+    assert _licenses(moved, "ana") == {E3: frozenset()}
+
+
+def test_a_conflicting_plan_turned_off_in_the_group_is_no_conflict():
+    direct = LicenseAssignmentState(E1, frozenset(), None)
+    target = Group(
+        "target",
+        "E3",
+        members=("ana",),
+        assignedLicenses=(AssignedLicense(E3, frozenset({SHAREPOINT_2})),),
+    )
+    tenant = recompute(
+        _tenant([_user("ana", licenseAssignmentStates=(direct,))], [target], OFFICE_SKUS)
+    )
+    assert _licenses(tenant, "ana") == {E1: frozenset(), E3: frozenset({SHAREPOINT_2})}
