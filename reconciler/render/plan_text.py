@@ -33,6 +33,7 @@ def plan_text(document: Document, show_all: bool = False) -> str:
     for name, changes in blocks.items():
         kind = actions[name]
         lines.append(f"  # {name} will be {_VERBS[kind]}")
+        lines.append(f"  # (because {_reason(kind, changes)})")
         lines.append(f'  {_SYMBOLS[kind]} group "{name}" {{')
         lines += [f"      {line}" for change in changes for line in _change_lines(change)]
         lines += ["    }", ""]
@@ -48,6 +49,29 @@ def plan_text(document: Document, show_all: bool = False) -> str:
 def change_line(change: Document) -> str:
     """One line saying a change is done, as apply prints it."""
     return f"{change['group']['displayName']}: " + "; ".join(_change_lines(change)) + ": done"
+
+
+_WHAT = {
+    "updateGroup": None,
+    "addMembers": "its members",
+    "removeMembers": "its members",
+    "addLicense": "its licenses",
+    "removeLicense": "its licenses",
+    "changeDisabledPlans": "its service plans",
+}
+
+
+def _reason(kind: str, changes: Sequence[Document]) -> str:
+    if kind == "create":
+        return "the policy declares it and the tenant has no group of that name"
+    if kind == "destroy":
+        return "the policy retires it"
+    what: list[str] = []
+    for change in changes:
+        item = _WHAT[change["action"]] or f"its {change['property']}"
+        if item not in what:
+            what.append(item)
+    return "the policy sets " + ", ".join(what[:-1]) + (" and " if len(what) > 1 else "") + what[-1]
 
 
 def _action(changes: Sequence[Document]) -> str:
@@ -132,7 +156,9 @@ def colourize(text: str) -> str:
     for line in text.splitlines():
         body = line.lstrip()
         indent = line[: len(line) - len(body)]
-        if body.startswith(("# ", "Plan:", "Licenses removed:", "No changes.")):
+        if body.startswith("# (because"):
+            lines.append(click.style(line, dim=True))
+        elif body.startswith(("# ", "Plan:", "Licenses removed:", "No changes.")):
             lines.append(click.style(line, bold=True))
         elif body[:1] in _COLOURS and body[1:2] in ("", " "):
             lines.append(indent + click.style(body[0], fg=_COLOURS[body[0]]) + body[1:])

@@ -111,6 +111,7 @@ def test_plan_text_shows_changes_with_names_removals_and_summary():
         "  - destroy",
         "",
         "  # LIC-New will be created",
+        "  # (because the policy declares it and the tenant has no group of that name)",
         '  + group "LIC-New" {',
         "      + type = security, assigned",
         "      + member ben@contoso.com",
@@ -118,6 +119,7 @@ def test_plan_text_shows_changes_with_names_removals_and_summary():
         "    }",
         "",
         "  # LIC-Sales will be updated in place",
+        "  # (because the policy sets its membershipRule and its service plans)",
         '  ~ group "LIC-Sales" {',
         '      ~ membershipRule = \'user.department -in ["Sales", "HR"]\' -> '
         "'user.department -eq \"Sales\"'",
@@ -125,6 +127,7 @@ def test_plan_text_shows_changes_with_names_removals_and_summary():
         "    }",
         "",
         "  # LIC-Old will be retired",
+        "  # (because the policy retires it)",
         '  - group "LIC-Old" {',
         "      - license SPE_E5",
         "      - delete the group",
