@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from pathlib import Path
@@ -95,6 +96,9 @@ def current_plan(sources: Sources, provider: Provider) -> Plan:
     """The plan from the tenant as it is now to the policy."""
     loaded = load_policy(sources.policy)
     tenant = provider.read()
+    # the tenant is millions of frozen objects without cycles: sparing them the collector's
+    # passes saves about a third of a large tenant's planning time
+    gc.freeze()
     desired = resolve(loaded, tenant.subscribedSkus)
     check_pin(desired.tenant, tenant, loaded)
     return build_plan(desired, tenant)

@@ -19,9 +19,17 @@ class ServicePlanRules:
 
     mutuallyExclusive: tuple[frozenset[str], ...] = ()
 
+    @property
+    def watched(self) -> frozenset[str]:
+        """Every plan some rule names: an assignment without one of them can't conflict."""
+        return frozenset().union(*self.mutuallyExclusive)
+
     def conflict(self, adding: Iterable[str], held: Iterable[str]) -> bool:
-        """Whether plans being added clash with plans the user holds from other products."""
-        adding, held = {p.lower() for p in adding}, {p.lower() for p in held}
+        """Whether plans being added clash with plans the user holds from other products.
+
+        Plan ids are compared in lower case, as callers pass them.
+        """
+        adding, held = set(adding), set(held)
         for exclusive in self.mutuallyExclusive:
             new, old = adding & exclusive, held & exclusive
             if new and old and (new | old) != (new & old):

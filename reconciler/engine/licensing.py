@@ -142,6 +142,7 @@ def _settle(
         sku.skuId.lower(): frozenset(plan.servicePlanId.lower() for plan in sku.servicePlans)
         for sku in tenant.subscribedSkus
     }
+    watched = rules.watched
     holders: dict[str, set[str]] = {}
     states: dict[str, list[LicenseAssignmentState]] = {}
     # the plans each user has enabled so far, by product: what a new assignment may clash with
@@ -171,9 +172,12 @@ def _settle(
         held = enabled.get(user.id, {})
         errors: dict[str, str] = {}
         for assigned, sku in zip(group.assignedLicenses, skus, strict=True):
-            adding = plans.get(sku, frozenset()) - {p.lower() for p in assigned.disabledPlans}
-            elsewhere = {plan for other, ons in held.items() if other != sku for plan in ons}
-            if rules.conflict(adding, elsewhere):
+            adding = plans.get(sku, frozenset()) & watched
+            if adding:
+                adding -= {p.lower() for p in assigned.disabledPlans}
+            if adding and rules.conflict(
+                adding, {plan for other, ons in held.items() if other != sku for plan in ons}
+            ):
                 errors[sku] = MUTUALLY_EXCLUSIVE_VIOLATION
             elif user.id not in holders.get(sku, ()) and len(holders.get(sku, ())) >= seats.get(
                 sku, 0

@@ -48,6 +48,19 @@ def impact(before: Tenant, after: Tenant) -> Impact:
     after_users = {user.id: user for user in after.users}
     groups_before = {group.id: group for group in before.groups}
     groups_after = {group.id: group for group in after.groups}
+    members_after = {group.id: frozenset(group.members) for group in after.groups}
+    enabled_plans: dict[tuple[str, frozenset[str]], frozenset[str]] = {}
+
+    def enabled(sku_id: str, disabled: frozenset[str]) -> frozenset[str]:
+        # one product with one set of disabled plans recurs for thousands of users
+        key = (sku_id.lower(), disabled)
+        if key not in enabled_plans:
+            enabled_plans[key] = _enabled(skus, sku_id, disabled)
+        return enabled_plans[key]
+
+    def cause(user: User, later: User, sku_key: str) -> tuple[str | None, str]:
+        return _cause(user, later, sku_key, groups_before, groups_after, members_after)
+
     removals: list[LicenseRemoval] = []
     plan_removals: list[PlanRemoval] = []
     for user in before.users:
@@ -55,23 +68,23 @@ def impact(before: Tenant, after: Tenant) -> Impact:
         if later is None:
             continue
         now_enabled = {
-            a.skuId.lower(): _enabled(skus, a.skuId, a.disabledPlans)
-            for a in later.assignedLicenses
+            a.skuId.lower(): enabled(a.skuId, a.disabledPlans) for a in later.assignedLicenses
         }
         for assigned in user.assignedLicenses:
             key = assigned.skuId.lower()
             sku = skus.get(key)
             part_number = sku.skuPartNumber if sku else assigned.skuId
-            group, reason = _cause(user, later, key, groups_before, groups_after)
             if key not in now_enabled:
+                group, reason = cause(user, later, key)
                 removals.append(
                     LicenseRemoval(
                         user.id, user.userPrincipalName, assigned.skuId, part_number, group, reason
                     )
                 )
                 continue
-            lost = _enabled(skus, assigned.skuId, assigned.disabledPlans) - now_enabled[key]
+            lost = enabled(assigned.skuId, assigned.disabledPlans) - now_enabled[key]
             if lost:
+                group, reason = cause(user, later, key)
                 plan_removals.append(
                     PlanRemoval(
                         user.id,
@@ -106,6 +119,7 @@ def _cause(
     sku_key: str,
     groups_before: Mapping[str, Group],
     groups_after: Mapping[str, Group],
+    members_after: Mapping[str, frozenset[str]],
 ) -> tuple[str | None, str]:
     """The group whose assignment of the product to the user changed, and why it changed."""
     after_states = {
@@ -120,14 +134,16 @@ def _cause(
             continue
         group = groups_before.get(state.assignedByGroup)
         name = group.displayName if group else state.assignedByGroup
-        return name, _reason(user, sku_key, group, groups_after.get(state.assignedByGroup))
+        after = groups_after.get(state.assignedByGroup)
+        still_member = user.id in members_after.get(state.assignedByGroup, frozenset())
+        return name, _reason(sku_key, group, after, still_member)
     return None, "assignment changed"
 
 
-def _reason(user: User, sku_key: str, before: Group | None, after: Group | None) -> str:
+def _reason(sku_key: str, before: Group | None, after: Group | None, still_member: bool) -> str:
     if after is None:
         return "group retired"
-    if user.id not in after.members:
+    if not still_member:
         if after.is_dynamic:
             if before is not None and before.membershipRule != after.membershipRule:
                 return "no longer matches the edited membership rule"
