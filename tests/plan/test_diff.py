@@ -3,7 +3,7 @@
 import pytest
 
 from reconciler.engine import recompute, simulate
-from reconciler.errors import InputError, Location
+from reconciler.errors import InputError
 from reconciler.model import (
     AssignedLicense,
     Group,
@@ -11,7 +11,6 @@ from reconciler.model import (
     PrepaidUnits,
     Sku,
     Tenant,
-    User,
 )
 from reconciler.plan.changes import (
     AddLicense,
@@ -27,43 +26,17 @@ from reconciler.plan.changes import (
 )
 from reconciler.plan.diff import diff
 from reconciler.policy.desired import (
-    DesiredGroup,
-    DesiredLicense,
     DesiredState,
     RetiredGroup,
     Settings,
 )
+from tests.builders import HERE, user
+from tests.builders import desired_group as group
+from tests.builders import desired_license as license_of
 
 E3 = "05e9a617-0261-4cee-bb44-138d3ef5d965"  # SPE_E3
 E5 = "06ebc4ee-1bb5-47dd-8120-11324bc54e06"  # SPE_E5
 YAMMER = "7547a3fe-08ee-4ccb-b430-5077c5041653"
-HERE = Location("policies/groups.yaml", 1, 1)
-
-
-def _user(name: str, department: str) -> User:
-    attributes = {"id": name, "userPrincipalName": f"{name}@contoso.com", "department": department}
-    return User(name, f"{name}@contoso.com", attributes=attributes)
-
-
-def _license(sku: str, *disabled: str) -> DesiredLicense:
-    return DesiredLicense(sku, "SKU", frozenset(disabled), None, HERE)
-
-
-def _wanted(name: str, rule=None, members=None, licenses=(), description=None) -> DesiredGroup:
-    return DesiredGroup(
-        displayName=name,
-        id=None,
-        description=description,
-        securityEnabled=True,
-        mailEnabled=False,
-        groupTypes=("DynamicMembership",) if rule else (),
-        membershipRule=rule,
-        membershipRuleProcessingState="On" if rule else None,
-        members=members,
-        licenses=tuple(licenses),
-        protect=False,
-        location=HERE,
-    )
 
 
 def _desired(*groups, retired=()) -> DesiredState:
@@ -74,7 +47,7 @@ TENANT = recompute(
     Tenant(
         Organization("org", "Contoso", "US"),
         (Sku(E3, "SPE_E3", (), PrepaidUnits(50)), Sku(E5, "SPE_E5", (), PrepaidUnits(50))),
-        (_user("ana", "Sales"), _user("ben", "HR"), _user("cy", "Sales")),
+        (user("ana", "Sales"), user("ben", "HR"), user("cy", "Sales")),
         (
             Group(
                 "g-sales",
@@ -96,10 +69,10 @@ TENANT = recompute(
 
 def test_a_tenant_that_matches_the_policy_needs_no_changes():
     desired = _desired(
-        _wanted(
+        group(
             "lic-sales",  # names match ignoring case, as Entra's do
             rule='user.department -in ["Sales", "HR"]',
-            licenses=[_license(E3), _license(E5, YAMMER)],
+            licenses=[license_of(E3), license_of(E5, YAMMER)],
         )
     )
     assert diff(desired, TENANT) == ()
@@ -107,14 +80,17 @@ def test_a_tenant_that_matches_the_policy_needs_no_changes():
 
 def test_every_kind_of_change_comes_out_in_the_safe_order():
     desired = _desired(
-        _wanted(
+        group(
             "LIC-Sales",
             rule='user.department -eq "Sales"',
-            licenses=[_license(E5), _license("c7df2760-2c81-4ef7-b578-5b5392b571df")],
+            licenses=[license_of(E5), license_of("c7df2760-2c81-4ef7-b578-5b5392b571df")],
         ),
-        _wanted("LIC-Static", members=("ben@contoso.com", "cy")),
-        _wanted(
-            "LIC-New", members=("ana@contoso.com",), licenses=[_license(E3)], description="New"
+        group("LIC-Static", members=("ben@contoso.com", "cy")),
+        group(
+            "LIC-New",
+            members=("ana@contoso.com",),
+            licenses=[license_of(E3)],
+            description="New",
         ),
         retired=[RetiredGroup("LIC-Old", None, HERE)],
     )
@@ -149,7 +125,7 @@ def test_groups_the_policy_does_not_name_are_never_changed():
 
 def test_after_applying_the_changes_the_diff_is_empty():
     desired = _desired(
-        _wanted("LIC-Sales", rule='user.department -eq "Sales"', licenses=[_license(E5)]),
+        group("LIC-Sales", rule='user.department -eq "Sales"', licenses=[license_of(E5)]),
         retired=[RetiredGroup("LIC-Old", None, HERE)],
     )
     changes = diff(desired, TENANT)
@@ -162,7 +138,7 @@ def test_after_applying_the_changes_the_diff_is_empty():
 
 
 def test_an_unknown_static_member_is_an_error_at_the_group_in_the_policy():
-    desired = _desired(_wanted("LIC-Static", members=("nobody@contoso.com",)))
+    desired = _desired(group("LIC-Static", members=("nobody@contoso.com",)))
     with pytest.raises(InputError) as raised:
         diff(desired, TENANT)
     assert raised.value.location == HERE

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from jsonschema import Draft202012Validator
 
-from reconciler.errors import Location
 from reconciler.jsonschemas import load_schema
 from reconciler.model import (
     AssignedLicense,
@@ -19,18 +18,18 @@ from reconciler.model import (
     ServicePlan,
     Sku,
     Tenant,
-    User,
 )
 from reconciler.plan.build import build_plan
 from reconciler.plan.document import plan_document
 from reconciler.policy.desired import (
-    DesiredGroup,
-    DesiredLicense,
     DesiredState,
     RetiredGroup,
     Settings,
 )
 from reconciler.render.plan_json import plan_json
+from tests.builders import HERE, user
+from tests.builders import desired_group as group
+from tests.builders import desired_license as license_of
 
 E3 = "05e9a617-0261-4cee-bb44-138d3ef5d965"  # SPE_E3
 E5 = "06ebc4ee-1bb5-47dd-8120-11324bc54e06"  # SPE_E5
@@ -40,13 +39,7 @@ TEAMS = "57ff2da0-773e-42df-b2af-ffb7a2317929"
 INTUNE = "c1ec4a95-1f05-45b3-a911-aa3fa01094f5"
 AAD_P1 = "41781fb2-bc02-4b7c-bd55-b576c07bb09d"
 AAD_P2 = "eec0eb4f-6444-4f95-aba0-50c24d67f998"
-HERE = Location("policies/groups.yaml", 1, 1)
 SALES_OR_HR = 'user.department -in ["Sales", "HR"]'
-
-
-def _user(name: str, department: str, *states: LicenseAssignmentState) -> User:
-    attributes = {"id": name, "userPrincipalName": f"{name}@contoso.com", "department": department}
-    return User(name, f"{name}@contoso.com", licenseAssignmentStates=states, attributes=attributes)
 
 
 TENANT = Tenant(
@@ -66,9 +59,11 @@ TENANT = Tenant(
         ),
     ),
     (
-        _user("ana", "Sales"),
-        _user("ben", "HR", LicenseAssignmentState(E3)),  # E3 also assigned directly
-        _user("cy", "IT"),
+        user("ana", "Sales"),
+        user(
+            "ben", "HR", licenseAssignmentStates=(LicenseAssignmentState(E3),)
+        ),  # E3 also assigned directly
+        user("cy", "IT"),
     ),
     (
         Group(
@@ -92,33 +87,12 @@ TENANT = Tenant(
 )
 
 
-def _group(name, rule=None, members=None, licenses=()) -> DesiredGroup:
-    return DesiredGroup(
-        name,
-        None,
-        None,
-        True,
-        False,
-        ("DynamicMembership",) if rule else (),
-        rule,
-        "On" if rule else None,
-        members,
-        tuple(licenses),
-        False,
-        HERE,
-    )
-
-
-def _license(sku: str, *disabled: str) -> DesiredLicense:
-    return DesiredLicense(sku, "SKU", frozenset(disabled), None, HERE)
-
-
 UNCHANGED = DesiredState(
     None,
     Settings(),
     (
-        _group("LIC-Sales", SALES_OR_HR, licenses=[_license(E3)]),
-        _group("LIC-Static", members=("ben", "g-team"), licenses=[_license(EMS)]),
+        group("LIC-Sales", SALES_OR_HR, licenses=[license_of(E3)]),
+        group("LIC-Static", members=("ben", "g-team"), licenses=[license_of(EMS)]),
     ),
     (),
 )
@@ -128,13 +102,13 @@ EVERYTHING = DesiredState(
     None,
     Settings(),
     (
-        _group("LIC-Sales", 'user.department -eq "Sales"', licenses=[_license(E3, TEAMS)]),
-        _group(
+        group("LIC-Sales", 'user.department -eq "Sales"', licenses=[license_of(E3, TEAMS)]),
+        group(
             "LIC-Static",
             members=("cy@contoso.com", "g-team"),
-            licenses=[_license(EMS), _license(E5, YAMMER)],
+            licenses=[license_of(EMS), license_of(E5, YAMMER)],
         ),
-        _group("LIC-New", members=("ana@contoso.com",), licenses=[_license(EMS, AAD_P2, AAD_P1)]),
+        group("LIC-New", members=("ana@contoso.com",), licenses=[license_of(EMS, AAD_P2, AAD_P1)]),
     ),
     (RetiredGroup("LIC-Old", None, HERE),),
 )
@@ -244,7 +218,7 @@ def test_a_group_member_is_named_by_its_display_name():
     desired = DesiredState(
         None,
         Settings(),
-        (_group("LIC-Static", members=("ben@contoso.com",), licenses=[_license(EMS)]),),
+        (group("LIC-Static", members=("ben@contoso.com",), licenses=[license_of(EMS)]),),
         (),
     )
     document = _document(desired)

@@ -2,7 +2,6 @@
 
 import click
 
-from reconciler.errors import Location
 from reconciler.model import (
     AssignedLicense,
     Group,
@@ -11,29 +10,23 @@ from reconciler.model import (
     ServicePlan,
     Sku,
     Tenant,
-    User,
 )
 from reconciler.plan.build import build_plan
 from reconciler.plan.document import plan_document
 from reconciler.policy.desired import (
-    DesiredGroup,
-    DesiredLicense,
     DesiredState,
     RetiredGroup,
     Settings,
 )
 from reconciler.render.plan_text import colourize, plan_text
+from tests.builders import HERE, user
+from tests.builders import desired_group as group
+from tests.builders import desired_license as license_of
 
 E3 = "05e9a617-0261-4cee-bb44-138d3ef5d965"  # SPE_E3
 E5 = "06ebc4ee-1bb5-47dd-8120-11324bc54e06"  # SPE_E5
 YAMMER = "7547a3fe-08ee-4ccb-b430-5077c5041653"
 TEAMS = "57ff2da0-773e-42df-b2af-ffb7a2317929"
-HERE = Location("policies/groups.yaml", 1, 1)
-
-
-def _user(name: str, department: str) -> User:
-    attributes = {"id": name, "userPrincipalName": f"{name}@contoso.com", "department": department}
-    return User(name, f"{name}@contoso.com", attributes=attributes)
 
 
 TENANT = Tenant(
@@ -42,7 +35,7 @@ TENANT = Tenant(
         Sku(E3, "SPE_E3", (ServicePlan(TEAMS, "TEAMS1"),), PrepaidUnits(50)),
         Sku(E5, "SPE_E5", (ServicePlan(YAMMER, "YAMMER_ENTERPRISE"),), PrepaidUnits(50)),
     ),
-    (_user("ana", "Sales"), _user("ben", "HR")),
+    (user("ana", "Sales"), user("ben", "HR")),
     (
         Group(
             "g-sales",
@@ -58,32 +51,11 @@ TENANT = Tenant(
 )
 
 
-def _group(name, rule=None, members=None, licenses=()) -> DesiredGroup:
-    return DesiredGroup(
-        name,
-        None,
-        None,
-        True,
-        False,
-        ("DynamicMembership",) if rule else (),
-        rule,
-        "On" if rule else None,
-        members,
-        tuple(licenses),
-        False,
-        HERE,
-    )
-
-
-def _license(sku: str, *disabled: str) -> DesiredLicense:
-    return DesiredLicense(sku, "SKU", frozenset(disabled), None, HERE)
-
-
 def test_plan_without_changes_says_licensing_matches():
     desired = DesiredState(
         None,
         Settings(),
-        (_group("LIC-Sales", 'user.department -in ["Sales", "HR"]', licenses=[_license(E3)]),),
+        (group("LIC-Sales", 'user.department -in ["Sales", "HR"]', licenses=[license_of(E3)]),),
         (),
     )
     assert (
@@ -97,8 +69,8 @@ def test_plan_text_shows_changes_with_names_removals_and_summary():
         None,
         Settings(),
         (
-            _group("LIC-Sales", 'user.department -eq "Sales"', licenses=[_license(E3, TEAMS)]),
-            _group("LIC-New", members=("ben@contoso.com",), licenses=[_license(E5)]),
+            group("LIC-Sales", 'user.department -eq "Sales"', licenses=[license_of(E3, TEAMS)]),
+            group("LIC-New", members=("ben@contoso.com",), licenses=[license_of(E5)]),
         ),
         (RetiredGroup("LIC-Old", None, HERE),),
     )
@@ -148,7 +120,7 @@ def test_only_the_symbols_used_appear_in_the_legend():
     desired = DesiredState(
         None,
         Settings(),
-        (_group("LIC-Sales", 'user.department -eq "Sales"', licenses=[_license(E3)]),),
+        (group("LIC-Sales", 'user.department -eq "Sales"', licenses=[license_of(E3)]),),
         (),
     )
     text = plan_text(plan_document(build_plan(desired, TENANT)))
