@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from reconciler.errors import InputError
-from reconciler.model import DYNAMIC_MEMBERSHIP, AssignedLicense, Group, Tenant
+from reconciler.model import DYNAMIC_MEMBERSHIP, UNIFIED, AssignedLicense, Group, Tenant
 from reconciler.plan.changes import (
     AddLicense,
     AddMembers,
@@ -26,19 +26,41 @@ from reconciler.plan.changes import (
 )
 from reconciler.policy.desired import DesiredGroup, DesiredState
 
-# Group properties the policy sets, compared one by one.
-_PROPERTIES = ("description", "membershipRule", "membershipRuleProcessingState", "groupTypes")
+# Group properties the policy sets, compared one by one, in the order they are applied.
+_PROPERTIES = (
+    "displayName",
+    "description",
+    "securityEnabled",
+    "groupTypes",
+    "membershipRule",
+    "membershipRuleProcessingState",
+)
+_PROCESSING = "membershipRuleProcessingState"
 
 
 def diff(desired: DesiredState, tenant: Tenant) -> tuple[Change, ...]:
     """The changes, in the safe order, that bring `tenant` in line with `desired`."""
     changes: list[Change] = []
+    claimed: dict[str, DesiredGroup] = {}
     for wanted in desired.groups:
         existing = find_group(tenant, wanted.displayName, wanted.id)
+        if existing is None and wanted.id:
+            raise InputError(
+                f"group {wanted.displayName} is pinned to id {wanted.id}, "
+                "but the tenant has no group with that id",
+                wanted.location,
+            )
         if existing is None:
             changes.extend(_create(wanted, tenant))
-        else:
-            changes.extend(_update(wanted, existing, tenant))
+            continue
+        other = claimed.setdefault(existing.id.lower(), wanted)
+        if other is not wanted:
+            raise InputError(
+                f"group {wanted.displayName} and group {other.displayName} ({other.location}) "
+                f"both name the tenant's group {existing.displayName}",
+                wanted.location,
+            )
+        changes.extend(_update(wanted, existing, tenant))
     for retired in desired.retired:
         existing = find_group(tenant, retired.displayName, retired.id)
         if existing is not None:
@@ -79,14 +101,30 @@ def _create(wanted: DesiredGroup, tenant: Tenant) -> Iterator[Change]:
 
 
 def _update(wanted: DesiredGroup, existing: Group, tenant: Tenant) -> Iterator[Change]:
+    if (UNIFIED in existing.groupTypes) != (UNIFIED in wanted.groupTypes):
+        kinds = ("a Microsoft 365 group", "a security group")
+        was, want = kinds if UNIFIED in existing.groupTypes else kinds[::-1]
+        raise InputError(
+            f"group {existing.displayName} is {was} in the tenant and Entra can't make it "
+            f"{want}; declare it with groupType {'m365' if want == kinds[0] else 'security'}",
+            wanted.location,
+        )
+    updates = []
     for name in _PROPERTIES:
         before, after = getattr(existing, name), getattr(wanted, name)
         if name == "description" and after is None:
             continue  # a policy silent about the description leaves it as it is
+        if name == "displayName" and not wanted.id:
+            continue  # found by its name, ignoring case as Entra does: nothing to rename
         if name == "groupTypes":
             before, after = tuple(sorted(before)), tuple(sorted(after))
         if before != after:
-            yield UpdateGroup(existing.id, existing.displayName, name, before, after)
+            updates.append(UpdateGroup(existing.id, existing.displayName, name, before, after))
+    # Pausing goes first and resuming last, so a rule edited alongside is never evaluated in
+    # between: apply then takes away exactly what the plan, which simulates all at once, shows.
+    updates.sort(key=lambda u: u.property == _PROCESSING and u.after != "Paused")
+    updates.sort(key=lambda u: not (u.property == _PROCESSING and u.after == "Paused"))
+    yield from updates
     if wanted.members is not None and DYNAMIC_MEMBERSHIP not in wanted.groupTypes:
         members = _member_ids(wanted, tenant)
         current = {member.lower() for member in existing.members}

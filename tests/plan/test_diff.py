@@ -1,5 +1,7 @@
 """The diff turns desired state and the tenant into the changes between them, and no others."""
 
+from dataclasses import replace
+
 import pytest
 
 from reconciler.engine import recompute, simulate
@@ -26,6 +28,7 @@ from reconciler.plan.changes import (
 )
 from reconciler.plan.diff import diff
 from reconciler.policy.desired import (
+    DesiredGroup,
     DesiredState,
     RetiredGroup,
     Settings,
@@ -143,3 +146,64 @@ def test_an_unknown_static_member_is_an_error_at_the_group_in_the_policy():
         diff(desired, TENANT)
     assert raised.value.location == HERE
     assert "no user or group 'nobody@contoso.com'" in raised.value.message
+
+
+def _pinned(name: str, group_id: str, **fields) -> DesiredGroup:
+    return replace(group(name, **fields), id=group_id)
+
+
+def test_a_group_pinned_by_id_under_a_new_name_is_renamed():
+    desired = _desired(
+        _pinned("LIC-Retired-Soon", "g-old", members=("cy",), licenses=[license_of(E3)])
+    )
+    assert diff(desired, TENANT) == (
+        UpdateGroup("g-old", "LIC-Old", "displayName", "LIC-Old", "LIC-Retired-Soon"),
+    )
+
+
+def test_a_pin_to_an_id_the_tenant_lacks_is_an_error_not_a_new_group():
+    desired = _desired(_pinned("LIC-Visio", "aaaaaaaa-0000-1111-2222-bbbbbbbbbbbb"))
+    with pytest.raises(InputError, match="the tenant has no group with that id"):
+        diff(desired, TENANT)
+
+
+def test_two_declarations_of_one_tenant_group_are_an_error():
+    desired = _desired(
+        group("LIC-Static", members=("ana",)),
+        _pinned("Another name", "g-static", members=("ana",)),
+    )
+    with pytest.raises(InputError, match="both name the tenant's group LIC-Static"):
+        diff(desired, TENANT)
+
+
+def test_a_microsoft_365_group_cannot_be_declared_a_security_group():
+    unified = Group("g-m365", "Team", groupTypes=("Unified",), securityEnabled=True)
+    tenant = replace(TENANT, groups=(*TENANT.groups, unified))
+    with pytest.raises(InputError, match="is a Microsoft 365 group in the tenant"):
+        diff(_desired(group("Team", members=())), tenant)
+
+
+def test_pausing_comes_before_a_rule_edit_so_no_one_drops_out_in_between():
+    paused = replace(
+        group(
+            "LIC-Sales",
+            rule='user.department -eq "Sales"',
+            licenses=[license_of(E3), license_of(E5, YAMMER)],
+        ),
+        membershipRuleProcessingState="Paused",
+    )
+    updates = [c.property for c in diff(_desired(paused), TENANT) if isinstance(c, UpdateGroup)]
+    assert updates == ["membershipRuleProcessingState", "membershipRule"]
+    resumed = group(
+        "LIC-Sales",
+        rule='user.department -eq "HR"',
+        licenses=[license_of(E3), license_of(E5, YAMMER)],
+    )
+    paused_tenant = simulate(
+        TENANT,
+        {"g-sales": replace(TENANT.groups[0], membershipRuleProcessingState="Paused")},
+    )
+    updates = [
+        c.property for c in diff(_desired(resumed), paused_tenant) if isinstance(c, UpdateGroup)
+    ]
+    assert updates == ["membershipRule", "membershipRuleProcessingState"]
