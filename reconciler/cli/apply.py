@@ -30,7 +30,8 @@ def apply(sources: Sources, plan_file: Path | None, auto_approve: bool) -> None:
             document = read_plan_file(plan_file)
         else:
             document = plan_document(current_plan(sources, provider))
-            click.echo(styled(plan_text(document)))
+            # whoever approves sees every license the plan takes away, not the first 50
+            click.echo(styled(plan_text(document, show_all=True)))
             if not document["changesPresent"]:
                 return
             _confirm(auto_approve)

@@ -147,3 +147,34 @@ def test_colours_mark_symbols_and_headings_and_leave_the_words_alone():
     assert lines[2].startswith("      " + click.style("~", fg="yellow"))
     assert lines[3].startswith("      " + click.style("-", fg="red"))
     assert lines[4] == "    }"
+
+
+def test_removals_beyond_fifty_are_counted_unless_all_are_asked_for():
+    removal = {
+        "userPrincipalName": "u@contoso.com",
+        "skuPartNumber": "SPE_E5",
+        "group": "LIC-Sales",
+        "reason": "no longer matches the membership rule",
+    }
+    document = {
+        "changesPresent": True,
+        "changes": [
+            {
+                "action": "removeLicense",
+                "group": {"id": "g", "displayName": "LIC-Sales"},
+                "sku": {"skuId": "x", "skuPartNumber": "SPE_E5"},
+            },
+        ],
+        "impact": {"licenseRemovals": [removal] * 60, "planRemovals": []},
+        "summary": {"add": 0, "change": 1, "remove": 0},
+    }
+    short = plan_text(document).splitlines()
+    assert (
+        short.count(
+            "  u@contoso.com loses SPE_E5 (through LIC-Sales: no longer matches the "
+            "membership rule)"
+        )
+        == 50
+    )
+    assert "  ... and 10 more (--show-all lists them)" in short
+    assert plan_text(document, show_all=True).count("u@contoso.com loses SPE_E5") == 60
