@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from reconciler.engine import recompute, simulate
+from reconciler.engine.catalog import DEFAULT_RULES, ServicePlanRules
 from reconciler.model import Tenant
 from reconciler.plan.changes import Change, CreateGroup, DeleteGroup, apply_to_groups
 from reconciler.plan.diff import diff
@@ -42,6 +43,10 @@ class Plan:
 def build_plan(desired: DesiredState, tenant: Tenant, now: datetime | None = None) -> Plan:
     """Diff `desired` against `tenant`, and foresee the tenant after the changes."""
     changes = diff(desired, tenant)
-    after = simulate(tenant, apply_to_groups({g.id: g for g in tenant.groups}, changes), now)
+    rules = ServicePlanRules(
+        DEFAULT_RULES.mutuallyExclusive + desired.settings.mutuallyExclusivePlans
+    )
+    groups = apply_to_groups({g.id: g for g in tenant.groups}, changes)
+    after = simulate(tenant, groups, now, rules)
     # impact compares two settled states, so only the plan's changes make a difference
-    return Plan(changes, impact(recompute(tenant, now), after), tenant, after)
+    return Plan(changes, impact(recompute(tenant, now, rules), after), tenant, after)

@@ -19,6 +19,8 @@ class Settings:
 
     maxLicenseRemovals: int | None = None
     maxMembershipDropPercent: float | None = None
+    # sets of service plan ids a user may have only one of, added to the engine's catalog
+    mutuallyExclusivePlans: tuple[frozenset[str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,13 +57,18 @@ def resolve(policy: LoadedPolicy, skus: Sequence[Sku]) -> DesiredState:
         RetiredGroup(item["displayName"], _guid(item.get("id")), resolver.at(("retired", index)))
         for index, item in enumerate(document.get("retired", []))
     )
-    raise_all(resolver.errors)
     settings = document.get("settings", {})
+    exclusive = tuple(
+        resolver.plan_set(names, ("settings", "mutuallyExclusivePlans", index))
+        for index, names in enumerate(settings.get("mutuallyExclusivePlans", []))
+    )
+    raise_all(resolver.errors)
     return DesiredState(
         tenant=document.get("tenant"),
         settings=Settings(
             maxLicenseRemovals=settings.get("maxLicenseRemovals"),
             maxMembershipDropPercent=settings.get("maxMembershipDropPercent"),
+            mutuallyExclusivePlans=exclusive,
         ),
         groups=groups,
         retired=retired,
@@ -87,6 +92,22 @@ class _Resolver:
             self.by_name.setdefault(sku.skuPartNumber.casefold(), sku)
             self.by_name.setdefault(sku.skuId.casefold(), sku)
         self.errors: list[PolicyError] = []
+
+    def plan_set(self, names: Sequence[str], path: Pointer) -> frozenset[str]:
+        """Service plans named by servicePlanName or servicePlanId in any of the tenant's SKUs."""
+        plans = {}
+        for sku in self.skus:
+            for plan in sku.servicePlans:
+                plans.setdefault(plan.servicePlanName.casefold(), plan.servicePlanId.lower())
+                plans.setdefault(plan.servicePlanId.casefold(), plan.servicePlanId.lower())
+        found = set()
+        for index, name in enumerate(names):
+            if name.casefold() in plans:
+                found.add(plans[name.casefold()])
+            else:
+                known = sorted({p.servicePlanName for s in self.skus for p in s.servicePlans})
+                self.error((*path, index), f"unknown service plan '{name}'{_closest(name, known)}")
+        return frozenset(found)
 
     def at(self, path: Pointer) -> Location:
         return self.policy.positions.location(path)
