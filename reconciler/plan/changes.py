@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from reconciler.engine.licensing import check_deletable
+from reconciler.errors import InputError
 from reconciler.model import AssignedLicense, Group
 
 # A group that doesn't exist yet has no object id; until apply creates it, it goes by this one.
@@ -117,7 +118,8 @@ def apply_to_groups(
 
     def current(group_id: str) -> Group:
         group = edited.get(group_id, groups.get(group_id))
-        assert group is not None, f"change to unknown group {group_id}"
+        if group is None:  # a saved plan applied to a tenant that no longer has the group
+            raise InputError(f"the plan changes group {group_id}, which the tenant doesn't have")
         return group
 
     for change in changes:

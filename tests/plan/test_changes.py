@@ -3,6 +3,7 @@
 import pytest
 
 from reconciler.engine.licensing import LicensingError
+from reconciler.errors import InputError
 from reconciler.model import AssignedLicense, Group
 from reconciler.plan.changes import (
     AddLicense,
@@ -77,3 +78,8 @@ def test_deleting_a_group_that_still_assigns_licenses_is_refused():
         apply_to_groups({"g2": OLD}, [DeleteGroup("g2", "LIC-Old")])
     removed_first = [RemoveLicense("g2", "LIC-Old", E3), DeleteGroup("g2", "LIC-Old")]
     assert apply_to_groups({"g2": OLD}, removed_first) == {"g2": None}
+
+
+def test_a_change_to_a_group_the_tenant_lacks_is_an_input_error():
+    with pytest.raises(InputError, match="the plan changes group g9, which the tenant doesn't"):
+        apply_to_groups({"g1": SALES}, [RemoveLicense("g9", "LIC-Gone", E3)])
