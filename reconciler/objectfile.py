@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from reconciler.engine.membership import member_of_index
 from reconciler.errors import InputError, Location
-from reconciler.rules.attributes import items
+from reconciler.rules.attributes import items, reference_id
 
 _COLLECTIONS = {"user": "users", "device": "devices"}
 
@@ -55,13 +56,11 @@ def load_objects(path: Path, object_type: str) -> list[dict[str, Any]]:
 def _add_member_of(objects: list, groups: object) -> None:
     if not isinstance(groups, list):
         return
-    member_of: dict[str, list[dict[str, str]]] = {}
-    for group in groups:
-        if isinstance(group, dict) and isinstance(group.get("id"), str):
-            for member in items(group.get("members")):
-                member_id = member.get("id") if isinstance(member, dict) else member
-                if isinstance(member_id, str):
-                    member_of.setdefault(member_id.lower(), []).append({"id": group["id"]})
+    member_of = member_of_index(
+        (group["id"], filter(None, map(reference_id, items(group.get("members")))))
+        for group in groups
+        if isinstance(group, dict) and isinstance(group.get("id"), str)
+    )
     for obj in objects:
         if isinstance(obj, dict) and "memberOf" not in obj and isinstance(obj.get("id"), str):
             obj["memberOf"] = member_of.get(obj["id"].lower(), [])

@@ -22,6 +22,16 @@ class Sources:
     base: Path
 
 
+format_option = click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output for people (text) or for scripts (json).",
+)
+
+
 def source_options(command: Callable) -> Callable:
     """Add --config, --tenant and --policy; the command receives `sources: Sources`."""
     decorators = [

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from reconciler.cli.options import Sources, source_options
+from reconciler.cli.options import Sources, format_option, source_options
 from reconciler.errors import InputError
 from reconciler.model import Tenant
 from reconciler.plan.build import Plan, build_plan
@@ -20,14 +20,6 @@ from reconciler.providers.base import Provider
 from reconciler.providers.sources import open_tenant
 from reconciler.render.plan_json import plan_json
 from reconciler.render.plan_text import colourize, plan_text
-
-_format = click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-)
 
 
 @click.command()
@@ -51,7 +43,7 @@ def validate(sources: Sources, offline: bool) -> None:
 
 @click.command()
 @source_options
-@_format
+@format_option
 @click.option("--show-all", is_flag=True, help="List every license removal, not the first 50.")
 @click.option(
     "--out",
@@ -85,7 +77,7 @@ def plan(
 
 @click.command()
 @click.argument("plan_file", metavar="PLANFILE", type=Path)
-@_format
+@format_option
 @click.option("--show-all", is_flag=True, help="List every license removal, not the first 50.")
 def show(plan_file: Path, output_format: str, show_all: bool) -> None:
     """Print a saved plan."""

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from reconciler.cli.options import format_option
 from reconciler.errors import InputError, Location, location_in
 from reconciler.objectfile import load_objects
 from reconciler.render import rules as render
@@ -15,14 +16,6 @@ from reconciler.rules.linter import lint
 from reconciler.rules.membership import compute_memberships
 from reconciler.rules.parser import parse
 
-_format = click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Output for people (text) or for scripts (json).",
-)
 _users = click.option(
     "--users",
     "objects_file",
@@ -48,7 +41,7 @@ def rule() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Read the rule from a file instead.",
 )
-@_format
+@format_option
 @click.pass_context
 def check(ctx: click.Context, rule_text: str | None, rule_file: Path | None, output_format: str):
     """Check a rule: exit 0 if Entra would accept it, 1 if not; lints are warnings."""
@@ -79,7 +72,7 @@ def check(ctx: click.Context, rule_text: str | None, rule_file: Path | None, out
     metavar="UPN_OR_ID",
     help="Test only these objects (repeatable): id, userPrincipalName or displayName.",
 )
-@_format
+@format_option
 def test(rule_text: str, objects_file: Path, selected: tuple[str, ...], output_format: str):
     """Member or not for every object in a file, with the expressions that decided it."""
     parsed = parse(rule_text)
@@ -98,7 +91,7 @@ def test(rule_text: str, objects_file: Path, selected: tuple[str, ...], output_f
 @click.argument("old_text", metavar="OLD")
 @click.argument("new_text", metavar="NEW")
 @_users
-@_format
+@format_option
 def diff(old_text: str, new_text: str, objects_file: Path, output_format: str):
     """Who joins and who leaves when rule OLD is replaced by NEW."""
     old, new = _parse_named(old_text, "OLD"), _parse_named(new_text, "NEW")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -28,7 +28,7 @@ def dynamic_members(tenant: Tenant, now: datetime | None = None) -> dict[str, tu
     if any(isinstance(rule.body, MemberOf) for rule in rules.values()):
         # memberOf rules read an object's direct groups; a memberOf group can't define another,
         # so the tenant's current members are the right input
-        member_of = _groups_by_member(tenant)
+        member_of = member_of_index((group.id, group.members) for group in tenant.groups)
         users = [_with_member_of(user.attributes, user.id, member_of) for user in tenant.users]
         devices = [_with_member_of(d, str(d.get("id")), member_of) for d in tenant.devices]
     result: dict[str, tuple[str, ...]] = {}
@@ -50,12 +50,15 @@ def _evaluated(group: Group) -> bool:
     )
 
 
-def _groups_by_member(tenant: Tenant) -> dict[str, list[dict[str, str]]]:
-    groups: dict[str, list[dict[str, str]]] = {}
-    for group in tenant.groups:
-        for member in group.members:
-            groups.setdefault(member.lower(), []).append({"id": group.id})
-    return groups
+def member_of_index(
+    groups: Iterable[tuple[str, Iterable[str]]],
+) -> dict[str, list[dict[str, str]]]:
+    """Each member id (lower-cased) to its direct groups, as Graph's memberOf lists them."""
+    index: dict[str, list[dict[str, str]]] = {}
+    for group_id, members in groups:
+        for member in members:
+            index.setdefault(member.lower(), []).append({"id": group_id})
+    return index
 
 
 def _with_member_of(

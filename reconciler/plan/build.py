@@ -29,14 +29,9 @@ class Plan:
 
     def summary(self) -> dict[str, int]:
         """Groups to add, change and remove, as Terraform counts resources."""
-        created = {c.group.id for c in self.changes if isinstance(c, CreateGroup)}
+        created = {c.groupId for c in self.changes if isinstance(c, CreateGroup)}
         removed = {c.groupId for c in self.changes if isinstance(c, DeleteGroup)}
-        changed = (
-            {getattr(c, "groupId", None) for c in self.changes if not isinstance(c, CreateGroup)}
-            - removed
-            - created
-            - {None}
-        )
+        changed = {c.groupId for c in self.changes} - removed - created
         return {"add": len(created), "change": len(changed), "remove": len(removed)}
 
 

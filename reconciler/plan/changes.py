@@ -25,6 +25,15 @@ def new_group_id(display_name: str) -> str:
 class CreateGroup:
     group: Group  # as created: name, type, rule or no members yet, no licenses yet
 
+    # every change names its group by these two, so callers needn't tell creation apart
+    @property
+    def groupId(self) -> str:
+        return self.group.id
+
+    @property
+    def displayName(self) -> str:
+        return self.group.displayName
+
 
 @dataclass(frozen=True, slots=True)
 class UpdateGroup:

@@ -49,6 +49,11 @@ def impact(before: Tenant, after: Tenant) -> Impact:
     groups_before = {group.id: group for group in before.groups}
     groups_after = {group.id: group for group in after.groups}
     members_after = {group.id: frozenset(group.members) for group in after.groups}
+    plan_names = {
+        plan.servicePlanId.lower(): plan.servicePlanName
+        for sku in before.subscribedSkus
+        for plan in sku.servicePlans
+    }
     enabled_plans: dict[tuple[str, frozenset[str]], frozenset[str]] = {}
 
     def enabled(sku_id: str, disabled: frozenset[str]) -> frozenset[str]:
@@ -90,7 +95,7 @@ def impact(before: Tenant, after: Tenant) -> Impact:
                         user.id,
                         user.userPrincipalName,
                         part_number,
-                        tuple(sorted(_plan_names(sku, lost))),
+                        tuple(sorted(plan_names.get(plan, plan) for plan in lost)),
                         group,
                         reason,
                     )
@@ -102,15 +107,6 @@ def _enabled(skus: Mapping[str, Sku], sku_id: str, disabled: frozenset[str]) -> 
     sku = skus.get(sku_id.lower())
     plans = {plan.servicePlanId.lower() for plan in sku.servicePlans} if sku else set()
     return frozenset(plans - {plan.lower() for plan in disabled})
-
-
-def _plan_names(sku: Sku | None, plan_ids: frozenset[str]) -> list[str]:
-    names = (
-        {plan.servicePlanId.lower(): plan.servicePlanName for plan in sku.servicePlans}
-        if sku
-        else {}
-    )
-    return [names.get(plan_id, plan_id) for plan_id in plan_ids]
 
 
 def _cause(

@@ -108,7 +108,7 @@ class LocalTenant:
             groups = {group.id: group for group in before.groups}
             after = simulate(before, apply_to_groups(groups, [change]))
             _write(connection, stored, _rows(after))
-        group_id = change.group.id if isinstance(change, CreateGroup) else change.groupId
+        group_id = change.groupId
         if placeholder is not None:
             # only once committed: a CreateGroup that failed created nothing to refer to
             self._created[placeholder] = group_id
