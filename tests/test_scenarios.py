@@ -3,7 +3,8 @@
 Every folder under examples/scenarios/ holds a small Graph-shaped tenant (tenant.json) as Entra
 has settled it, a policy (policies/), a README saying which design scenario it shows, and
 expected.json: the plan facts Entra's documented behaviour demands. SKU and plan ids are real;
-SPE_E5 and SPE_E3 list only the service plans the scenarios are about, EMS all seven. The facts:
+SPE_E5, SPE_E3 and ENTERPRISEPACK list only the service plans the scenarios are about, EMS all
+seven. The facts:
 
     summary          {"add", "change", "remove"}, as the plan counts groups
     changes          optional: [action, group displayName] in the plan's order

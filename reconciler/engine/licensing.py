@@ -14,6 +14,10 @@ is left in an error state.
   product fails with `MutuallyExclusiveViolation` (engine/catalog.py lists the conflicts).
 - A seat shortage stays in error, even once seats are free, until it is reprocessed or the
   group's licenses change; a conflict clears as soon as the conflicting license is gone.
+- Taking away a plan that another of the user's plans depends on fails: the user keeps that
+  group's licenses, `state: ActiveWithError, error: DependencyViolation`, until the dependency is
+  met another way or the dependent plan goes. A group product whose plan would lack its
+  prerequisite fails with `DependencyViolation` (all or nothing, as above).
 """
 
 from __future__ import annotations
@@ -27,7 +31,9 @@ from reconciler.engine.membership import dynamic_members
 from reconciler.errors import ReconcilerError
 from reconciler.model import (
     ACTIVE,
+    ACTIVE_WITH_ERROR,
     COUNT_VIOLATION,
+    DEPENDENCY_VIOLATION,
     ERROR,
     MUTUALLY_EXCLUSIVE_VIOLATION,
     NO_ERROR,
@@ -119,7 +125,7 @@ def effective_licenses(states: Iterable[LicenseAssignmentState]) -> tuple[Assign
     """One license per product: the plans disabled in every active assignment stay disabled."""
     disabled: dict[str, frozenset[str]] = {}
     for state in states:
-        if state.state != ACTIVE:
+        if not _delivered(state):
             continue
         key = state.skuId
         disabled[key] = (
@@ -198,7 +204,82 @@ def _settle(
                     assigned.skuId, assigned.disabledPlans, group.id, ACTIVE, NO_ERROR
                 )
             states.setdefault(user.id, []).append(state)
+    if rules.dependencies:
+        dependent = {r.servicePlanId for r in rules.dependencies}
+        watched_skus = {sku for sku, on in plans.items() if on & dependent}
+        for user in tenant.users if watched_skus else ():
+            if any(s.skuId.lower() in watched_skus for s in states.get(user.id, ())):
+                states[user.id] = _settle_dependencies(user, states[user.id], plans, rules)
     return {user_id: tuple(found) for user_id, found in states.items()}
+
+
+def _delivered(state: LicenseAssignmentState) -> bool:
+    """Whether the user has the assignment's plans: active, or kept in error by a dependency."""
+    return state.state in (ACTIVE, ACTIVE_WITH_ERROR)
+
+
+def _settle_dependencies(
+    user: User,
+    found: list[LicenseAssignmentState],
+    plans: Mapping[str, frozenset[str]],
+    rules: ServicePlanRules,
+) -> list[LicenseAssignmentState]:
+    """The user's states once plans left without their prerequisite are dealt with.
+
+    Each round either keeps a group's removed licenses or fails a group's new ones, and a group
+    goes through each at most once, so the rounds end.
+    """
+
+    def on(state: LicenseAssignmentState) -> frozenset[str]:
+        disabled = {plan.lower() for plan in state.disabledPlans}
+        return plans.get(state.skuId.lower(), frozenset()) - disabled
+
+    def failed(
+        state: LicenseAssignmentState, how: str, cause: frozenset[str]
+    ) -> LicenseAssignmentState:
+        # the product that breaks the dependency names it; the group's others show `Other`
+        error = DEPENDENCY_VIOLATION if on(state) & cause else OTHER_ERROR
+        return replace(state, state=how, error=error)
+
+    while True:
+        unmet = rules.unmet(frozenset().union(*(on(s) for s in found if _delivered(s))))
+        if not unmet:
+            return found
+        needed = rules.prerequisites(unmet)
+        now = {
+            (s.assignedByGroup, s.skuId.lower(), s.disabledPlans) for s in found if _delivered(s)
+        }
+        removed = [
+            s
+            for s in user.licenseAssignmentStates
+            if s.assignedByGroup is not None
+            and _delivered(s)
+            and (s.assignedByGroup, s.skuId.lower(), s.disabledPlans) not in now
+        ]
+        # Entra refuses the removal of a prerequisite: the user keeps that group's licenses
+        keeping = {s.assignedByGroup for s in removed if on(s) & needed}
+        if keeping:
+            kept = [
+                failed(s, ACTIVE_WITH_ERROR, needed)
+                for s in removed
+                if s.assignedByGroup in keeping
+            ]
+            kept_skus = {(s.assignedByGroup, s.skuId.lower()) for s in kept}
+            found = [
+                replace(s, state=ERROR, error=OTHER_ERROR) if s.assignedByGroup in keeping else s
+                for s in found
+                if (s.assignedByGroup, s.skuId.lower()) not in kept_skus
+            ] + kept
+            continue
+        # otherwise a group hands out a plan the user has no prerequisite for: that group fails
+        failing = {
+            s.assignedByGroup
+            for s in found
+            if s.assignedByGroup is not None and s.state == ACTIVE and on(s) & unmet
+        }
+        if not failing:
+            return found  # only a direct assignment lacks it: no group's doing
+        found = [failed(s, ERROR, unmet) if s.assignedByGroup in failing else s for s in found]
 
 
 def _group_assignments(tenant: Tenant, users: Mapping[str, User]) -> list[tuple[Group, User]]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from reconciler.engine import recompute, simulate
-from reconciler.engine.catalog import DEFAULT_RULES, ServicePlanRules
+from reconciler.engine.catalog import DEFAULT_RULES, PlanDependency, ServicePlanRules
 from reconciler.model import Tenant
 from reconciler.plan.changes import Change, CreateGroup, DeleteGroup, apply_to_groups
 from reconciler.plan.diff import diff
@@ -38,8 +38,12 @@ class Plan:
 def build_plan(desired: DesiredState, tenant: Tenant, now: datetime | None = None) -> Plan:
     """Diff `desired` against `tenant`, and foresee the tenant after the changes."""
     changes = diff(desired, tenant)
-    rules = ServicePlanRules(
-        DEFAULT_RULES.mutuallyExclusive + desired.settings.mutuallyExclusivePlans
+    settings = desired.settings
+    rules = DEFAULT_RULES.extended(
+        ServicePlanRules(
+            settings.mutuallyExclusivePlans,
+            tuple(PlanDependency(plan, requires) for plan, requires in settings.dependentPlans),
+        )
     )
     groups = apply_to_groups({g.id: g for g in tenant.groups}, changes)
     after = simulate(tenant, groups, now, rules)

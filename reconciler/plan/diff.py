@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from deepdiff import DeepDiff
+
 from reconciler.errors import InputError
 from reconciler.model import DYNAMIC_MEMBERSHIP, UNIFIED, AssignedLicense, Group, Tenant
 from reconciler.plan.changes import (
@@ -109,17 +111,25 @@ def _update(wanted: DesiredGroup, existing: Group, tenant: Tenant) -> Iterator[C
             f"{want}; declare it with groupType {'m365' if want == kinds[0] else 'security'}",
             wanted.location,
         )
-    updates = []
-    for name in _PROPERTIES:
-        before, after = getattr(existing, name), getattr(wanted, name)
-        if name == "description" and after is None:
-            continue  # a policy silent about the description leaves it as it is
-        if name == "displayName" and not wanted.id:
-            continue  # found by its name, ignoring case as Entra does: nothing to rename
-        if name == "groupTypes":
-            before, after = tuple(sorted(before)), tuple(sorted(after))
-        if before != after:
-            updates.append(UpdateGroup(existing.id, existing.displayName, name, before, after))
+    managed = [
+        name
+        for name in _PROPERTIES
+        # a policy silent about the description leaves it as it is, and a group found by its
+        # name (ignoring case, as Entra does) has nothing to rename
+        if not (name == "description" and wanted.description is None)
+        and not (name == "displayName" and not wanted.id)
+    ]
+    changed = _changed_properties(
+        {name: getattr(existing, name) for name in managed},
+        {name: getattr(wanted, name) for name in managed},
+    )
+    updates = [
+        UpdateGroup(
+            existing.id, existing.displayName, name, getattr(existing, name), getattr(wanted, name)
+        )
+        for name in managed
+        if name in changed
+    ]
     # Pausing goes first and resuming last, so a rule edited alongside is never evaluated in
     # between: apply then takes away exactly what the plan, which simulates all at once, shows.
     updates.sort(key=lambda u: u.property == _PROCESSING and u.after != "Paused")
@@ -136,6 +146,12 @@ def _update(wanted: DesiredGroup, existing: Group, tenant: Tenant) -> Iterator[C
         if removed:
             yield RemoveMembers(existing.id, existing.displayName, removed)
     yield from _license_changes(wanted, existing)
+
+
+def _changed_properties(before: dict[str, object], after: dict[str, object]) -> set[str]:
+    """The properties whose values differ; groupTypes is a set, so its order doesn't count."""
+    found = DeepDiff(before, after, ignore_order=True, view="tree")
+    return {level.path(output_format="list")[0] for report in found.values() for level in report}
 
 
 def _license_changes(wanted: DesiredGroup, existing: Group) -> Iterator[Change]:

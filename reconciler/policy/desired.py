@@ -21,6 +21,8 @@ class Settings:
     maxMembershipDropPercent: float | None = None
     # sets of service plan ids a user may have only one of, added to the engine's catalog
     mutuallyExclusivePlans: tuple[frozenset[str], ...] = ()
+    # (dependent plan id, plan ids of which it needs one), added to the engine's catalog
+    dependentPlans: tuple[tuple[str, frozenset[str]], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,6 +62,15 @@ def resolve(policy: LoadedPolicy, skus: Sequence[Sku]) -> DesiredState:
         resolver.plan_set(names, ("settings", "mutuallyExclusivePlans", index))
         for index, names in enumerate(settings.get("mutuallyExclusivePlans", []))
     )
+    dependent = tuple(
+        (
+            resolver.plan_id(
+                item["servicePlan"], ("settings", "dependentPlans", index, "servicePlan")
+            ),
+            resolver.plan_set(item["requires"], ("settings", "dependentPlans", index, "requires")),
+        )
+        for index, item in enumerate(settings.get("dependentPlans", []))
+    )
     raise_all(resolver.errors)
     return DesiredState(
         tenant=document.get("tenant"),
@@ -69,6 +78,7 @@ def resolve(policy: LoadedPolicy, skus: Sequence[Sku]) -> DesiredState:
             maxLicenseRemovals=settings.get("maxLicenseRemovals"),
             maxMembershipDropPercent=settings.get("maxMembershipDropPercent"),
             mutuallyExclusivePlans=exclusive,
+            dependentPlans=dependent,
         ),
         groups=groups,
         retired=retired,
@@ -92,22 +102,28 @@ class _Resolver:
             self.by_name.setdefault(sku.skuPartNumber.casefold(), sku)
             self.by_name.setdefault(sku.skuId.casefold(), sku)
         self.errors: list[PolicyError] = []
+        self.plans: dict[str, str] | None = None  # plan name or id -> id, built when needed
 
     def plan_set(self, names: Sequence[str], path: Pointer) -> frozenset[str]:
         """Service plans named by servicePlanName or servicePlanId in any of the tenant's SKUs."""
-        plans = {}
-        for sku in self.skus:
-            for plan in sku.servicePlans:
-                plans.setdefault(plan.servicePlanName.casefold(), plan.servicePlanId.lower())
-                plans.setdefault(plan.servicePlanId.casefold(), plan.servicePlanId.lower())
-        found = set()
-        for index, name in enumerate(names):
-            if name.casefold() in plans:
-                found.add(plans[name.casefold()])
-            else:
-                known = sorted({p.servicePlanName for s in self.skus for p in s.servicePlans})
-                self.error((*path, index), f"unknown service plan '{name}'{_closest(name, known)}")
-        return frozenset(found)
+        found = (self.plan_id(name, (*path, index)) for index, name in enumerate(names))
+        return frozenset(plan for plan in found if plan)
+
+    def plan_id(self, name: str, path: Pointer) -> str:
+        """The servicePlanId of a plan named in any of the tenant's SKUs; "" if unknown."""
+        if self.plans is None:
+            self.plans = {}
+            for sku in self.skus:
+                for plan in sku.servicePlans:
+                    self.plans.setdefault(
+                        plan.servicePlanName.casefold(), plan.servicePlanId.lower()
+                    )
+                    self.plans.setdefault(plan.servicePlanId.casefold(), plan.servicePlanId.lower())
+        if name.casefold() in self.plans:
+            return self.plans[name.casefold()]
+        known = sorted({p.servicePlanName for s in self.skus for p in s.servicePlans})
+        self.error(path, f"unknown service plan '{name}'{_closest(name, known)}")
+        return ""
 
     def at(self, path: Pointer) -> Location:
         return self.policy.positions.location(path)

@@ -207,3 +207,29 @@ def test_pausing_comes_before_a_rule_edit_so_no_one_drops_out_in_between():
         c.property for c in diff(_desired(resumed), paused_tenant) if isinstance(c, UpdateGroup)
     ]
     assert updates == ["membershipRule", "membershipRuleProcessingState"]
+
+
+def test_group_types_in_another_order_are_no_change():
+    m365 = Group(
+        "g-team",
+        "Team",
+        groupTypes=("DynamicMembership", "Unified"),
+        membershipRule='user.department -eq "HR"',
+        membershipRuleProcessingState="On",
+    )
+    tenant = replace(TENANT, groups=(m365,))
+    wanted = replace(
+        group("Team", rule='user.department -eq "HR"'), groupTypes=("Unified", "DynamicMembership")
+    )
+    assert diff(_desired(wanted), tenant) == ()
+
+
+def test_a_static_group_turned_dynamic_changes_each_property_field_by_field():
+    desired = _desired(group("LIC-Static", rule='user.department -eq "HR"', description="HR"))
+    changes = [c for c in diff(desired, TENANT) if isinstance(c, UpdateGroup)]
+    assert [(c.property, c.before, c.after) for c in changes] == [
+        ("description", None, "HR"),
+        ("groupTypes", (), ("DynamicMembership",)),
+        ("membershipRule", None, 'user.department -eq "HR"'),
+        ("membershipRuleProcessingState", None, "On"),
+    ]
