@@ -1,19 +1,141 @@
-"""Runs a plan's changes through a provider, in order, stopping at the first failure."""
+"""Runs a plan's changes through a provider, in order, stopping at the first failure.
+
+It never prints: it reports progress through a callback and returns what happened, so the
+caller can say what was made, what failed and what was never tried.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
+from reconciler.audit import FAILURE, SUCCESS, AuditLog, group_results
+from reconciler.errors import ReconcilerError
 from reconciler.plan.changes import Change
-from reconciler.providers.base import Provider
+from reconciler.plan.document import changes_from_document
+from reconciler.providers.base import AppliedChange, Provider
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """The change the tenant refused, and why."""
+
+    change: Change
+    error: ReconcilerError
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyResult:
+    """What an apply did, in plan order: the changes made, the one that failed, those not tried.
+
+    The plan's changes are `succeeded`, then `failure` (if any), then `not_attempted`, so the
+    position of each in the plan is known from the lengths.
+    """
+
+    succeeded: tuple[AppliedChange, ...]
+    failure: Failure | None = None
+    not_attempted: tuple[Change, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        return self.failure is None
+
+
+class RemovalsRefused(ReconcilerError):
+    """The plan's removal guards refuse it and the operator didn't allow removals."""
 
 
 def apply_changes(
     changes: Sequence[Change],
     provider: Provider,
-    progress: Callable[[int], None] = lambda index: None,
-) -> None:
-    """Apply every change in order; `progress` hears the index of each as it completes."""
+    progress: Callable[[int, AppliedChange], None] = lambda index, applied: None,
+) -> ApplyResult:
+    """Apply the changes in order until one fails; `progress` hears each as it completes.
+
+    Only a ReconcilerError (the tenant refused or couldn't be written) stops the run with a
+    result; anything else is a bug and propagates.
+    """
+    succeeded: list[AppliedChange] = []
     for index, change in enumerate(changes):
-        provider.apply(change)
+        try:
+            applied = provider.apply(change)
+        except ReconcilerError as error:
+            # each change is all or nothing, so the later ones may depend on what didn't happen
+            return ApplyResult(
+                tuple(succeeded), Failure(change, error), tuple(changes[index + 1 :])
+            )
+        succeeded.append(applied)
+        progress(index, applied)
+    return ApplyResult(tuple(succeeded))
+
+
+def apply_plan(
+    document: Mapping[str, Any],
+    provider: Provider,
+    audit: AuditLog,
+    progress: Callable[[int], None] = lambda index: None,
+) -> ApplyResult:
+    """Apply a plan document's changes, writing each, and each group's licensing, to `audit`.
+
+    Once the changes stop, every group they touched that assigns licenses gets the Start and
+    Finish records Entra writes for group-based licensing, counted from the tenant as it is now.
+    """
+    changes = document["changes"]
+    touched: dict[str, dict[str, Any]] = {}
+
+    def record(index: int, applied: AppliedChange) -> None:
+        # written as each change is made, so a run cut short still leaves its trace
+        change = _with_group_id(changes[index], applied.groupId)
+        audit.change(change, SUCCESS)
+        touched[applied.groupId] = change["group"]
         progress(index)
+
+    result = apply_changes(changes_from_document(document), provider, record)
+    if result.failure is not None:
+        audit.change(changes[len(result.succeeded)], FAILURE, result.failure.error.message)
+    if touched:
+        after = provider.read()
+        licensing = {g.id for g in after.groups if g.assignedLicenses and g.id in touched}
+        counts = group_results(after, licensing)
+        for group_id in sorted(licensing, key=lambda gid: touched[gid]["displayName"].lower()):
+            audit.group_processing(touched[group_id], *counts[group_id])
+    return result
+
+
+def _with_group_id(change: Mapping[str, Any], group_id: str) -> dict[str, Any]:
+    """The change document naming the group by the id the tenant gave it."""
+    return {**change, "group": {**change["group"], "id": group_id}}
+
+
+def check_guards(guards: Mapping[str, Any], allow_removals: bool, rerun: str) -> None:
+    """RemovalsRefused when the plan's `guards` refuse it, unless removals are allowed.
+
+    The message names what tripped the guard and how to proceed: `rerun` (the command again
+    with --allow-removals), or changing the policy that set the guard and planning again.
+    """
+    if allow_removals or not guards["refused"]:
+        return
+    count, limit = guards["licenseRemovals"], guards["maxLicenseRemovals"]
+    too_many = limit is not None and count > limit
+    protected = [group["displayName"] for group in guards["protected"]]
+    s = "s" if len(protected) > 1 else ""
+    problems: list[str] = []
+    ways = [f"run `{rerun}`"]
+    if too_many:
+        problems.append(
+            f"the plan takes {count} licenses away, more than settings.maxLicenseRemovals ({limit})"
+        )
+        ways.append(f"raise settings.maxLicenseRemovals to at least {count}")
+    if protected:
+        problems.append(
+            f"the plan takes licenses away through protected group{s} {', '.join(protected)}"
+        )
+        ways.append(f"remove `protect: true` from the group{s}")
+    if not problems:  # a guard this code doesn't know by name: its own words
+        problems = list(guards["reasons"]) or ["the removal guards refuse the plan"]
+    if len(ways) > 1:
+        ways[-1] += " in the policy and plan again"
+    raise RemovalsRefused(
+        f"apply refused: {'; and '.join(problems)}. To apply it anyway, {', or '.join(ways)}."
+    )

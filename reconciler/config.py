@@ -3,9 +3,10 @@
     tenant: local:.reconciler/tenant.db     # or snapshot:FILE.json, or graph
     seed: examples/contoso/tenant.json      # a local tenant is created from this on first use
     policy: policies/
+    audit: .reconciler/audit.jsonl          # where apply appends its audit log (docs/audit.md)
 
-Relative paths are relative to the file's folder. Every key may be overridden on the command
-line (--tenant, --policy); without a file, the defaults below apply.
+Relative paths are relative to the file's folder. tenant and policy may be overridden on the
+command line (--tenant, --policy); without a file, the defaults below apply.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import yaml
 from reconciler.errors import InputError, Location
 
 CONFIG_NAME = "reconciler.yaml"
-_KEYS = ("tenant", "seed", "policy")
+_KEYS = ("tenant", "seed", "policy", "audit")
+DEFAULT_AUDIT = Path(".reconciler") / "audit.jsonl"
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +29,7 @@ class Config:
     seed: Path | None
     policy: Path
     base: Path  # the folder relative paths are taken from
+    audit: Path  # the audit log, JSON Lines
 
 
 def load_config(path: Path | None) -> Config:
@@ -34,7 +37,7 @@ def load_config(path: Path | None) -> Config:
     if path is None:
         path = Path(CONFIG_NAME)
         if not path.exists():
-            return Config(None, None, Path("policies"), Path("."))
+            return Config(None, None, Path("policies"), Path("."), DEFAULT_AUDIT)
     try:
         node = yaml.compose(path.read_text(encoding="utf-8-sig"), Loader=yaml.SafeLoader)
     except OSError as exc:
@@ -44,9 +47,11 @@ def load_config(path: Path | None) -> Config:
         line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
         raise InputError(f"invalid YAML: {exc}", Location(str(path), line, column)) from exc
     if node is None:
-        return Config(None, None, path.parent / "policies", path.parent)
+        return Config(
+            None, None, path.parent / "policies", path.parent, path.parent / DEFAULT_AUDIT
+        )
     if not isinstance(node, yaml.MappingNode):
-        raise InputError("expected a mapping of tenant, seed and policy", _at(path, node))
+        raise InputError(f"expected a mapping of {', '.join(_KEYS)}", _at(path, node))
     document = {}
     for key, value in node.value:
         if key.value not in _KEYS:
@@ -63,6 +68,7 @@ def load_config(path: Path | None) -> Config:
         seed=base / seed if seed else None,
         policy=base / document.get("policy", "policies"),
         base=base,
+        audit=base / document.get("audit", DEFAULT_AUDIT),
     )
 
 

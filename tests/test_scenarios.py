@@ -3,13 +3,28 @@
 Every folder under examples/scenarios/ holds a small Graph-shaped tenant (tenant.json) as Entra
 has settled it, a policy (policies/), a README saying which design scenario it shows, and
 expected.json: the plan facts Entra's documented behaviour demands. SKU and plan ids are real;
-SPE_E5, SPE_E3 and ENTERPRISEPACK list only the service plans the scenarios are about, EMS all
-seven. The facts:
+SPE_E5, SPE_E3, ENTERPRISEPACK and STANDARDPACK list only the service plans the scenarios are
+about, EMS all seven. The facts, read from the plan document (plan.schema.json):
 
     summary          {"add", "change", "remove"}, as the plan counts groups
     changes          optional: [action, group displayName] in the plan's order
     licenseRemovals  sorted [userPrincipalName, skuPartNumber]
     planRemovals     sorted [userPrincipalName, skuPartNumber, [servicePlanName, ...]]
+    licenseAdditions optional: sorted [userPrincipalName, skuPartNumber]
+    licenseRemovalReasons
+                     optional: [userPrincipalName, skuPartNumber, text] for the removals named:
+                     the removal's reason contains the text (ignoring case)
+    planRemovalsKeptBy
+                     optional: sorted [userPrincipalName, skuPartNumber, [keptBy, ...]], keptBy
+                     a group displayName or null (a direct assignment), null first, then sorted
+    seats            optional: {skuPartNumber: {"prepaid", "consumedNow", "consumedAfter",
+                     "countViolations"}} for the SKUs (and keys) named; countViolations sorted
+    warnings         optional: sorted [code, severity, group or null, user or null], every
+                     finding; codes of the lock-file checks (new-service-plan,
+                     plan-pending-provisioning) count only in a scenario that names one of them
+    guards           optional: {"licenseRemovals", "maxLicenseRemovals", "protected": [group
+                     displayName, ...], "refused", "reasons": [text, ...]}, the keys named; each
+                     reason contains its text (ignoring case), in the document's order
     after            optional, the tenant once the plan is applied:
       users            {upn: {"skus": [...], "usageLocation": ..., "enabledPlans": {sku: [...]},
                               "licenseAssignmentStates": [[sku, group displayName or null, state]]}}
@@ -43,10 +58,26 @@ DESIGN_SCENARIOS = 9
 
 # Scenarios whose expectation is Entra's documented behaviour but not yet reconciler's.
 
-_TOP_KEYS = {"summary", "changes", "licenseRemovals", "planRemovals", "after"}
+_TOP_KEYS = {
+    "summary",
+    "changes",
+    "licenseRemovals",
+    "planRemovals",
+    "licenseAdditions",
+    "licenseRemovalReasons",
+    "planRemovalsKeptBy",
+    "seats",
+    "warnings",
+    "guards",
+    "after",
+}
 _REQUIRED_KEYS = {"summary", "licenseRemovals", "planRemovals"}
 _AFTER_KEYS = {"users", "skus", "errors", "groupResults"}
 _USER_KEYS = {"skus", "usageLocation", "enabledPlans", "licenseAssignmentStates"}
+_SEAT_KEYS = {"prepaid", "consumedNow", "consumedAfter", "countViolations"}
+_GUARD_KEYS = {"licenseRemovals", "maxLicenseRemovals", "protected", "refused", "reasons"}
+# Findings of the lock file (skus.lock.yaml): asserted only where a scenario is about them.
+_LOCK_CODES = {"new-service-plan", "plan-pending-provisioning"}
 
 Facts = dict[str, Any]
 
@@ -90,6 +121,11 @@ def _check_expected_keys(name: str, expected: Facts) -> None:
     for upn, facts in after.get("users", {}).items():
         unknown = facts.keys() - _USER_KEYS
         assert not unknown, f"{where}: unknown keys {unknown} for user {upn}"
+    for sku, facts in expected.get("seats", {}).items():
+        unknown = facts.keys() - _SEAT_KEYS
+        assert not unknown, f"{where}: unknown seat keys {unknown} for {sku}"
+    unknown = expected.get("guards", {}).keys() - _GUARD_KEYS
+    assert not unknown, f"{where}: unknown guards keys {unknown}"
 
 
 # --- facts of a plan --------------------------------------------------------------------------
@@ -131,6 +167,89 @@ def _plan_removals(document: Facts) -> list[list[Any]]:
     return sorted(
         [r["userPrincipalName"], r["skuPartNumber"], sorted(r["servicePlans"])] for r in removals
     )
+
+
+def _license_additions(document: Facts) -> list[list[str]]:
+    additions = document["impact"]["licenseAdditions"]
+    return sorted([a["userPrincipalName"], a["skuPartNumber"]] for a in additions)
+
+
+def _containing(actual: str, text: str) -> str:
+    """`text` when `actual` contains it (ignoring case), else all of `actual` to show."""
+    return text if text.lower() in actual.lower() else actual
+
+
+def _license_removal_reasons(document: Facts, wanted: list[list[str]]) -> list[list[str]]:
+    """For each [upn, sku, text] wanted, the text if that removal's reason contains it."""
+    reasons = {
+        (r["userPrincipalName"], r["skuPartNumber"]): r["reason"]
+        for r in document["impact"]["licenseRemovals"]
+    }
+    facts = []
+    for upn, sku, text in wanted:
+        reason = reasons.get((upn, sku))
+        found = "not listed as a removal" if reason is None else _containing(reason, text)
+        facts.append([upn, sku, found])
+    return facts
+
+
+def _kept_by_key(group: str | None) -> tuple[bool, str]:
+    return (group is not None, group or "")
+
+
+def _plan_removals_kept_by(document: Facts) -> list[list[Any]]:
+    removals = document["impact"]["planRemovals"]
+    return sorted(
+        [
+            r["userPrincipalName"],
+            r["skuPartNumber"],
+            sorted(r.get("keptBy", []), key=_kept_by_key),
+        ]
+        for r in removals
+    )
+
+
+def _seats(document: Facts, wanted: Facts) -> Facts:
+    """The seat forecast of the SKUs `wanted` names, with the keys it names."""
+    forecasts = {seat["skuPartNumber"]: seat for seat in document["impact"].get("seats", [])}
+    facts: Facts = {}
+    for sku, keys in wanted.items():
+        seat = forecasts.get(sku)
+        if seat is None:
+            facts[sku] = "no seat forecast"
+            continue
+        seat = {**seat, "countViolations": sorted(seat.get("countViolations", []))}
+        facts[sku] = {key: seat.get(key) for key in keys}
+    return facts
+
+
+def _warnings(document: Facts, wanted: list[list[Any]]) -> list[list[Any]]:
+    asserted = {code for code, *_ in wanted}
+    return sorted(
+        (
+            [w["code"], w["severity"], w.get("group"), w.get("user")]
+            for w in document["warnings"]
+            if w["code"] not in _LOCK_CODES or w["code"] in asserted
+        ),
+        key=lambda w: [part or "" for part in w],
+    )
+
+
+def _guards(document: Facts, wanted: Facts) -> Facts:
+    """The guards' keys `wanted` names; protected by displayName, reasons as in `_containing`."""
+    guards = document["guards"]
+    texts = wanted.get("reasons", [])
+    facts: Facts = {
+        "licenseRemovals": guards["licenseRemovals"],
+        "maxLicenseRemovals": guards["maxLicenseRemovals"],
+        "protected": [group["displayName"] for group in guards["protected"]],
+        "refused": guards["refused"],
+        "reasons": [
+            _containing(reason, texts[index]) if index < len(texts) else reason
+            for index, reason in enumerate(guards["reasons"])
+        ],
+    }
+    return {key: facts[key] for key in wanted}
 
 
 def _user_facts(user: User, wanted: Facts, names: _Names) -> Facts:
@@ -225,6 +344,19 @@ def _plan_facts(plan: Plan, expected: Facts) -> Facts:
     }
     if "changes" in expected:
         facts["changes"] = _changes(document)
+    if "licenseAdditions" in expected:
+        facts["licenseAdditions"] = _license_additions(document)
+    if "licenseRemovalReasons" in expected:
+        wanted = expected["licenseRemovalReasons"]
+        facts["licenseRemovalReasons"] = _license_removal_reasons(document, wanted)
+    if "planRemovalsKeptBy" in expected:
+        facts["planRemovalsKeptBy"] = _plan_removals_kept_by(document)
+    if "seats" in expected:
+        facts["seats"] = _seats(document, expected["seats"])
+    if "warnings" in expected:
+        facts["warnings"] = _warnings(document, expected["warnings"])
+    if "guards" in expected:
+        facts["guards"] = _guards(document, expected["guards"])
     if "after" in expected:
         facts["after"] = _after_facts(plan, expected["after"], _Names(plan))
     return facts

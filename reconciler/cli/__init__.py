@@ -6,6 +6,8 @@ import click
 
 from reconciler import __version__
 from reconciler.cli.apply import apply
+from reconciler.cli.audit import audit
+from reconciler.cli.lock import lock
 from reconciler.cli.plan import plan, show, validate
 from reconciler.cli.rule import rule
 from reconciler.cli.tenant import tenant
@@ -33,7 +35,9 @@ def cli() -> None:
 cli.add_command(validate)
 cli.add_command(plan)
 cli.add_command(apply)
+cli.add_command(lock)
 cli.add_command(show)
+cli.add_command(audit)
 cli.add_command(rule)
 cli.add_command(tenant)
 

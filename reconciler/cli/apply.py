@@ -1,41 +1,136 @@
-"""`reconciler apply [PLANFILE]`: a saved plan as it is, or a new plan shown and confirmed."""
+"""`reconciler apply [PLANFILE]`: a saved plan once checked, or a new plan shown and confirmed.
+
+A saved plan is applied only when it is still the plan (see plan/stale.py): another tenant's
+plan, or a stale one, is refused before anything changes. Either plan is refused when its
+removal guards refuse it, unless `--allow-removals` is given. The local tenant's apply lock is
+held from the read the checks rest on to the last change, so no other apply slips in between.
+"""
 
 from __future__ import annotations
 
+import shlex
 import sys
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import Any
 
 import click
 
-from reconciler.apply import apply_changes
+from reconciler.apply import apply_plan, check_guards
+from reconciler.audit import AuditLog, default_actor
 from reconciler.cli.options import Sources, source_options
-from reconciler.cli.plan import current_plan, styled
-from reconciler.errors import InputError
-from reconciler.plan.document import changes_from_document, plan_document
+from reconciler.cli.plan import current_plan, plan_now, styled
+from reconciler.errors import InputError, Location, ReconcilerError
+from reconciler.model import Tenant
+from reconciler.plan.document import Document, plan_document
+from reconciler.plan.origin import plan_origin
 from reconciler.plan.planfile import read_plan_file
+from reconciler.plan.stale import check_freshness
+from reconciler.policy import load_policy
 from reconciler.providers.base import Provider
 from reconciler.providers.sources import open_tenant
+from reconciler.render.apply_text import applied_summary, apply_report
 from reconciler.render.plan_text import change_line, plan_text
+
+
+class StalePlanError(ReconcilerError):
+    """A saved plan that is another tenant's, or no longer what planning now would give."""
+
+
+class ApplyFailedError(ReconcilerError):
+    """The tenant refused a change; the ones before it were made, the ones after not tried."""
 
 
 @click.command()
 @click.argument("plan_file", metavar="[PLANFILE]", required=False, type=Path)
 @source_options
 @click.option("--auto-approve", is_flag=True, help="Apply without asking.")
-def apply(sources: Sources, plan_file: Path | None, auto_approve: bool) -> None:
+@click.option(
+    "--allow-removals",
+    is_flag=True,
+    help="Apply even if the plan removes more licenses than settings.maxLicenseRemovals "
+    "or takes licenses away through a group with protect: true.",
+)
+@click.pass_context
+def apply(
+    ctx: click.Context,
+    sources: Sources,
+    plan_file: Path | None,
+    auto_approve: bool,
+    allow_removals: bool,
+) -> None:
     """Make the tenant match the policy: a saved plan without asking, else after asking."""
-    with open_tenant(sources.tenant, sources.seed, sources.base) as provider:
-        if plan_file is not None:
-            document = read_plan_file(plan_file)
+    rerun = _rerun_command(ctx)
+    # a damaged plan file is refused before the tenant is touched
+    saved = read_plan_file(plan_file) if plan_file is not None else None
+    with open_tenant(sources.tenant, sources.seed, sources.base) as provider, _lock(provider):
+        if saved is not None:
+            tenant = _check_saved(saved, str(plan_file), sources, provider, allow_removals, rerun)
+            document = saved
         else:
-            document = plan_document(current_plan(sources, provider))
+            plan = current_plan(sources, provider)
+            tenant = plan.before
+            document = plan_document(plan)
             # whoever approves sees every license the plan takes away, not the first 50
             click.echo(styled(plan_text(document, show_all=True)))
             if not document["changesPresent"]:
                 return
+            check_guards(document["guards"], allow_removals, rerun)
             _confirm(auto_approve)
-        _run(document, provider)
+        audit = AuditLog(sources.audit, default_actor(), tenant.organization.id)
+        _run(document, provider, audit)
+
+
+def _check_saved(
+    saved: Document,
+    plan_file: str,
+    sources: Sources,
+    provider: Provider,
+    allow_removals: bool,
+    rerun: str,
+) -> Tenant:
+    """Refuse a saved plan that is another tenant's, stale, or guarded; the tenant read."""
+    loaded = load_policy(sources.policy)
+    tenant = provider.read()
+    freshness = check_freshness(
+        saved, plan_origin(loaded, tenant), lambda: plan_document(plan_now(loaded, tenant))
+    )
+    problem = freshness.problem()
+    if problem is not None:
+        raise StalePlanError(
+            f"{problem} Run `reconciler plan --out {shlex.quote(plan_file)}` to plan again, "
+            "and apply that.",
+            Location(plan_file),
+        )
+    note = freshness.drift_note()
+    if note is not None:
+        click.echo(f"note: {note}", err=True)
+    # the guards as they were reviewed, and as the policy sets them now when planned again
+    check_guards(saved["guards"], allow_removals, rerun)
+    if freshness.replanned is not None:
+        check_guards(freshness.replanned["guards"], allow_removals, rerun)
+    return tenant
+
+
+def _lock(provider: Provider) -> AbstractContextManager[object]:
+    # the local tenant can hold its apply lock across reads; Graph has no such lock
+    lock = getattr(provider, "lock", None)
+    return lock() if callable(lock) else nullcontext()
+
+
+def _rerun_command(ctx: click.Context) -> str:
+    """This very command line, as the user wrote its options, with --allow-removals added."""
+    words = ctx.command_path.split()
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name or "")
+        if value is None or value is False or param.name == "allow_removals":
+            continue
+        if isinstance(param, click.Argument):
+            words.append(str(value))
+        elif isinstance(param, click.Option) and param.is_flag:
+            words.append(param.opts[0])
+        else:
+            words += [param.opts[0], str(value)]
+    return shlex.join([*words, "--allow-removals"])
 
 
 def _confirm(auto_approve: bool) -> None:
@@ -49,12 +144,17 @@ def _confirm(auto_approve: bool) -> None:
     click.confirm("\nApply these changes?", abort=True)
 
 
-def _run(document: dict[str, Any], provider: Provider) -> None:
+def _run(document: Document, provider: Provider, audit: AuditLog) -> None:
     click.echo("")
-    lines = [change_line(change) for change in document["changes"]]
-    apply_changes(changes_from_document(document), provider, lambda index: click.echo(lines[index]))
-    summary = document["summary"]
-    click.echo(
-        f"\nApply complete! {summary['add']} added, {summary['change']} changed, "
-        f"{summary['remove']} removed."
+    changes = document["changes"]
+    lines = [change_line(change) for change in changes]
+    result = apply_plan(document, provider, audit, lambda index: click.echo(lines[index]))
+    if result.failure is None:
+        click.echo(f"\n{applied_summary(document['summary'])}")
+        return
+    click.echo(f"\n{apply_report(changes, result)}")
+    done = len(result.succeeded)
+    raise ApplyFailedError(
+        f"apply stopped at change {done + 1} of {len(changes)} "
+        f"({changes[done]['group']['displayName']}): {result.failure.error}"
     )

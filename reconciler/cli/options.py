@@ -14,12 +14,13 @@ from reconciler.config import Config, load_config
 
 @dataclass(frozen=True, slots=True)
 class Sources:
-    """Where this run's tenant and policy are: reconciler.yaml, overridden by options."""
+    """Where this run's tenant, policy and audit log are: reconciler.yaml, overridden by options."""
 
     tenant: str | None
     seed: Path | None
     policy: Path
     base: Path
+    audit: Path
 
 
 format_option = click.option(
@@ -32,15 +33,18 @@ format_option = click.option(
 )
 
 
+config_option = click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Configuration file (default: ./reconciler.yaml).",
+)
+
+
 def source_options(command: Callable) -> Callable:
     """Add --config, --tenant and --policy; the command receives `sources: Sources`."""
     decorators = [
-        click.option(
-            "--config",
-            "config_file",
-            type=click.Path(dir_okay=False, path_type=Path),
-            help="Configuration file (default: ./reconciler.yaml).",
-        ),
+        config_option,
         click.option(
             "--tenant",
             "tenant_source",
@@ -63,6 +67,7 @@ def source_options(command: Callable) -> Callable:
             seed=config.seed,
             policy=policy_path or config.policy,
             base=config.base,
+            audit=config.audit,
         )
         return command(sources=sources, **kwargs)
 

@@ -1,4 +1,8 @@
-"""`reconciler validate`, `plan` and `show`: the policy checked, compared with a tenant, shown."""
+"""`reconciler validate`, `plan` and `show`: the policy checked, compared with a tenant, shown.
+
+A plan saved with `--out`, or printed with `--format json`, carries its `origin` (see
+plan/origin.py); a text plan doesn't need one, so it is spared fingerprinting the tenant.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +14,13 @@ from pathlib import Path
 import click
 
 from reconciler.cli.options import Sources, format_option, source_options
-from reconciler.errors import InputError
+from reconciler.errors import InputError, ReconcilerError
 from reconciler.model import Tenant
 from reconciler.plan.build import Plan, build_plan
-from reconciler.plan.document import plan_document
+from reconciler.plan.document import Document, plan_document
+from reconciler.plan.origin import plan_origin
 from reconciler.plan.planfile import read_plan_file, write_plan_file
+from reconciler.plan.stale import Freshness, check_freshness
 from reconciler.policy import LoadedPolicy, load_policy, resolve
 from reconciler.providers.base import Provider
 from reconciler.providers.sources import open_tenant
@@ -67,7 +73,11 @@ def plan(
 ) -> None:
     """Show what apply would change, and who would lose which licenses."""
     with open_tenant(sources.tenant, sources.seed, sources.base) as provider:
-        document = plan_document(current_plan(sources, provider))
+        loaded = load_policy(sources.policy)
+        tenant = provider.read()
+        document = plan_document(plan_now(loaded, tenant))
+    if out_file is not None or output_format == "json":
+        document["origin"] = plan_origin(loaded, tenant)
     if out_file is not None:
         write_plan_file(document, out_file)
     _echo(document, output_format, show_all)
@@ -77,17 +87,52 @@ def plan(
 
 @click.command()
 @click.argument("plan_file", metavar="PLANFILE", type=Path)
+@source_options
 @format_option
 @click.option("--show-all", is_flag=True, help="List every license removal, not the first 50.")
-def show(plan_file: Path, output_format: str, show_all: bool) -> None:
-    """Print a saved plan."""
-    _echo(read_plan_file(plan_file), output_format, show_all)
+def show(sources: Sources, plan_file: Path, output_format: str, show_all: bool) -> None:
+    """Print a saved plan, warning if the tenant or policy has moved on since it was made."""
+    document = read_plan_file(plan_file)
+    try:
+        warning = _stale_warning(_freshness(document, sources))
+    except ReconcilerError as error:
+        # the plan is still worth reading where the tenant can't be: say only what wasn't checked
+        warning = None
+        click.echo(f"note: not checked against the tenant: {error}", err=True)
+    _echo(document, output_format, show_all)
+    if warning is not None:
+        # on stderr, after the plan: seen at a terminal, and `--format json` stays JSON
+        click.echo(f"warning: {warning}", err=True)
+
+
+def _freshness(document: Document, sources: Sources) -> Freshness:
+    # no seed: showing a plan never creates a local tenant as a side effect
+    with open_tenant(sources.tenant, None, sources.base) as provider:
+        loaded = load_policy(sources.policy)
+        tenant = provider.read()
+        return check_freshness(
+            document,
+            plan_origin(loaded, tenant),
+            lambda: plan_document(plan_now(loaded, tenant)),
+        )
+
+
+def _stale_warning(freshness: Freshness) -> str | None:
+    """What `show` warns of: another tenant's plan, or a stale one; None for a current plan."""
+    problem = freshness.problem()
+    if problem is None:
+        return None
+    return f"{problem} `apply` will refuse it; run `reconciler plan` again."
 
 
 def current_plan(sources: Sources, provider: Provider) -> Plan:
     """The plan from the tenant as it is now to the policy."""
     loaded = load_policy(sources.policy)
-    tenant = provider.read()
+    return plan_now(loaded, provider.read())
+
+
+def plan_now(loaded: LoadedPolicy, tenant: Tenant) -> Plan:
+    """The plan from `tenant` to the policy `loaded`."""
     # the tenant is millions of frozen objects without cycles: sparing them the collector's
     # passes saves about a third of a large tenant's planning time
     gc.freeze()

@@ -9,9 +9,24 @@ from reconciler.engine import recompute, simulate
 from reconciler.engine.catalog import DEFAULT_RULES, PlanDependency, ServicePlanRules
 from reconciler.model import Tenant
 from reconciler.plan.changes import Change, CreateGroup, DeleteGroup, apply_to_groups
+from reconciler.plan.checks import Facts, plan_warnings
+from reconciler.plan.checks import licensing as licensing_checks
+from reconciler.plan.checks import membership as membership_checks
+from reconciler.plan.checks import service_plans as service_plan_checks
 from reconciler.plan.diff import diff
+from reconciler.plan.guards import Guards, guards
 from reconciler.plan.impact import Impact, impact
+from reconciler.plan.order import safe_order
+from reconciler.plan.seats import SeatForecast, seat_forecast
+from reconciler.plan.warnings import PlanWarning
 from reconciler.policy.desired import DesiredState
+
+CHECKS = (
+    *licensing_checks.CHECKS,
+    *membership_checks.CHECKS,
+    service_plan_checks.new_service_plans,
+    service_plan_checks.pending_provisioning,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +37,9 @@ class Plan:
     impact: Impact
     before: Tenant
     after: Tenant
+    seats: tuple[SeatForecast, ...]
+    warnings: tuple[PlanWarning, ...]
+    guards: Guards
 
     @property
     def changes_present(self) -> bool:
@@ -35,17 +53,34 @@ class Plan:
         return {"add": len(created), "change": len(changed), "remove": len(removed)}
 
 
-def build_plan(desired: DesiredState, tenant: Tenant, now: datetime | None = None) -> Plan:
-    """Diff `desired` against `tenant`, and foresee the tenant after the changes."""
-    changes = diff(desired, tenant)
+def service_plan_rules(desired: DesiredState) -> ServicePlanRules:
+    """The engine's catalog of conflicting and dependent plans, with the policy's own."""
     settings = desired.settings
-    rules = DEFAULT_RULES.extended(
+    return DEFAULT_RULES.extended(
         ServicePlanRules(
             settings.mutuallyExclusivePlans,
             tuple(PlanDependency(plan, requires) for plan, requires in settings.dependentPlans),
         )
     )
+
+
+def build_plan(desired: DesiredState, tenant: Tenant, now: datetime | None = None) -> Plan:
+    """Diff `desired` against `tenant`, foresee the tenant after the changes, and check both."""
+    rules = service_plan_rules(desired)
+    changes = diff(desired, tenant)
     groups = apply_to_groups({g.id: g for g in tenant.groups}, changes)
     after = simulate(tenant, groups, now, rules)
     # impact compares two settled states, so only the plan's changes make a difference
-    return Plan(changes, impact(recompute(tenant, now, rules), after), tenant, after)
+    before = recompute(tenant, now, rules)
+    changes = safe_order(changes, before, after)
+    found = impact(before, after, changes)
+    warnings = plan_warnings(Facts(desired, before, after, changes), CHECKS)
+    return Plan(
+        changes,
+        found,
+        tenant,
+        after,
+        seat_forecast(before, after),
+        warnings,
+        guards(desired, found, before, after),
+    )

@@ -23,6 +23,7 @@ from reconciler.plan.changes import (
     RemoveMembers,
     UpdateGroup,
 )
+from reconciler.plan.warnings import PlanWarning
 
 FORMAT_VERSION = 1
 
@@ -40,21 +41,43 @@ def plan_document(plan: Plan) -> Document:
         "impact": {
             "licenseRemovals": [asdict(removal) for removal in plan.impact.licenseRemovals],
             "planRemovals": [
-                {**asdict(removal), "servicePlans": list(removal.servicePlans)}
+                {
+                    **asdict(removal),
+                    "servicePlans": list(removal.servicePlans),
+                    "keptBy": list(removal.keptBy),
+                }
                 for removal in plan.impact.planRemovals
             ],
-            "licenseAdditions": [],
+            "licenseAdditions": [asdict(addition) for addition in plan.impact.licenseAdditions],
+            "seats": [
+                {**asdict(seat), "countViolations": list(seat.countViolations)}
+                for seat in plan.seats
+            ],
         },
-        # the safety issue fills warnings and the guard limits; until then nothing is refused
-        "warnings": [],
+        "warnings": [_warning(warning) for warning in plan.warnings],
         "guards": {
-            "licenseRemovals": len(plan.impact.licenseRemovals) + len(plan.impact.planRemovals),
-            "maxLicenseRemovals": None,
-            "protected": [],
-            "refused": False,
-            "reasons": [],
+            "licenseRemovals": plan.guards.licenseRemovals,
+            "maxLicenseRemovals": plan.guards.maxLicenseRemovals,
+            "protected": [_group(group_id, name) for group_id, name in plan.guards.protected],
+            "refused": plan.guards.refused,
+            "reasons": list(plan.guards.reasons),
         },
     }
+
+
+def _warning(warning: PlanWarning) -> Document:
+    """A finding, without the fields it leaves empty."""
+    document: Document = {"code": warning.code, "severity": warning.severity}
+    document["message"] = warning.message
+    for field in ("hint", "group", "user"):
+        if getattr(warning, field) is not None:
+            document[field] = getattr(warning, field)
+    if warning.location is not None:
+        document["file"] = warning.location.file
+        for field in ("line", "column"):
+            if getattr(warning.location, field) is not None:
+                document[field] = getattr(warning.location, field)
+    return document
 
 
 class _Names:

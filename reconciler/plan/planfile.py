@@ -1,4 +1,8 @@
-"""Saved plans: the plan document written by `plan --out`, read by `show` and `apply`."""
+"""Saved plans: the plan document written by `plan --out`, read by `show` and `apply`.
+
+What a saved plan was made from is its `origin` (plan/origin.py); whether it still holds is
+plan/stale.py's question. This module only writes and reads the file.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,11 @@ from reconciler.render.plan_json import plan_json
 
 
 def write_plan_file(document: dict[str, Any], path: Path) -> None:
-    path.write_text(plan_json(document) + "\n", encoding="utf-8")
+    """Writes the plan document to `path`; InputError if it can't."""
+    try:
+        path.write_text(plan_json(document) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"can't write plan file: {exc.strerror}", Location(str(path))) from exc
 
 
 def read_plan_file(path: Path) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 policy = load_policy("policies/")              # offline: YAML, schema, rule syntax
 state = resolve(policy, tenant.subscribedSkus)  # SKU and plan names against the tenant
+state.lock                                      # skus.lock.yaml beside the policy, or None
 
 Every problem is a PolicyError (an InputError) at the YAML node's file:line:column; a stage
 reports all its problems at once in `error.errors`, the first one being the error itself.
@@ -15,6 +16,17 @@ from reconciler.policy.desired import (
     Settings,
 )
 from reconciler.policy.errors import PolicyError, PolicyRuleError
+from reconciler.policy.lock import (
+    LockedPlan,
+    LockedSku,
+    LockUpdate,
+    SkuChange,
+    SkuLock,
+    build_lock,
+    lock_path,
+    read_lock,
+    update_lock,
+)
 from reconciler.policy.resolve import LoadedPolicy, load_policy, resolve
 from reconciler.policy.source import Position, Positions
 
@@ -23,12 +35,21 @@ __all__ = [
     "DesiredLicense",
     "DesiredState",
     "LoadedPolicy",
+    "LockUpdate",
+    "LockedPlan",
+    "LockedSku",
     "PolicyError",
     "PolicyRuleError",
     "Position",
     "Positions",
     "RetiredGroup",
     "Settings",
+    "SkuChange",
+    "SkuLock",
+    "build_lock",
     "load_policy",
+    "lock_path",
+    "read_lock",
     "resolve",
+    "update_lock",
 ]

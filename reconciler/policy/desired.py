@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reconciler.errors import Location
+from reconciler.policy.lock import SkuLock
 
 ON, PAUSED = "On", "Paused"  # membershipRuleProcessingState
 
@@ -81,9 +82,14 @@ class RetiredGroup:
 
 @dataclass(frozen=True, slots=True)
 class DesiredState:
-    """Everything the policy asks for; only these groups are ever changed."""
+    """Everything the policy asks for; only these groups are ever changed.
+
+    `lock` is the policy's skus.lock.yaml (the service plans its SKUs had when last locked),
+    None when the policy has none yet.
+    """
 
     tenant: str | None
     settings: Settings
     groups: tuple[DesiredGroup, ...]
     retired: tuple[RetiredGroup, ...]
+    lock: SkuLock | None = None

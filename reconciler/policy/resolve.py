@@ -20,6 +20,7 @@ from reconciler.policy.desired import (
     Settings,
 )
 from reconciler.policy.errors import PolicyError, raise_all
+from reconciler.policy.lock import SkuLock, load_lock
 from reconciler.policy.schema import check, where
 from reconciler.policy.source import Pointer, Positions, load_sources
 
@@ -28,21 +29,30 @@ _SHOWN = 20  # names listed when a SKU is unknown; a tenant rarely has more
 
 @dataclass(frozen=True)
 class LoadedPolicy:
-    """A policy read, merged and checked (schema, rules), its names not yet resolved."""
+    """A policy read, merged and checked (schema, rules), its names not yet resolved.
+
+    `lock` is its skus.lock.yaml, or None when it has none (or it wasn't asked for).
+    """
 
     document: Mapping[str, Any]
     positions: Positions
+    lock: SkuLock | None = None
 
     @property
     def files(self) -> tuple[str, ...]:
         return tuple(self.positions.texts)
 
 
-def load_policy(path: str | os.PathLike[str]) -> LoadedPolicy:
-    """Read every policy file under `path` and check it, offline; PolicyError if invalid."""
+def load_policy(path: str | os.PathLike[str], with_lock: bool = True) -> LoadedPolicy:
+    """Read every policy file under `path` and check it, offline; PolicyError if invalid.
+
+    With `with_lock`, the lock file is read too (an unreadable lock is a PolicyError);
+    `reconciler lock` reads without it, as it rewrites the lock whatever it holds.
+    """
     document, positions = load_sources(Path(path))
     raise_all(check(document, positions))
-    return LoadedPolicy(document, positions)
+    lock = load_lock(Path(path)) if with_lock else None
+    return LoadedPolicy(document, positions, lock)
 
 
 def resolve(policy: LoadedPolicy, skus: Sequence[Sku]) -> DesiredState:
@@ -82,6 +92,7 @@ def resolve(policy: LoadedPolicy, skus: Sequence[Sku]) -> DesiredState:
         ),
         groups=groups,
         retired=retired,
+        lock=policy.lock,
     )
 
 

@@ -23,6 +23,8 @@ from reconciler.policy.errors import PolicyError, raise_all
 Pointer = tuple[str | int, ...]
 
 SUFFIXES = (".yaml", ".yml")
+# The SKU lock (policy/lock.py) sits at the top of the policy folder but is not policy.
+LOCK_NAME = "skus.lock.yaml"
 # Aliases can expand a small file exponentially ("billion laughs"); a real policy stays far below.
 MAX_VALUES = 1_000_000
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -104,7 +106,8 @@ def policy_files(path: Path) -> list[tuple[Path, str]]:
     """Every policy file under `path` (a file or a directory), sorted, with its display name.
 
     Files are sorted by path component by component, the same on every machine.
-    Hidden files and directories (.git, .github) are skipped: they hold no policy.
+    Hidden files and directories (.git, .github) are skipped: they hold no policy; so is the
+    lock file at the top of the folder.
     """
     if path.is_file():
         return [(path, str(path))]
@@ -113,7 +116,10 @@ def policy_files(path: Path) -> list[tuple[Path, str]]:
     found: list[tuple[tuple[str, ...], Path]] = []
     for directory, subdirectories, names in os.walk(path):
         subdirectories[:] = [name for name in subdirectories if not name.startswith(".")]
+        top = Path(directory) == path
         for name in names:
+            if top and name == LOCK_NAME:
+                continue
             if not name.startswith(".") and name.lower().endswith(SUFFIXES):
                 file = Path(directory, name)
                 # component by component, as a tree lists them: a/z.yaml before a.yaml
@@ -121,8 +127,16 @@ def policy_files(path: Path) -> list[tuple[Path, str]]:
     return [(file, str(file)) for _, file in sorted(found)]
 
 
-def read_file(path: Path, name: str) -> SourceFile:
-    """Read one policy file; PolicyError with every problem found in it."""
+def read_file(
+    path: Path,
+    name: str,
+    kind: str = "policy file",
+    keys: str = "tenant, settings, groups, retired",
+) -> SourceFile:
+    """Read one YAML file (a policy file, or the `kind` named); PolicyError with its problems.
+
+    `keys` names what the file's top-level mapping holds, for the message when it holds none.
+    """
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -143,7 +157,7 @@ def read_file(path: Path, name: str) -> SourceFile:
         finally:
             loader.dispose()
     except yaml.MarkedYAMLError as exc:
-        raise PolicyError(_yaml_message(exc), _mark_location(name, exc)) from exc
+        raise PolicyError(_yaml_message(exc, kind), _mark_location(name, exc)) from exc
     except yaml.reader.ReaderError as exc:
         code = exc.character if isinstance(exc.character, int) else ord(exc.character)
         message = f"invalid YAML: control character U+{code:04X} is not allowed"
@@ -152,7 +166,7 @@ def read_file(path: Path, name: str) -> SourceFile:
         return SourceFile(name, text, {}, {(): Position(Location(name, 1, 1))})
     if not isinstance(root, MappingNode):
         found = "a list" if isinstance(root, SequenceNode) else "a single value"
-        message = f"a policy file holds a mapping (tenant, settings, groups, retired), not {found}"
+        message = f"a {kind} holds a mapping ({keys}), not {found}"
         raise PolicyError(message, _location(name, root))
     builder = _Builder(name, _Loader(text))
     document = builder.value(root, (), None)
@@ -160,9 +174,9 @@ def read_file(path: Path, name: str) -> SourceFile:
     return SourceFile(name, text, document, builder.entries)
 
 
-def _yaml_message(exc: yaml.MarkedYAMLError) -> str:
+def _yaml_message(exc: yaml.MarkedYAMLError, kind: str) -> str:
     if exc.problem == "but found another document":
-        return "a policy file holds one YAML document; a second one starts here"
+        return f"a {kind} holds one YAML document; a second one starts here"
     message = f"invalid YAML: {exc.problem}"
     if exc.context and exc.context_mark is not None:
         message += f" ({exc.context} at line {exc.context_mark.line + 1})"

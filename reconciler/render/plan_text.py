@@ -20,9 +20,10 @@ Document = Mapping[str, Any]
 
 
 def plan_text(document: Document, show_all: bool = False) -> str:
-    """The whole plan as text, ending with the summary line."""
+    """The whole plan as text: changes, who loses and gains what, seats, warnings, summary."""
     if not document["changesPresent"]:
-        return "No changes. Licensing matches the policy."
+        lines = _warning_lines(document["warnings"], show_all)
+        return "\n".join([*lines, "No changes. Licensing matches the policy."])
     blocks: dict[str, list[Document]] = {}
     for change in document["changes"]:
         blocks.setdefault(change["group"]["displayName"], []).append(change)
@@ -37,7 +38,12 @@ def plan_text(document: Document, show_all: bool = False) -> str:
         lines.append(f'  {_SYMBOLS[kind]} group "{name}" {{')
         lines += [f"      {line}" for change in changes for line in _change_lines(change)]
         lines += ["    }", ""]
-    lines += _removal_lines(document["impact"], show_all)
+    impact = document["impact"]
+    lines += _removal_lines(impact, show_all)
+    lines += _addition_lines(impact["licenseAdditions"])
+    lines += _seat_lines(impact.get("seats", []))
+    lines += _warning_lines(document["warnings"], show_all)
+    lines += _guard_lines(document["guards"])
     summary = document["summary"]
     lines.append(
         f"Plan: {summary['add']} to add, {summary['change']} to change, "
@@ -125,29 +131,126 @@ def _member(member: Document) -> str:
 
 
 def _removal_lines(impact: Document, show_all: bool) -> list[str]:
-    removals = [
-        f"  {r['userPrincipalName']} loses {r['skuPartNumber']} {_through(r)}"
-        for r in impact["licenseRemovals"]
-    ]
-    removals += [
-        f"  {r['userPrincipalName']} loses {', '.join(r['servicePlans'])} of {r['skuPartNumber']} "
-        f"{_through(r)}"
-        for r in impact["planRemovals"]
-    ]
-    if not removals:
+    """Every loss, grouped by the group it comes through; the first 50 unless show_all."""
+    by_group: dict[str, list[str]] = {}
+    for r in impact["licenseRemovals"]:
+        line = f"{r['userPrincipalName']} loses {r['skuPartNumber']} ({r['reason']})"
+        by_group.setdefault(r["group"] or "an assignment", []).append(line)
+    for r in impact["planRemovals"]:
+        others = [name for name in r.get("keptBy", []) if name != r["group"]]
+        kept = ", ".join(name or "a direct assignment" for name in others)
+        line = (
+            f"{r['userPrincipalName']} loses {', '.join(r['servicePlans'])} of "
+            f"{r['skuPartNumber']} ({r['reason']}"
+            + (f"; keeps {r['skuPartNumber']} through {kept})" if kept else ")")
+        )
+        by_group.setdefault(r["group"] or "an assignment", []).append(line)
+    if not by_group:
         return []
-    shown = removals if show_all else removals[:REMOVALS_SHOWN]
-    lines = ["Licenses removed:", *shown]
-    if len(shown) < len(removals):
-        lines.append(f"  ... and {len(removals) - len(shown)} more (--show-all lists them)")
+    lines = ["Licenses removed:"]
+    shown = total = 0
+    for group in sorted(by_group, key=str.lower):
+        users = sorted(by_group[group], key=str.lower)
+        total += len(users)
+        room = len(users) if show_all else max(0, REMOVALS_SHOWN - shown)
+        if room:
+            lines.append(f"  through {group} ({len(users)}):")
+            lines += [f"    {line}" for line in users[:room]]
+            shown += min(room, len(users))
+    if shown < total:
+        lines.append(f"  ... and {total - shown} more (--show-all lists them)")
     return [*lines, ""]
 
 
-def _through(removal: Document) -> str:
-    return f"(through {removal['group']}: {removal['reason']})"
+def _addition_lines(additions: Sequence[Document]) -> list[str]:
+    """Gains, counted per group and product."""
+    if not additions:
+        return []
+    counts: dict[tuple[str, str], int] = {}
+    for a in additions:
+        key = (a["group"] or "a direct assignment", a["skuPartNumber"])
+        counts[key] = counts.get(key, 0) + 1
+    lines = ["Licenses added:"]
+    for (group, sku), count in sorted(counts.items(), key=lambda item: item[0][0].lower()):
+        lines.append(
+            f"  {count} {'user gains' if count == 1 else 'users gain'} {sku} through {group}"
+        )
+    return [*lines, ""]
+
+
+def _seat_lines(seats: Sequence[Document]) -> list[str]:
+    """Products whose seat use the plan changes, or that run short."""
+    changed = [s for s in seats if s["consumedNow"] != s["consumedAfter"] or s["countViolations"]]
+    if not changed:
+        return []
+    width = max(len(s["skuPartNumber"]) for s in changed)
+    lines = ["Seats:"]
+    for s in changed:
+        line = (
+            f"  {s['skuPartNumber']:<{width}}  {s['consumedNow']} -> {s['consumedAfter']} "
+            f"of {s['prepaid']}"
+        )
+        if s["countViolations"]:
+            line += f", {len(s['countViolations'])} short"
+        lines.append(line)
+    return [*lines, ""]
+
+
+_SEVERITIES = {"error": "Error", "warning": "Warning", "info": "Info"}
+WARNINGS_SHOWN = 5  # per code: a finding per user can run to thousands
+
+
+def _warning_lines(warnings: Sequence[Document], show_all: bool) -> list[str]:
+    """Findings by code, most serious first, a few of each unless show_all; a hint once."""
+    if not warnings:
+        return []
+    lines = ["Warnings:"]
+    by_code: dict[str, list[Document]] = {}
+    for warning in warnings:
+        by_code.setdefault(warning["code"], []).append(warning)
+    for code, found in by_code.items():
+        count = f" ({len(found)})" if len(found) > 1 else ""
+        lines.append(f"  {_SEVERITIES[found[0]['severity']]}: {code}{count}")
+        shown = found if show_all else found[:WARNINGS_SHOWN]
+        lines += [f"    {_where(w)}{w['message']}" for w in shown]
+        if len(shown) < len(found):
+            lines.append(f"    ... and {len(found) - len(shown)} more (--show-all lists them)")
+        hints = dict.fromkeys(w["hint"] for w in shown if w.get("hint"))
+        lines += [f"    hint: {hint}" for hint in hints]
+    return [*lines, ""]
+
+
+def _where(warning: Document) -> str:
+    if not warning.get("file"):
+        return ""
+    place = [warning["file"], warning.get("line"), warning.get("column")]
+    return ":".join(str(part) for part in place if part) + ": "
+
+
+def _guard_lines(guards: Document) -> list[str]:
+    """The removal guard, and why apply would refuse the plan."""
+    if not guards["licenseRemovals"] and not guards["refused"]:
+        return []
+    count, limit = guards["licenseRemovals"], guards["maxLicenseRemovals"]
+    if not guards["refused"]:
+        return [f"Guards: {count} license removals, within maxLicenseRemovals ({limit}).", ""]
+    lines = ["Apply will refuse this plan without --allow-removals:"]
+    lines += [f"  {reason}" for reason in guards["reasons"]]
+    return [*lines, ""]
 
 
 _COLOURS = {"+": "green", "~": "yellow", "-": "red"}
+_HEADINGS = (
+    "# ",
+    "Plan:",
+    "Licenses removed:",
+    "Licenses added:",
+    "Seats:",
+    "Warnings:",
+    "Guards:",
+    "Apply will refuse",
+    "No changes.",
+)
 
 
 def colourize(text: str) -> str:
@@ -158,7 +261,7 @@ def colourize(text: str) -> str:
         indent = line[: len(line) - len(body)]
         if body.startswith("# (because"):
             lines.append(click.style(line, dim=True))
-        elif body.startswith(("# ", "Plan:", "Licenses removed:", "No changes.")):
+        elif body.startswith(_HEADINGS):
             lines.append(click.style(line, bold=True))
         elif body[:1] in _COLOURS and body[1:2] in ("", " "):
             lines.append(indent + click.style(body[0], fg=_COLOURS[body[0]]) + body[1:])

@@ -1,4 +1,5 @@
 import json
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -34,6 +35,17 @@ def run():
         return Result(done.returncode, done.stdout, done.stderr)
 
     return run
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Path:
+    """A copy of the repository's demo: configuration, policies and the seed tenant."""
+    shutil.copytree(ROOT / "policies", tmp_path / "policies")
+    shutil.copy(ROOT / "examples" / "contoso" / "tenant.json", tmp_path / "seed.json")
+    (tmp_path / "reconciler.yaml").write_text(
+        "tenant: local:state/tenant.db\nseed: seed.json\npolicy: policies/\n"
+    )
+    return tmp_path
 
 
 @pytest.fixture

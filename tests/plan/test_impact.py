@@ -14,7 +14,8 @@ from reconciler.model import (
     Tenant,
     User,
 )
-from reconciler.plan.impact import LicenseRemoval, PlanRemoval, impact
+from reconciler.plan.changes import UpdateGroup
+from reconciler.plan.impact import TURNED_DYNAMIC, LicenseRemoval, PlanRemoval, impact
 
 E5 = "06ebc4ee-1bb5-47dd-8120-11324bc54e06"  # SPE_E5
 EMS = "efccb6f7-5641-4e0e-bd10-b4976e1bf68e"  # EMS
@@ -82,10 +83,24 @@ def test_rule_edit_lists_who_loses_a_product_and_who_keeps_it_through_another_as
     )
     assert found.planRemovals == (
         PlanRemoval(
-            "ben", "ben@contoso.com", "SPE_E5", ("YAMMER_ENTERPRISE",), "LIC-Sales", reason
+            "ben",
+            "ben@contoso.com",
+            E5,
+            "SPE_E5",
+            ("YAMMER_ENTERPRISE",),
+            "LIC-Sales",
+            reason,
+            keptBy=("LIC-Everyone",),
         ),
         PlanRemoval(
-            "dee", "dee@contoso.com", "SPE_E5", ("YAMMER_ENTERPRISE",), "LIC-Sales", reason
+            "dee",
+            "dee@contoso.com",
+            E5,
+            "SPE_E5",
+            ("YAMMER_ENTERPRISE",),
+            "LIC-Sales",
+            reason,
+            keptBy=("LIC-Everyone",),
         ),
     )
     # dee keeps EMS through her direct assignment, so she isn't listed as losing it
@@ -105,3 +120,64 @@ def test_a_change_that_takes_nothing_away_has_no_impact():
     after = simulate(BEFORE, _edit(SALES, description="Sales and HR"))
     assert impact(BEFORE, after).licenseRemovals == ()
     assert impact(BEFORE, after).planRemovals == ()
+    assert impact(BEFORE, after).licenseAdditions == ()
+
+
+def test_users_who_gain_a_product_are_listed_with_the_group_and_why():
+    after = simulate(BEFORE, _edit(EVERYONE, assignedLicenses=(AssignedLicense(EMS),)))
+    found = impact(BEFORE, after)
+    # ana and ben had EMS through LIC-Sales, dee directly: nobody gains it; E5 stays with Sales
+    assert found.licenseAdditions == ()
+    widened = simulate(BEFORE, _edit(SALES, membershipRule="user.objectId -ne null"))
+    assert impact(BEFORE, widened).licenseAdditions == ()  # everyone had both already
+    newcomer = replace(BEFORE, users=(*BEFORE.users, _user("eve", "Legal")))
+    after = simulate(recompute(newcomer), _edit(SALES, membershipRule="user.objectId -ne null"))
+    found = impact(recompute(newcomer), after)
+    assert sorted(
+        (a.userId, a.skuPartNumber, a.group, a.reason) for a in found.licenseAdditions
+    ) == [
+        ("eve", "EMS", "LIC-Sales", "matches the membership rule"),
+    ]
+
+
+def test_a_static_group_turned_dynamic_lists_members_who_lose_the_license_until_processed():
+    static = Group(
+        "g-static", "LIC-Static", members=("ana",), assignedLicenses=(AssignedLicense(EMS),)
+    )
+    tenant = recompute(replace(BEFORE, groups=(static,)))
+    dynamic = replace(
+        static,
+        groupTypes=("DynamicMembership",),
+        membershipRule='user.department -eq "Sales"',
+        membershipRuleProcessingState="On",
+    )
+    changes = [UpdateGroup("g-static", "LIC-Static", "groupTypes", (), ("DynamicMembership",))]
+    after = simulate(tenant, {"g-static": dynamic})
+    # ana matches the rule and keeps EMS in the end, but Entra drops her first
+    assert [
+        (r.userId, r.skuPartNumber, r.reason) for r in impact(tenant, after).licenseRemovals
+    ] == []
+    assert [
+        (r.userId, r.skuPartNumber, r.reason)
+        for r in impact(tenant, after, changes).licenseRemovals
+    ] == [("ana", "EMS", TURNED_DYNAMIC)]
+
+
+def test_a_member_kept_by_a_group_turned_dynamic_loses_its_plans_while_entra_reevaluates():
+    # ana has E5 from the static group (all plans) and from LIC-Everyone (Viva Engage off)
+    static = Group(
+        "g-static", "LIC-Static", members=("ana",), assignedLicenses=(AssignedLicense(E5),)
+    )
+    tenant = recompute(replace(BEFORE, groups=(static, EVERYONE)))
+    dynamic = replace(
+        static,
+        groupTypes=("DynamicMembership",),
+        membershipRule='user.department -eq "Sales"',
+        membershipRuleProcessingState="On",
+    )
+    changes = [UpdateGroup("g-static", "LIC-Static", "groupTypes", (), ("DynamicMembership",))]
+    found = impact(tenant, simulate(tenant, {"g-static": dynamic}), changes)
+    assert found.licenseRemovals == ()
+    assert [(r.userId, r.servicePlans, r.reason, r.keptBy) for r in found.planRemovals] == [
+        ("ana", ("YAMMER_ENTERPRISE",), TURNED_DYNAMIC, ("LIC-Everyone",))
+    ]

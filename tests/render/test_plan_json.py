@@ -133,11 +133,23 @@ def test_a_plan_without_changes_says_so_and_is_valid():
     assert document["changesPresent"] is False
     assert document["changes"] == []
     assert document["summary"] == {"add": 0, "change": 0, "remove": 0}
-    assert document["impact"] == {"licenseRemovals": [], "planRemovals": [], "licenseAdditions": []}
-    assert document["guards"]["licenseRemovals"] == 0
+    impact = document["impact"]
+    assert (impact["licenseRemovals"], impact["planRemovals"], impact["licenseAdditions"]) == (
+        [],
+        [],
+        [],
+    )
+    assert all(seat["consumedNow"] == seat["consumedAfter"] for seat in impact["seats"])
+    assert document["guards"] == {
+        "licenseRemovals": 0,
+        "maxLicenseRemovals": 10,
+        "protected": [],
+        "refused": False,
+        "reasons": [],
+    }
 
 
-def test_every_kind_of_change_appears_in_apply_order_with_names_beside_guids():
+def test_every_kind_of_change_appears_giving_first_then_taking_with_names_beside_guids():
     document = _document(EVERYTHING)
     _valid(document)
     assert document["changesPresent"] is True
@@ -162,13 +174,6 @@ def test_every_kind_of_change_appears_in_apply_order_with_names_beside_guids():
             },
         },
         {
-            "action": "updateGroup",
-            "group": sales,
-            "property": "membershipRule",
-            "before": SALES_OR_HR,
-            "after": 'user.department -eq "Sales"',
-        },
-        {
             "action": "addMembers",
             "group": static,
             "members": [{"id": "cy", "userPrincipalName": "cy@contoso.com"}],
@@ -177,11 +182,6 @@ def test_every_kind_of_change_appears_in_apply_order_with_names_beside_guids():
             "action": "addMembers",
             "group": new,
             "members": [{"id": "ana", "userPrincipalName": "ana@contoso.com"}],
-        },
-        {
-            "action": "removeMembers",
-            "group": static,
-            "members": [{"id": "ben", "userPrincipalName": "ben@contoso.com"}],
         },
         {
             "action": "addLicense",
@@ -197,6 +197,18 @@ def test_every_kind_of_change_appears_in_apply_order_with_names_beside_guids():
                 {"servicePlanId": AAD_P1, "servicePlanName": "AAD_PREMIUM"},
                 {"servicePlanId": AAD_P2, "servicePlanName": "AAD_PREMIUM_P2"},
             ],
+        },
+        {
+            "action": "updateGroup",
+            "group": sales,
+            "property": "membershipRule",
+            "before": SALES_OR_HR,
+            "after": 'user.department -eq "Sales"',
+        },
+        {
+            "action": "removeMembers",
+            "group": static,
+            "members": [{"id": "ben", "userPrincipalName": "ben@contoso.com"}],
         },
         {
             "action": "changeDisabledPlans",
@@ -262,17 +274,34 @@ def test_impact_lists_exactly_the_removals_and_guards_count_them():
                 "servicePlans": ["TEAMS1"],
                 "group": "LIC-Sales",
                 "reason": "service plans disabled on the group",
+                "skuId": E3,
+                "keptBy": ["LIC-Sales"],
             }
         ],
-        "licenseAdditions": [],
+        "licenseAdditions": [
+            _addition("ana", EMS, "EMS", "LIC-New", "new group"),
+            _addition("cy", E5, "SPE_E5", "LIC-Static", "added to the group's members"),
+            _addition("cy", EMS, "EMS", "LIC-Static", "added to the group's members"),
+        ],
+        "seats": document["impact"]["seats"],
     }
-    assert document["warnings"] == []
     assert document["guards"] == {
         "licenseRemovals": 3,
-        "maxLicenseRemovals": None,
+        "maxLicenseRemovals": 10,
         "protected": [],
         "refused": False,
         "reasons": [],
+    }
+
+
+def _addition(user_id: str, sku_id: str, part_number: str, group: str, reason: str) -> dict:
+    return {
+        "userId": user_id,
+        "userPrincipalName": f"{user_id}@contoso.com",
+        "skuId": sku_id,
+        "skuPartNumber": part_number,
+        "group": group,
+        "reason": reason,
     }
 
 

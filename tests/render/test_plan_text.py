@@ -58,13 +58,14 @@ def test_plan_without_changes_says_licensing_matches():
         (group("LIC-Sales", 'user.department -in ["Sales", "HR"]', licenses=[license_of(E3)]),),
         (),
     )
-    assert (
-        plan_text(plan_document(build_plan(desired, TENANT)))
-        == "No changes. Licensing matches the policy."
-    )
+    text = plan_text(plan_document(build_plan(desired, TENANT)))
+    assert text.endswith("\nNo changes. Licensing matches the policy.")
+    # warnings still show (here: no skus.lock.yaml), but no changes, removals or summary
+    assert text.startswith("Warnings:\n")
+    assert "reconciler will perform" not in text and "Plan:" not in text
 
 
-def test_plan_text_shows_changes_with_names_removals_and_summary():
+def test_plan_text_shows_changes_losses_by_group_gains_seats_warnings_and_summary():
     desired = DesiredState(
         None,
         Settings(),
@@ -106,11 +107,35 @@ def test_plan_text_shows_changes_with_names_removals_and_summary():
         "    }",
         "",
         "Licenses removed:",
-        "  ana@contoso.com loses SPE_E5 (through LIC-Old: group retired)",
-        "  ben@contoso.com loses SPE_E3"
-        " (through LIC-Sales: no longer matches the edited membership rule)",
-        "  ana@contoso.com loses TEAMS1 of SPE_E3"
-        " (through LIC-Sales: service plans disabled on the group)",
+        "  through LIC-Old (1):",
+        "    ana@contoso.com loses SPE_E5 (group retired)",
+        "  through LIC-Sales (2):",
+        "    ana@contoso.com loses TEAMS1 of SPE_E3 (service plans disabled on the group)",
+        "    ben@contoso.com loses SPE_E3 (no longer matches the edited membership rule)",
+        "",
+        "Licenses added:",
+        "  1 user gains SPE_E5 through LIC-New",
+        "",
+        "Seats:",
+        "  SPE_E3  2 -> 1 of 50",
+        "",
+        "Warnings:",
+        "  Warning: membership-drop",
+        "    policies/groups.yaml:1:1: the membership change drops 1 of LIC-Sales's 2 members"
+        " (50%),"
+        " more than maxMembershipDropPercent (10%)",
+        "    hint: check the rule with `reconciler rule test`; if the drop is intended,"
+        " raise settings.maxMembershipDropPercent",
+        "  Warning: usage-location-missing",
+        "    ben@contoso.com has no usageLocation and gets SPE_E5 as if in US,"
+        " the tenant's country",
+        "    hint: set the user's usageLocation where they work; group licensing never sets"
+        " it, and some services are not offered in every country",
+        "  Info: new-service-plan",
+        "    the policy has no skus.lock.yaml, so service plans Microsoft adds go unnoticed",
+        "    hint: run `reconciler lock` and commit skus.lock.yaml with the policies",
+        "",
+        "Guards: 3 license removals, within maxLicenseRemovals (10).",
         "",
         "Plan: 1 to add, 1 to change, 1 to remove.",
     ]
@@ -165,16 +190,20 @@ def test_removals_beyond_fifty_are_counted_unless_all_are_asked_for():
                 "sku": {"skuId": "x", "skuPartNumber": "SPE_E5"},
             },
         ],
-        "impact": {"licenseRemovals": [removal] * 60, "planRemovals": []},
+        "impact": {"licenseRemovals": [removal] * 60, "planRemovals": [], "licenseAdditions": []},
         "summary": {"add": 0, "change": 1, "remove": 0},
+        "warnings": [],
+        "guards": {
+            "licenseRemovals": 60,
+            "maxLicenseRemovals": 10,
+            "protected": [],
+            "refused": True,
+            "reasons": ["the plan takes 60 licenses away"],
+        },
     }
     short = plan_text(document).splitlines()
-    assert (
-        short.count(
-            "  u@contoso.com loses SPE_E5 (through LIC-Sales: no longer matches the "
-            "membership rule)"
-        )
-        == 50
-    )
+    assert "  through LIC-Sales (60):" in short
+    line = "    u@contoso.com loses SPE_E5 (no longer matches the membership rule)"
+    assert short.count(line) == 50
     assert "  ... and 10 more (--show-all lists them)" in short
     assert plan_text(document, show_all=True).count("u@contoso.com loses SPE_E5") == 60

@@ -1,0 +1,85 @@
+"""Checks of the membership rules the policy sets: lints, and edits that drop many members."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from reconciler.model import DYNAMIC_MEMBERSHIP
+from reconciler.plan.changes import UpdateGroup
+from reconciler.plan.checks import Facts
+from reconciler.plan.diff import find_group
+from reconciler.plan.warnings import INFO, WARNING, PlanWarning
+from reconciler.rules import parse
+from reconciler.rules.errors import RuleError
+from reconciler.rules.linter import lint
+
+DEFAULT_MAX_MEMBERSHIP_DROP_PERCENT = 10.0
+
+
+def membership_drop(facts: Facts) -> Iterator[PlanWarning]:
+    """A rule or processing change that drops more than the allowed share of a group's members."""
+    limit = facts.desired.settings.maxMembershipDropPercent
+    if limit is None:
+        limit = DEFAULT_MAX_MEMBERSHIP_DROP_PERCENT
+    edited = {
+        change.groupId
+        for change in facts.changes
+        if isinstance(change, UpdateGroup)
+        and change.property in ("membershipRule", "membershipRuleProcessingState", "groupTypes")
+    }
+    turned_dynamic = {
+        change.groupId
+        for change in facts.changes
+        if isinstance(change, UpdateGroup)
+        and change.property == "groupTypes"
+        and DYNAMIC_MEMBERSHIP in change.after
+        and DYNAMIC_MEMBERSHIP not in change.before
+    }
+    for wanted in facts.desired.groups:
+        before = find_group(facts.before, wanted.displayName, wanted.id)
+        if before is None or before.id not in edited or not before.members:
+            continue
+        after = find_group(facts.after, wanted.displayName, wanted.id)
+        remaining = {m.lower() for m in after.members} if after else set()
+        if before.id in turned_dynamic:
+            # Entra removes every member before it evaluates the new rule
+            dropped, what = list(before.members), "turning it dynamic"
+        else:
+            dropped = [m for m in before.members if m.lower() not in remaining]
+            what = "the membership change"
+        percent = 100 * len(dropped) / len(before.members)
+        if percent > limit:
+            yield PlanWarning(
+                "membership-drop",
+                WARNING,
+                f"{what} drops {len(dropped)} of {before.displayName}'s "
+                f"{len(before.members)} members ({percent:.0f}%), more than "
+                f"maxMembershipDropPercent ({limit:g}%)",
+                "check the rule with `reconciler rule test`; if the drop is intended, raise "
+                "settings.maxMembershipDropPercent",
+                group=before.displayName,
+                location=wanted.location,
+            )
+
+
+def rule_lints(facts: Facts) -> Iterator[PlanWarning]:
+    """The rule language's lints of every rule the policy sets, under their own codes."""
+    for wanted in facts.desired.groups:
+        if not wanted.membershipRule:
+            continue
+        try:
+            rule = parse(wanted.membershipRule)
+        except RuleError:
+            continue  # loading the policy already refused invalid rules
+        for found in lint(rule):
+            yield PlanWarning(
+                found.code,
+                WARNING if found.severity == WARNING else INFO,
+                f"membershipRule of {wanted.displayName}: {found.message}",
+                f"write it as: {found.suggestion}" if found.suggestion else None,
+                group=wanted.displayName,
+                location=wanted.location,
+            )
+
+
+CHECKS = (membership_drop, rule_lints)

@@ -1,0 +1,88 @@
+"""Removal guards: a plan that takes too many licenses away, or any through a protected group,
+is refused unless the operator allows removals explicitly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reconciler.model import ACTIVE, ACTIVE_WITH_ERROR, Tenant
+from reconciler.plan.diff import find_group
+from reconciler.plan.impact import Impact
+from reconciler.policy.desired import DesiredState
+
+# Small enough that a mistaken rule on a large group is stopped before it runs, large enough
+# that a day's joiners and leavers in a small tenant pass.
+DEFAULT_MAX_LICENSE_REMOVALS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Guards:
+    licenseRemovals: int  # products lost plus products whose plans shrink, per user
+    maxLicenseRemovals: int
+    protected: tuple[tuple[str, str], ...]  # (id, displayName) of protected groups taking away
+    reasons: tuple[str, ...]  # why apply refuses, and what to do; empty when it doesn't
+
+    @property
+    def refused(self) -> bool:
+        return bool(self.reasons)
+
+
+def guards(desired: DesiredState, impact: Impact, before: Tenant, after: Tenant) -> Guards:
+    """What the plan takes away, measured against the policy's limits."""
+    limit = desired.settings.maxLicenseRemovals
+    if limit is None:
+        limit = DEFAULT_MAX_LICENSE_REMOVALS
+    count = len(impact.licenseRemovals) + len(impact.planRemovals)
+    protected = _protected_losing(desired, impact, before, after)
+    reasons = []
+    if count > limit:
+        reasons.append(
+            f"the plan takes {count} licenses away, more than maxLicenseRemovals ({limit}): "
+            "check the removals listed, then apply with --allow-removals, "
+            "or raise settings.maxLicenseRemovals in the policy"
+        )
+    for _, name in protected:
+        reasons.append(
+            f"the plan takes licenses away through protected group {name}: check the removals "
+            "listed, then apply with --allow-removals, or remove `protect: true` from the group"
+        )
+    return Guards(count, limit, protected, tuple(reasons))
+
+
+def _protected_losing(
+    desired: DesiredState, impact: Impact, before: Tenant, after: Tenant
+) -> tuple[tuple[str, str], ...]:
+    """Protected groups (id, displayName) whose assignment of something a user loses goes away.
+
+    Every group is looked at, not only the one a removal names: a user can lose a product
+    through two groups at once.
+    """
+    protected = {}
+    for wanted in desired.groups:
+        group = find_group(before, wanted.displayName, wanted.id) if wanted.protect else None
+        if group is not None:
+            protected[group.id] = group.displayName
+    if not protected:
+        return ()
+    removals = (*impact.licenseRemovals, *impact.planRemovals)
+    losses = {(r.userId, r.skuId.lower()) for r in removals}
+    # the removals' own group counts too: a static group turned dynamic takes its licenses
+    # away for a while even from the members it keeps in the end
+    named = {r.group.lower() for r in removals if r.group is not None}
+    found = {(gid, name) for gid, name in protected.items() if name.lower() in named}
+    users_after = {user.id: user for user in after.users}
+    for user in before.users:
+        for state in user.licenseAssignmentStates:
+            if state.assignedByGroup in protected and (user.id, state.skuId.lower()) in losses:
+                later = users_after.get(user.id)
+                kept = later is not None and any(
+                    s.assignedByGroup == state.assignedByGroup
+                    and s.skuId.lower() == state.skuId.lower()
+                    and s.disabledPlans == state.disabledPlans
+                    and s.state in (ACTIVE, ACTIVE_WITH_ERROR)
+                    for s in later.licenseAssignmentStates
+                )
+                if not kept:
+                    found.add((state.assignedByGroup, protected[state.assignedByGroup]))
+    return tuple(sorted(found, key=lambda pair: pair[1].lower()))

@@ -1,0 +1,76 @@
+"""Where a plan came from: tool version, policy digest, tenant id and a fingerprint of its state.
+
+`plan --out` and `plan --format json` record it as the document's `origin`, so `apply PLANFILE`
+can tell a plan made from this very tenant state and policy from one that may be stale, and
+refuse another tenant's plan outright. Pure functions: the caller reads the files and tenant.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from pathlib import PurePath
+
+from reconciler import __version__
+from reconciler.model import Tenant
+from reconciler.policy import LoadedPolicy
+from reconciler.providers.snapshot import snapshot_document
+
+Origin = dict[str, str]
+
+
+def plan_origin(loaded: LoadedPolicy, tenant: Tenant) -> Origin:
+    """The `origin` of a plan computed from `loaded` and `tenant`, as plan.schema.json has it."""
+    return {
+        "toolVersion": __version__,
+        "policyDigest": policy_digest(loaded.positions.texts),
+        "tenantId": tenant.organization.id,
+        "stateFingerprint": state_fingerprint(tenant),
+    }
+
+
+def policy_digest(texts: Mapping[str, str]) -> str:
+    """sha256 over every policy file's path and text, paths relative to the files' common folder.
+
+    Relative, '/'-separated paths make the digest the same whichever folder the command ran from
+    and on every OS; each part is length-prefixed so no two policies can feed the same bytes.
+    """
+    digest = hashlib.sha256()
+    for name, text in sorted(_relative(texts).items()):
+        for part in (name.encode(), text.encode("utf-8")):
+            digest.update(f"{len(part)}:".encode())
+            digest.update(part)
+    return f"sha256:{digest.hexdigest()}"
+
+
+def state_fingerprint(tenant: Tenant) -> str:
+    """sha256 over the tenant as a snapshot document, keys sorted: equal states, equal prints.
+
+    List order is kept, since Graph's order decides who gets the last seats. Hashed an object at
+    a time, one JSON line each, so a large tenant is never one huge string in memory.
+    """
+    digest = hashlib.sha256()
+    document = snapshot_document(tenant)
+    for key in sorted(document):
+        value = document[key]
+        items = value if isinstance(value, list) else [value]
+        digest.update(f"{key} {len(items)}\n".encode())
+        for item in items:
+            # JSON escapes every newline inside it, so one per object separates them unambiguously
+            digest.update(json.dumps(item, sort_keys=True, separators=(",", ":")).encode())
+            digest.update(b"\n")
+    return f"sha256:{digest.hexdigest()}"
+
+
+def _relative(texts: Mapping[str, str]) -> dict[str, str]:
+    """The texts by path relative to the files' common folder (a lone file: its name)."""
+    if not texts:
+        return {}
+    # names are all relative or all absolute: the loader makes them from one policy path
+    base = os.path.commonpath([os.path.dirname(os.path.normpath(name)) for name in texts])
+    return {
+        PurePath(os.path.relpath(name, base or os.curdir)).as_posix(): text
+        for name, text in texts.items()
+    }

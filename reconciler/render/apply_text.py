@@ -1,0 +1,47 @@
+"""What `apply` prints when it stops early: what was made, what failed and what was not tried."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from reconciler.apply import ApplyResult
+from reconciler.render.plan_text import change_line
+
+Document = dict[str, Any]
+
+
+def applied_summary(summary: dict[str, int]) -> str:
+    """The last line of an apply that made every change."""
+    return (
+        f"Apply complete! {summary['add']} added, {summary['change']} changed, "
+        f"{summary['remove']} removed."
+    )
+
+
+def apply_report(changes: Sequence[Document], result: ApplyResult) -> str:
+    """The report of an apply that stopped: `changes` are the plan document's, in order."""
+    assert result.failure is not None, "a complete apply has no report"
+    done = len(result.succeeded)
+    lines = [
+        f"Apply failed at change {done + 1} of {len(changes)}; "
+        "the changes after it were not attempted.",
+        "",
+        f"Succeeded ({done}):",
+        *_listed(changes[:done]),
+        "",
+        "Failed (1):",
+        *_listed(changes[done : done + 1]),
+        f"    error: {result.failure.error}",
+        "",
+        f"Not attempted ({len(result.not_attempted)}):",
+        *_listed(changes[done + 1 :]),
+        "",
+        "`reconciler plan` shows what remains to be done.",
+    ]
+    return "\n".join(lines)
+
+
+def _listed(changes: Sequence[Document]) -> list[str]:
+    # change_line words a change as done; here it is only named
+    return [f"  {change_line(change).removesuffix(': done')}" for change in changes] or ["  none"]

@@ -1,0 +1,95 @@
+"""Apply order: everything that gives comes before everything that takes."""
+
+from dataclasses import replace
+
+from reconciler.engine import recompute
+from reconciler.model import AssignedLicense, Group, Organization, PrepaidUnits, Sku, Tenant
+from reconciler.plan.build import build_plan
+from reconciler.plan.changes import AddLicense, RemoveLicense, UpdateGroup
+from reconciler.policy.desired import DesiredState, Settings
+from tests.builders import desired_group, desired_license, user
+
+E3 = "05e9a617-0261-4cee-bb44-138d3ef5d965"  # SPE_E3
+E5 = "06ebc4ee-1bb5-47dd-8120-11324bc54e06"  # SPE_E5
+
+
+def _dynamic(group_id: str, name: str, rule: str, sku: str) -> Group:
+    return Group(
+        group_id,
+        name,
+        groupTypes=("DynamicMembership",),
+        membershipRule=rule,
+        membershipRuleProcessingState="On",
+        assignedLicenses=(AssignedLicense(sku),),
+    )
+
+
+TENANT = recompute(
+    Tenant(
+        Organization("org", "Contoso", "US"),
+        (Sku(E3, "SPE_E3", (), PrepaidUnits(10)), Sku(E5, "SPE_E5", (), PrepaidUnits(10))),
+        (user("ana", "Sales"), user("ben", "Support")),
+        (
+            # "A-E3" sorts first, so a plan in diff order would edit its rule first
+            _dynamic("g-e3", "A-E3", 'user.department -eq "Sales"', E3),
+            _dynamic("g-e5", "B-E5", 'user.department -eq "Support"', E5),
+        ),
+    )
+)
+
+
+def test_users_moved_between_groups_by_two_rule_edits_gain_before_they_lose():
+    # Sales moves from E3 to E5: B-E5's widening rule must run before A-E3's narrowing one
+    desired = DesiredState(
+        None,
+        Settings(),
+        (
+            desired_group("A-E3", 'user.department -eq "Nobody"', licenses=[desired_license(E3)]),
+            desired_group(
+                "B-E5",
+                'user.department -in ["Sales", "Support"]',
+                licenses=[desired_license(E5)],
+            ),
+        ),
+        (),
+    )
+    changes = build_plan(desired, TENANT).changes
+    rules = [c.displayName for c in changes if isinstance(c, UpdateGroup)]
+    assert rules == ["B-E5", "A-E3"]
+
+
+def test_a_group_switched_from_one_product_to_another_adds_the_new_one_first():
+    desired = DesiredState(
+        None,
+        Settings(),
+        (
+            desired_group("A-E3", 'user.department -eq "Sales"', licenses=[desired_license(E5)]),
+            desired_group("B-E5", 'user.department -eq "Support"', licenses=[desired_license(E5)]),
+        ),
+        (),
+    )
+    changes = build_plan(desired, TENANT).changes
+    assert [type(c) for c in changes] == [AddLicense, RemoveLicense]
+
+
+def test_a_rule_edited_while_paused_is_set_before_processing_resumes():
+    paused = _dynamic("g-e3", "A-E3", 'user.department -eq "Sales"', E3)
+    tenant = recompute(
+        Tenant(
+            TENANT.organization,
+            TENANT.subscribedSkus,
+            TENANT.users,
+            (replace(paused, membershipRuleProcessingState="Paused"), TENANT.groups[1]),
+        )
+    )
+    desired = DesiredState(
+        None,
+        Settings(),
+        (desired_group("A-E3", 'user.department -eq "Nobody"', licenses=[desired_license(E3)]),),
+        (),
+    )
+    changes = build_plan(desired, tenant).changes
+    assert [c.property for c in changes if isinstance(c, UpdateGroup)] == [
+        "membershipRule",
+        "membershipRuleProcessingState",
+    ]
