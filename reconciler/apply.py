@@ -117,25 +117,16 @@ def check_guards(guards: Mapping[str, Any], allow_removals: bool, rerun: str) ->
     if allow_removals or not guards["refused"]:
         return
     count, limit = guards["licenseRemovals"], guards["maxLicenseRemovals"]
-    too_many = limit is not None and count > limit
-    protected = [group["displayName"] for group in guards["protected"]]
+    protected = guards["protected"]
     s = "s" if len(protected) > 1 else ""
-    problems: list[str] = []
     ways = [f"run `{rerun}`"]
-    if too_many:
-        problems.append(
-            f"the plan takes {count} licenses away, more than settings.maxLicenseRemovals ({limit})"
-        )
+    if limit is not None and count > limit:
         ways.append(f"raise settings.maxLicenseRemovals to at least {count}")
     if protected:
-        problems.append(
-            f"the plan takes licenses away through protected group{s} {', '.join(protected)}"
-        )
         ways.append(f"remove `protect: true` from the group{s}")
-    if not problems:  # a guard this code doesn't know by name: its own words
-        problems = list(guards["reasons"]) or ["the removal guards refuse the plan"]
     if len(ways) > 1:
         ways[-1] += " in the policy and plan again"
+    problems = list(guards["reasons"]) or ["the removal guards refuse the plan"]
     raise RemovalsRefused(
         f"apply refused: {'; and '.join(problems)}. To apply it anyway, {', or '.join(ways)}."
     )

@@ -108,7 +108,8 @@ def test_guards_that_dont_refuse_let_the_plan_through():
 
 def test_too_many_removals_are_refused_naming_count_limit_and_both_ways_on():
     with pytest.raises(RemovalsRefused) as refused:
-        check_guards(_guards(maxLicenseRemovals=0, refused=True), False, RERUN)
+        reasons = ["the plan takes 13 licenses away, more than settings.maxLicenseRemovals (0)"]
+        check_guards(_guards(maxLicenseRemovals=0, refused=True, reasons=reasons), False, RERUN)
     message = str(refused.value)
     assert message == (
         "apply refused: the plan takes 13 licenses away, more than "
@@ -120,7 +121,9 @@ def test_too_many_removals_are_refused_naming_count_limit_and_both_ways_on():
 def test_removals_through_a_protected_group_are_refused_naming_the_group():
     protected = [{"id": "g1", "displayName": "LIC-M365-E5-Leadership"}]
     with pytest.raises(RemovalsRefused) as refused:
-        check_guards(_guards(protected=protected, refused=True), False, RERUN)
+        reasons = ["the plan takes licenses away through protected group LIC-M365-E5-Leadership"]
+        guards = _guards(protected=protected, refused=True, reasons=reasons)
+        check_guards(guards, False, RERUN)
     message = str(refused.value)
     assert message == (
         "apply refused: the plan takes licenses away through protected group "
@@ -129,7 +132,7 @@ def test_removals_through_a_protected_group_are_refused_naming_the_group():
     )  # raising the limit wouldn't help, so it isn't offered
 
 
-def test_a_refusal_for_a_reason_without_a_name_here_gives_the_guards_own_words():
+def test_a_refusal_quotes_the_plan_s_own_reasons():
     guards = _guards(refused=True, reasons=["the seats run out"])
     with pytest.raises(RemovalsRefused, match="the seats run out"):
         check_guards(guards, False, RERUN)

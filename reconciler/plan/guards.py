@@ -38,15 +38,11 @@ def guards(desired: DesiredState, impact: Impact, before: Tenant, after: Tenant)
     reasons = []
     if count > limit:
         reasons.append(
-            f"the plan takes {count} licenses away, more than maxLicenseRemovals ({limit}): "
-            "check the removals listed, then apply with --allow-removals, "
-            "or raise settings.maxLicenseRemovals in the policy"
+            f"the plan takes {count} licenses away, more than settings.maxLicenseRemovals ({limit})"
         )
-    for _, name in protected:
-        reasons.append(
-            f"the plan takes licenses away through protected group {name}: check the removals "
-            "listed, then apply with --allow-removals, or remove `protect: true` from the group"
-        )
+    reasons += [
+        f"the plan takes licenses away through protected group {name}" for _, name in protected
+    ]
     return Guards(count, limit, protected, tuple(reasons))
 
 

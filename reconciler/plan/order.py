@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from reconciler.model import DYNAMIC_MEMBERSHIP, Tenant
+from reconciler.model import ACTIVE, ACTIVE_WITH_ERROR, DYNAMIC_MEMBERSHIP, Tenant
 from reconciler.plan.changes import (
     AddLicense,
     AddMembers,
@@ -56,12 +56,51 @@ def safe_order(changes: Iterable[Change], before: Tenant, after: Tenant) -> tupl
             return bool(change.after - change.before)
         return isinstance(change, RemoveMembers | RemoveLicense | DeleteGroup)
 
-    def key(indexed: tuple[int, Change]) -> tuple[int, int, int]:
+    taking_groups = [c.groupId for c in changes if isinstance(c, UpdateGroup) and taking(c)]
+    rank = _move_order(dict.fromkeys(taking_groups), before, after)
+
+    def key(indexed: tuple[int, Change]) -> tuple[int, int, int, int]:
         index, change = indexed
         phase = _TAKING if taking(change) else _GIVING
-        return (phase is _TAKING, phase.index(type(change)), index)
+        group_rank = rank.get(change.groupId, 0) if phase is _TAKING else 0
+        return (phase is _TAKING, phase.index(type(change)), group_rank, index)
 
     return tuple(change for _, change in sorted(enumerate(changes), key=key))
+
+
+def _move_order(groups: dict[str, None], before: Tenant, after: Tenant) -> dict[str, int]:
+    """A rank for each group whose membership change takes, so users move without a gap.
+
+    A user who leaves group A and joins group B for the same product needs B's change to run
+    first. Groups are ranked in that order; groups in a cycle (users swapping both ways) keep
+    the plan's order, as no order spares everyone a gap.
+    """
+    if len(groups) < 2:
+        return {}
+    held_before = _holdings(before, groups)
+    held_after = _holdings(after, groups)
+    first: dict[str, set[str]] = {group: set() for group in groups}  # group -> groups before it
+    for (user, sku), sources in held_before.items():
+        gained = held_after.get((user, sku), set()) - sources
+        for left in sources - held_after.get((user, sku), set()):
+            first[left] |= gained - {left}
+    rank: dict[str, int] = {}
+    pending = list(groups)
+    while pending:
+        ready = [g for g in pending if first[g] <= rank.keys()] or pending[:1]
+        rank[ready[0]] = len(rank)
+        pending.remove(ready[0])
+    return rank
+
+
+def _holdings(tenant: Tenant, groups: dict[str, None]) -> dict[tuple[str, str], set[str]]:
+    """For each (user, product), which of `groups` give it to the user."""
+    found: dict[tuple[str, str], set[str]] = {}
+    for user in tenant.users:
+        for state in user.licenseAssignmentStates:
+            if state.assignedByGroup in groups and state.state in (ACTIVE, ACTIVE_WITH_ERROR):
+                found.setdefault((user.id, state.skuId.lower()), set()).add(state.assignedByGroup)
+    return found
 
 
 def _shrinking_groups(before: Tenant, after: Tenant) -> set[str]:

@@ -11,6 +11,7 @@ from tests.builders import desired_group, desired_license, user
 
 E3 = "05e9a617-0261-4cee-bb44-138d3ef5d965"  # SPE_E3
 E5 = "06ebc4ee-1bb5-47dd-8120-11324bc54e06"  # SPE_E5
+EMS = "efccb6f7-5641-4e0e-bd10-b4976e1bf68e"  # EMS
 
 
 def _dynamic(group_id: str, name: str, rule: str, sku: str) -> Group:
@@ -93,3 +94,37 @@ def test_a_rule_edited_while_paused_is_set_before_processing_resumes():
         "membershipRule",
         "membershipRuleProcessingState",
     ]
+
+
+def test_users_moving_between_two_shrinking_groups_join_the_new_one_first():
+    # both rule edits drop someone, so both take; Sales moves from A-Staff to B-Leads for EMS
+    staff = _dynamic("g-a", "A-Staff", 'user.department -in ["Sales", "Support"]', EMS)
+    leads = _dynamic("g-b", "B-Leads", 'user.department -eq "Eng"', EMS)
+    tenant = recompute(
+        Tenant(
+            Organization("org", "Contoso", "US"),
+            (Sku(EMS, "EMS", (), PrepaidUnits(10)),),
+            (user("ana", "Sales"), user("ben", "Support"), user("cy", "Eng")),
+            (staff, leads),
+        )
+    )
+    desired = DesiredState(
+        None,
+        Settings(),
+        (
+            desired_group(
+                "A-Staff", 'user.department -eq "Support"', licenses=[desired_license(EMS)]
+            ),
+            desired_group(
+                "B-Leads", 'user.department -eq "Sales"', licenses=[desired_license(EMS)]
+            ),
+        ),
+        (),
+    )
+    plan = build_plan(desired, tenant)
+    assert [c.displayName for c in plan.changes if isinstance(c, UpdateGroup)] == [
+        "B-Leads",
+        "A-Staff",
+    ]
+    # ana moves without losing EMS; cy leaves B-Leads and loses it
+    assert [(r.userId, r.skuPartNumber) for r in plan.impact.licenseRemovals] == [("cy", "EMS")]
