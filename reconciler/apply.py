@@ -78,8 +78,8 @@ def apply_plan(
 ) -> ApplyResult:
     """Apply a plan document's changes, writing each, and each group's licensing, to `audit`.
 
-    Once the changes stop, every group they touched that assigns licenses gets the Start and
-    Finish records Entra writes for group-based licensing, counted from the tenant as it is now.
+    Then each group whose licensing they changed (members, rule, licenses) and that still exists
+    gets Entra's Start and Finish records, counted from the tenant as it is now.
     """
     changes = document["changes"]
     touched: dict[str, dict[str, Any]] = {}
@@ -88,7 +88,10 @@ def apply_plan(
         # written as each change is made, so a run cut short still leaves its trace
         change = _with_group_id(changes[index], applied.groupId)
         audit.change(change, SUCCESS)
-        touched[applied.groupId] = change["group"]
+        if _reprocesses(change):
+            touched[applied.groupId] = change["group"]
+        elif change["action"] == "deleteGroup":
+            touched.pop(applied.groupId, None)  # a deleted group is processed no more
         progress(index)
 
     result = apply_changes(changes_from_document(document), provider, record)
@@ -96,11 +99,33 @@ def apply_plan(
         audit.change(changes[len(result.succeeded)], FAILURE, result.failure.error.message)
     if touched:
         after = provider.read()
-        licensing = {g.id for g in after.groups if g.assignedLicenses and g.id in touched}
+        licensing = {g.id for g in after.groups if g.id in touched}
         counts = group_results(after, licensing)
         for group_id in sorted(licensing, key=lambda gid: touched[gid]["displayName"].lower()):
             audit.group_processing(touched[group_id], *counts[group_id])
     return result
+
+
+def _reprocesses(change: Mapping[str, Any]) -> bool:
+    """Whether Entra processes the group's licenses again after this change."""
+    if change["action"] == "updateGroup":
+        return change["property"] in _MEMBERSHIP_PROPERTIES
+    return change["action"] in _LICENSING_ACTIONS
+
+
+_LICENSING_ACTIONS = {
+    "addMembers",
+    "removeMembers",
+    "addLicense",
+    "changeDisabledPlans",
+    "removeLicense",
+}
+_MEMBERSHIP_PROPERTIES = {
+    "membershipRule",
+    "membershipRuleProcessingState",
+    "groupTypes",
+    "securityEnabled",
+}
 
 
 def _with_group_id(change: Mapping[str, Any], group_id: str) -> dict[str, Any]:

@@ -166,11 +166,14 @@ def read_audit(
     group: str | None = None,
     user: str | None = None,
     since: datetime | None = None,
+    damaged: list[InputError] | None = None,
 ) -> list[Record]:
     """The records of the log at `path` that match every filter given, oldest first.
 
     `group`: a displayName or id; `user`: a userPrincipalName or id among a change's members;
-    `since`: records at or after it (a naive time is UTC). A missing log has no records.
+    `since`: records at or after it (a naive time is UTC). A missing log has no records. A
+    damaged line raises, or with a `damaged` list is added to it and skipped: a run cut short
+    must not make the rest of an append-only log unreadable.
     """
     path = Path(path)
     since = _utc(since) if since is not None else None
@@ -180,7 +183,13 @@ def read_audit(
             for number, raw in enumerate(file, start=1):
                 if not raw.strip():
                     continue
-                record, moment = _parse(raw, Location(str(path), number))
+                try:
+                    record, moment = _parse(raw, Location(str(path), number))
+                except InputError as error:
+                    if damaged is None:
+                        raise
+                    damaged.append(error)
+                    continue
                 if since is not None and moment < since:
                     continue
                 if group is not None and not _named(record.get("group"), group, "displayName"):

@@ -407,3 +407,13 @@ def test_an_empty_audit_key_is_an_input_error_at_its_line(tmp_path):
     with pytest.raises(InputError, match="audit must be a path") as caught:
         load_config(tmp_path / "reconciler.yaml")
     assert caught.value.location.line == 2
+
+
+def test_records_after_a_line_cut_short_stay_readable(log_path):
+    log_path.parent.mkdir(parents=True)
+    log_path.write_text('{"activityDateTime": "2024-05-01T09:00:00Z", "act')
+    AuditLog(log_path, "ana", TENANT_ID, clock()).change(CHANGES["addMembers"], "success")
+    damaged: list[InputError] = []
+    records = read_audit(log_path, damaged=damaged)
+    assert [record["operation"] for record in records] == ["addMembers"]
+    assert [(error.location.line) for error in damaged] == [1]

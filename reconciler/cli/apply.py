@@ -18,13 +18,12 @@ import click
 from reconciler.apply import apply_plan, check_guards
 from reconciler.audit import AuditLog, default_actor
 from reconciler.cli.options import Sources, source_options
-from reconciler.cli.plan import current_plan, plan_now, styled
+from reconciler.cli.plan import current_plan, styled
 from reconciler.errors import InputError, Location, ReconcilerError
 from reconciler.model import Tenant
 from reconciler.plan.document import Document, plan_document
-from reconciler.plan.origin import plan_origin
 from reconciler.plan.planfile import read_plan_file
-from reconciler.plan.stale import check_freshness
+from reconciler.plan.planning import freshness_now
 from reconciler.policy import load_policy
 from reconciler.providers.base import Provider
 from reconciler.providers.sources import open_tenant
@@ -91,9 +90,7 @@ def _check_saved(
     """Refuse a saved plan that is another tenant's, stale, or guarded; the tenant read."""
     loaded = load_policy(sources.policy)
     tenant = provider.read()
-    freshness = check_freshness(
-        saved, plan_origin(loaded, tenant), lambda: plan_document(plan_now(loaded, tenant))
-    )
+    freshness = freshness_now(saved, loaded, tenant)
     problem = freshness.problem()
     if problem is not None:
         raise StalePlanError(

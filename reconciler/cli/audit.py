@@ -13,6 +13,8 @@ import click
 from reconciler.audit import Record, parse_time, read_audit
 from reconciler.cli.options import config_option, format_option
 from reconciler.config import load_config
+from reconciler.errors import InputError
+from reconciler.render.errors import error_text
 
 
 class _Time(click.ParamType):
@@ -56,15 +58,21 @@ def audit(
     if not path.exists():
         click.echo(f"no audit log at {path} yet", err=True)
         return
-    records = read_audit(path, group=group, user=user, since=since)
+    damaged: list[InputError] = []
+    records = read_audit(path, group=group, user=user, since=since, damaged=damaged)
     if output_format == "json":
         # JSON Lines, as the log itself: one record per line
         for record in records:
             click.echo(json.dumps(record, ensure_ascii=False))
     elif records:
         click.echo("\n".join(audit_text(records)))
-    else:
+    elif not damaged:
         click.echo("no audit records match", err=True)
+    if damaged:
+        # the rest of the log is listed; the damage is still an error worth an exit code
+        for error in damaged[1:]:
+            click.echo(error_text(error), err=True)
+        raise damaged[0]
 
 
 def audit_text(records: Sequence[Record]) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from reconciler.cli.options import Sources, source_options
-from reconciler.cli.plan import check_pin
+from reconciler.plan.planning import check_pin
 from reconciler.policy import LockUpdate, load_policy, resolve, update_lock
 from reconciler.providers.sources import open_tenant
 

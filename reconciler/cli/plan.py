@@ -6,7 +6,6 @@ plan/origin.py); a text plan doesn't need one, so it is spared fingerprinting th
 
 from __future__ import annotations
 
-import gc
 import os
 import sys
 from pathlib import Path
@@ -14,14 +13,14 @@ from pathlib import Path
 import click
 
 from reconciler.cli.options import Sources, format_option, source_options
-from reconciler.errors import InputError, ReconcilerError
-from reconciler.model import Tenant
-from reconciler.plan.build import Plan, build_plan
+from reconciler.errors import ReconcilerError
+from reconciler.plan.build import Plan
 from reconciler.plan.document import Document, plan_document
-from reconciler.plan.origin import plan_origin
+from reconciler.plan.origin import with_origin
 from reconciler.plan.planfile import read_plan_file, write_plan_file
-from reconciler.plan.stale import Freshness, check_freshness
-from reconciler.policy import LoadedPolicy, load_policy, resolve
+from reconciler.plan.planning import check_pin, freshness_now, plan_now
+from reconciler.plan.stale import Freshness
+from reconciler.policy import load_policy, resolve
 from reconciler.providers.base import Provider
 from reconciler.providers.sources import open_tenant
 from reconciler.render.plan_json import plan_json
@@ -77,7 +76,7 @@ def plan(
         tenant = provider.read()
         document = plan_document(plan_now(loaded, tenant))
     if out_file is not None or output_format == "json":
-        document["origin"] = plan_origin(loaded, tenant)
+        document = with_origin(document, loaded, tenant)
     if out_file is not None:
         write_plan_file(document, out_file)
     _echo(document, output_format, show_all)
@@ -110,11 +109,7 @@ def _freshness(document: Document, sources: Sources) -> Freshness:
     with open_tenant(sources.tenant, None, sources.base) as provider:
         loaded = load_policy(sources.policy)
         tenant = provider.read()
-        return check_freshness(
-            document,
-            plan_origin(loaded, tenant),
-            lambda: plan_document(plan_now(loaded, tenant)),
-        )
+        return freshness_now(document, loaded, tenant)
 
 
 def _stale_warning(freshness: Freshness) -> str | None:
@@ -127,31 +122,7 @@ def _stale_warning(freshness: Freshness) -> str | None:
 
 def current_plan(sources: Sources, provider: Provider) -> Plan:
     """The plan from the tenant as it is now to the policy."""
-    loaded = load_policy(sources.policy)
-    return plan_now(loaded, provider.read())
-
-
-def plan_now(loaded: LoadedPolicy, tenant: Tenant) -> Plan:
-    """The plan from `tenant` to the policy `loaded`."""
-    # the tenant is millions of frozen objects without cycles: sparing them the collector's
-    # passes saves about a third of a large tenant's planning time
-    gc.freeze()
-    desired = resolve(loaded, tenant.subscribedSkus)
-    check_pin(desired.tenant, tenant, loaded)
-    return build_plan(desired, tenant)
-
-
-def check_pin(pinned: str | None, tenant: Tenant, loaded: LoadedPolicy) -> None:
-    """A policy pinned to one tenant refuses to plan against another."""
-    if pinned is None:
-        return
-    names = {domain.lower() for domain in tenant.organization.verifiedDomains}
-    if pinned.lower() not in names and pinned.lower() != tenant.organization.id.lower():
-        raise InputError(
-            f"the policy is for tenant {pinned}, but this tenant is "
-            f"{tenant.organization.displayName} ({', '.join(tenant.organization.verifiedDomains)})",
-            loaded.positions.location(("tenant",)),
-        )
+    return plan_now(load_policy(sources.policy), provider.read())
 
 
 def _echo(document: dict, output_format: str, show_all: bool) -> None:

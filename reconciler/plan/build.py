@@ -74,13 +74,14 @@ def build_plan(desired: DesiredState, tenant: Tenant, now: datetime | None = Non
     before = recompute(tenant, now, rules)
     changes = safe_order(changes, before, after)
     found = impact(before, after, changes)
-    warnings = plan_warnings(Facts(desired, before, after, changes), CHECKS)
+    seats = seat_forecast(before, after)
+    warnings = plan_warnings(Facts(desired, before, after, changes, seats), CHECKS)
     return Plan(
         changes,
         found,
         tenant,
         after,
-        seat_forecast(before, after),
+        seats,
         warnings,
-        guards(desired, found, before, after),
+        guards(desired, found, before),
     )

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 
 from reconciler.engine.licensing import check_deletable
 from reconciler.errors import InputError
-from reconciler.model import AssignedLicense, Group
+from reconciler.model import DYNAMIC_MEMBERSHIP, AssignedLicense, Group
 
 # A group that doesn't exist yet has no object id; until apply creates it, it goes by this one.
 NEW_ID_PREFIX = "new:"
@@ -44,6 +44,15 @@ class UpdateGroup:
     property: str
     before: object
     after: object
+
+    @property
+    def turns_dynamic(self) -> bool:
+        """A static group made dynamic: Entra drops every member, then evaluates the rule."""
+        return (
+            self.property == "groupTypes"
+            and DYNAMIC_MEMBERSHIP in self.after  # type: ignore[operator]
+            and DYNAMIC_MEMBERSHIP not in self.before  # type: ignore[operator]
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,24 +108,6 @@ Change = (
     | RemoveLicense
     | DeleteGroup
 )
-
-# The safe order: nobody loses a license before the licenses replacing it are in place, and a
-# group is deleted only once it assigns nothing.
-APPLY_ORDER: tuple[type, ...] = (
-    CreateGroup,
-    UpdateGroup,
-    AddMembers,
-    RemoveMembers,
-    AddLicense,
-    ChangeDisabledPlans,
-    RemoveLicense,
-    DeleteGroup,
-)
-
-
-def ordered(changes: Iterable[Change]) -> tuple[Change, ...]:
-    """`changes` in the safe order, stable within each kind."""
-    return tuple(sorted(changes, key=lambda change: APPLY_ORDER.index(type(change))))
 
 
 def apply_to_groups(

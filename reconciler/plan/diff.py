@@ -24,7 +24,6 @@ from reconciler.plan.changes import (
     RemoveMembers,
     UpdateGroup,
     new_group_id,
-    ordered,
 )
 from reconciler.policy.desired import DesiredGroup, DesiredState
 
@@ -41,7 +40,11 @@ _PROCESSING = "membershipRuleProcessingState"
 
 
 def diff(desired: DesiredState, tenant: Tenant) -> tuple[Change, ...]:
-    """The changes, in the safe order, that bring `tenant` in line with `desired`."""
+    """The changes that bring `tenant` in line with `desired`, group by group.
+
+    Each group's changes come in an order the tenant accepts (created before its members are
+    added, licenses removed before it is deleted); plan/order.py orders them across groups.
+    """
     changes: list[Change] = []
     claimed: dict[str, DesiredGroup] = {}
     for wanted in desired.groups:
@@ -71,7 +74,7 @@ def diff(desired: DesiredState, tenant: Tenant) -> tuple[Change, ...]:
                 for assigned in existing.assignedLicenses
             )
             changes.append(DeleteGroup(existing.id, existing.displayName))
-    return ordered(changes)
+    return tuple(changes)
 
 
 def find_group(tenant: Tenant, display_name: str, group_id: str | None) -> Group | None:

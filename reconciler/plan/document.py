@@ -49,6 +49,10 @@ def plan_document(plan: Plan) -> Document:
                 for removal in plan.impact.planRemovals
             ],
             "licenseAdditions": [asdict(addition) for addition in plan.impact.licenseAdditions],
+            "planAdditions": [
+                {**asdict(addition), "servicePlans": list(addition.servicePlans)}
+                for addition in plan.impact.planAdditions
+            ],
             "seats": [
                 {**asdict(seat), "countViolations": list(seat.countViolations)}
                 for seat in plan.seats

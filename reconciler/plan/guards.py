@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reconciler.model import ACTIVE, ACTIVE_WITH_ERROR, Tenant
+from reconciler.model import Tenant
 from reconciler.plan.diff import find_group
 from reconciler.plan.impact import Impact
 from reconciler.policy.desired import DesiredState
@@ -28,13 +28,13 @@ class Guards:
         return bool(self.reasons)
 
 
-def guards(desired: DesiredState, impact: Impact, before: Tenant, after: Tenant) -> Guards:
+def guards(desired: DesiredState, impact: Impact, before: Tenant) -> Guards:
     """What the plan takes away, measured against the policy's limits."""
     limit = desired.settings.maxLicenseRemovals
     if limit is None:
         limit = DEFAULT_MAX_LICENSE_REMOVALS
     count = len(impact.licenseRemovals) + len(impact.planRemovals)
-    protected = _protected_losing(desired, impact, before, after)
+    protected = _protected_losing(desired, impact, before)
     reasons = []
     if count > limit:
         reasons.append(
@@ -47,7 +47,7 @@ def guards(desired: DesiredState, impact: Impact, before: Tenant, after: Tenant)
 
 
 def _protected_losing(
-    desired: DesiredState, impact: Impact, before: Tenant, after: Tenant
+    desired: DesiredState, impact: Impact, before: Tenant
 ) -> tuple[tuple[str, str], ...]:
     """Protected groups (id, displayName) whose assignment of something a user loses goes away.
 
@@ -62,23 +62,14 @@ def _protected_losing(
     if not protected:
         return ()
     removals = (*impact.licenseRemovals, *impact.planRemovals)
-    losses = {(r.userId, r.skuId.lower()) for r in removals}
+    # a product lost whole was taken by every group that gave it; lost plans by the group named
+    losses = {(r.userId, r.skuId.lower()) for r in impact.licenseRemovals}
     # the removals' own group counts too: a static group turned dynamic takes its licenses
     # away for a while even from the members it keeps in the end
     named = {r.group.lower() for r in removals if r.group is not None}
     found = {(gid, name) for gid, name in protected.items() if name.lower() in named}
-    users_after = {user.id: user for user in after.users}
     for user in before.users:
         for state in user.licenseAssignmentStates:
             if state.assignedByGroup in protected and (user.id, state.skuId.lower()) in losses:
-                later = users_after.get(user.id)
-                kept = later is not None and any(
-                    s.assignedByGroup == state.assignedByGroup
-                    and s.skuId.lower() == state.skuId.lower()
-                    and s.disabledPlans == state.disabledPlans
-                    and s.state in (ACTIVE, ACTIVE_WITH_ERROR)
-                    for s in later.licenseAssignmentStates
-                )
-                if not kept:
-                    found.add((state.assignedByGroup, protected[state.assignedByGroup]))
+                found.add((state.assignedByGroup, protected[state.assignedByGroup]))
     return tuple(sorted(found, key=lambda pair: pair[1].lower()))

@@ -8,13 +8,12 @@ before Entra evaluates the rule, so its licenses go away for a while even from t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from reconciler.model import (
     ACTIVE,
     ACTIVE_WITH_ERROR,
-    DYNAMIC_MEMBERSHIP,
     Group,
     LicenseAssignmentState,
     Sku,
@@ -22,6 +21,7 @@ from reconciler.model import (
     User,
 )
 from reconciler.plan.changes import Change, UpdateGroup
+from reconciler.policy.desired import PAUSED
 
 DIRECT = None  # keptBy entry of a direct assignment
 TURNED_DYNAMIC = (
@@ -69,74 +69,92 @@ class LicenseAddition:
 
 
 @dataclass(frozen=True, slots=True)
+class PlanAddition:
+    """A user keeps a product and gains some of its service plans."""
+
+    userId: str
+    userPrincipalName: str
+    skuId: str
+    skuPartNumber: str
+    servicePlans: tuple[str, ...]  # servicePlanName
+    group: str | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Impact:
     licenseRemovals: tuple[LicenseRemoval, ...] = ()
     planRemovals: tuple[PlanRemoval, ...] = ()
     licenseAdditions: tuple[LicenseAddition, ...] = ()
+    planAdditions: tuple[PlanAddition, ...] = ()
 
 
 def impact(before: Tenant, after: Tenant, changes: Iterable[Change] = ()) -> Impact:
     """Every product and service plan a user has before and not after, or gains, with why."""
-    skus = {sku.skuId.lower(): sku for sku in before.subscribedSkus}
+    compare = _Compare(before, after, changes)
     after_users = {user.id: user for user in after.users}
-    groups_before = {group.id: group for group in before.groups}
-    groups_after = {group.id: group for group in after.groups}
-    members_after = {group.id: frozenset(group.members) for group in after.groups}
-    plan_names = {
-        plan.servicePlanId.lower(): plan.servicePlanName
-        for sku in before.subscribedSkus
-        for plan in sku.servicePlans
-    }
-    enabled_plans: dict[tuple[str, frozenset[str]], frozenset[str]] = {}
-    turned_dynamic = {
-        change.groupId
-        for change in changes
-        if isinstance(change, UpdateGroup)
-        and change.property == "groupTypes"
-        and DYNAMIC_MEMBERSHIP in change.after
-        and DYNAMIC_MEMBERSHIP not in change.before
-    }
-
-    def enabled(sku_id: str, disabled: frozenset[str]) -> frozenset[str]:
-        # one product with one set of disabled plans recurs for thousands of users
-        key = (sku_id.lower(), disabled)
-        if key not in enabled_plans:
-            enabled_plans[key] = _enabled(skus, sku_id, disabled)
-        return enabled_plans[key]
-
-    def name(group_id: str | None) -> str | None:
-        if group_id is None:
-            return None
-        group = groups_before.get(group_id) or groups_after.get(group_id)
-        return group.displayName if group else group_id
-
-    removals: list[LicenseRemoval] = []
-    plan_removals: list[PlanRemoval] = []
-    additions: list[LicenseAddition] = []
+    found: dict[type, list] = {kind: [] for kind in _KINDS}
     for user in before.users:
         later = after_users.get(user.id)
-        if later is None:
-            continue
-        now_enabled = {
-            a.skuId.lower(): enabled(a.skuId, a.disabledPlans) for a in later.assignedLicenses
+        if later is not None:
+            for item in (*compare.losses(user, later), *compare.gains(user, later)):
+                found[type(item)].append(item)
+    return Impact(*(tuple(found[kind]) for kind in _KINDS))
+
+
+_KINDS = (LicenseRemoval, PlanRemoval, LicenseAddition, PlanAddition)  # Impact's field order
+
+
+class _Compare:
+    """The lookups one comparison of two settled tenants needs, built once for every user."""
+
+    def __init__(self, before: Tenant, after: Tenant, changes: Iterable[Change]) -> None:
+        self.skus = {sku.skuId.lower(): sku for sku in before.subscribedSkus}
+        self.groups = (
+            {group.id: group for group in before.groups},
+            {group.id: group for group in after.groups},
+        )
+        self.members_after = {group.id: frozenset(group.members) for group in after.groups}
+        self.plan_names = {
+            plan.servicePlanId.lower(): plan.servicePlanName
+            for sku in before.subscribedSkus
+            for plan in sku.servicePlans
         }
-        had = {a.skuId.lower() for a in user.assignedLicenses}
+        self._enabled: dict[tuple[str, frozenset[str]], frozenset[str]] = {}
+        # while processing is paused Entra keeps a group's members: nobody drops out for a while
+        self.turned_dynamic = {
+            change.groupId
+            for change in changes
+            if isinstance(change, UpdateGroup)
+            and change.turns_dynamic
+            and self.groups[1][change.groupId].membershipRuleProcessingState != PAUSED
+        }
+
+    def enabled(self, sku_id: str, disabled: frozenset[str]) -> frozenset[str]:
+        # one product with one set of disabled plans recurs for thousands of users
+        key = (sku_id.lower(), disabled)
+        if key not in self._enabled:
+            self._enabled[key] = _enabled(self.skus, sku_id, disabled)
+        return self._enabled[key]
+
+    def name(self, group_id: str | None) -> str | None:
+        if group_id is None:
+            return None
+        group = self.groups[0].get(group_id) or self.groups[1].get(group_id)
+        return group.displayName if group else group_id
+
+    def plans(self, plan_ids: Iterable[str]) -> tuple[str, ...]:
+        return tuple(sorted(self.plan_names.get(plan, plan) for plan in plan_ids))
+
+    def losses(self, user: User, later: User) -> Iterator[LicenseRemoval | PlanRemoval]:
+        """What the user has before and not after, or not while a group turns dynamic."""
+        now = {
+            a.skuId.lower(): self.enabled(a.skuId, a.disabledPlans) for a in later.assignedLicenses
+        }
         for assigned in user.assignedLicenses:
             key = assigned.skuId.lower()
-            before_plans = enabled(assigned.skuId, assigned.disabledPlans)
-            states = _delivering(later, key)
-            target = now_enabled.get(key)
-            dropped_by = _turned_dynamic_group(user, key, turned_dynamic)
-            if dropped_by is not None and target is not None:
-                # while Entra re-evaluates the group, the user has only what the others give
-                kept = [s for s in states if s.assignedByGroup not in turned_dynamic]
-                during = frozenset().union(*(enabled(s.skuId, s.disabledPlans) for s in kept))
-                if not kept or before_plans - during > before_plans - target:
-                    target, states = (during if kept else None), kept
-                else:
-                    dropped_by = None
-            else:
-                dropped_by = None
+            before_plans = self.enabled(assigned.skuId, assigned.disabledPlans)
+            target, states, dropped_by = self._worst(user, later, key, before_plans, now.get(key))
             lost = before_plans - target if target is not None else before_plans
             if target is not None and not lost:
                 continue
@@ -144,49 +162,56 @@ def impact(before: Tenant, after: Tenant, changes: Iterable[Change] = ()) -> Imp
                 group_id, reason = dropped_by, TURNED_DYNAMIC
             else:
                 group_id, reason = _lost(
-                    user, later, key, groups_before, groups_after, members_after
+                    user, later, key, lost, self.enabled, self.groups, self.members_after
                 )
-            part_number = _part_number(skus, assigned.skuId)
+            part_number = _part_number(self.skus, assigned.skuId)
+            common = (user.id, user.userPrincipalName, assigned.skuId, part_number)
             if target is None:
-                removals.append(
-                    LicenseRemoval(
-                        user.id,
-                        user.userPrincipalName,
-                        assigned.skuId,
-                        part_number,
-                        name(group_id),
-                        reason,
-                    )
-                )
+                yield LicenseRemoval(*common, self.name(group_id), reason)
             else:
-                plan_removals.append(
-                    PlanRemoval(
-                        user.id,
-                        user.userPrincipalName,
-                        assigned.skuId,
-                        part_number,
-                        tuple(sorted(plan_names.get(plan, plan) for plan in lost)),
-                        name(group_id),
-                        reason,
-                        tuple(name(s.assignedByGroup) for s in states),
-                    )
-                )
+                kept = tuple(self.name(s.assignedByGroup) for s in states)
+                yield PlanRemoval(*common, self.plans(lost), self.name(group_id), reason, kept)
+
+    def _worst(
+        self,
+        user: User,
+        later: User,
+        key: str,
+        before_plans: frozenset[str],
+        target: frozenset[str] | None,
+    ) -> tuple[frozenset[str] | None, list[LicenseAssignmentState], str | None]:
+        """The plans at the user's worst moment, the assignments giving them, and the group
+        turned dynamic that makes that moment worse than the end (None if none does)."""
+        states = _delivering(later, key)
+        dropped_by = _turned_dynamic_group(user, key, self.turned_dynamic)
+        if dropped_by is None or target is None:
+            return target, states, None
+        # while Entra re-evaluates the group, the user has only what the others give
+        kept = [s for s in states if s.assignedByGroup not in self.turned_dynamic]
+        during = frozenset().union(*(self.enabled(s.skuId, s.disabledPlans) for s in kept))
+        if kept and not before_plans - during > before_plans - target:
+            return target, states, None
+        return (during if kept else None), kept, dropped_by
+
+    def gains(self, user: User, later: User) -> Iterator[LicenseAddition | PlanAddition]:
+        """Products the user gets, and plans of products they keep."""
+        had = {
+            a.skuId.lower(): self.enabled(a.skuId, a.disabledPlans) for a in user.assignedLicenses
+        }
         for assigned in later.assignedLicenses:
             key = assigned.skuId.lower()
-            if key in had:
-                continue
-            group_id, reason = _gained(user, later, key, groups_before, groups_after)
-            additions.append(
-                LicenseAddition(
-                    user.id,
-                    user.userPrincipalName,
-                    assigned.skuId,
-                    _part_number(skus, assigned.skuId),
-                    name(group_id),
-                    reason,
-                )
+            gained = self.enabled(assigned.skuId, assigned.disabledPlans) - had.get(
+                key, frozenset()
             )
-    return Impact(tuple(removals), tuple(plan_removals), tuple(additions))
+            if key in had and not gained:
+                continue
+            group_id, reason = _gained(user, later, key, *self.groups)
+            part_number = _part_number(self.skus, assigned.skuId)
+            common = (user.id, user.userPrincipalName, assigned.skuId, part_number)
+            if key in had:
+                yield PlanAddition(*common, self.plans(gained), self.name(group_id), reason)
+            else:
+                yield LicenseAddition(*common, self.name(group_id), reason)
 
 
 def _part_number(skus: Mapping[str, Sku], sku_id: str) -> str:
@@ -225,20 +250,28 @@ def _lost(
     user: User,
     later: User,
     sku_key: str,
-    groups_before: Mapping[str, Group],
-    groups_after: Mapping[str, Group],
+    lost: frozenset[str],
+    enabled: Callable[[str, frozenset[str]], frozenset[str]],
+    groups: tuple[Mapping[str, Group], Mapping[str, Group]],
     members_after: Mapping[str, frozenset[str]],
 ) -> tuple[str | None, str]:
-    """The group whose assignment of the product to the user went, and why it went."""
-    after_states = {
-        (state.assignedByGroup, state.skuId.lower(), state.disabledPlans)
+    """The group that gave the user one of the `lost` plans and gives it no more, and why.
+
+    A group that changed its assignment without taking any of them away isn't the cause.
+    """
+    groups_before, groups_after = groups
+    now = {
+        state.assignedByGroup: enabled(state.skuId, state.disabledPlans)
         for state in _delivering(later, sku_key)
     }
     for state in _delivering(user, sku_key):
         if state.assignedByGroup is None:
             continue
-        if (state.assignedByGroup, sku_key, state.disabledPlans) in after_states:
+        gave = enabled(state.skuId, state.disabledPlans) & lost
+        if lost and (not gave or gave <= now.get(state.assignedByGroup, frozenset())):
             continue
+        if not lost and state.assignedByGroup in now:
+            continue  # a product without plans: only its assignment going counts
         group = groups_before.get(state.assignedByGroup)
         after = groups_after.get(state.assignedByGroup)
         still_member = user.id in members_after.get(state.assignedByGroup, frozenset())
@@ -265,7 +298,18 @@ def _gained(
             if after is not None and after.is_dynamic:
                 return state.assignedByGroup, "matches the membership rule"
             return state.assignedByGroup, "added to the group's members"
-        return state.assignedByGroup, "license added to the group"
+        before_state = next(
+            (
+                s
+                for s in user.licenseAssignmentStates
+                if s.assignedByGroup == state.assignedByGroup and s.skuId.lower() == sku_key
+            ),
+            None,
+        )
+        if before_state is None:
+            return state.assignedByGroup, "license added to the group"
+        if before_state.disabledPlans != state.disabledPlans:
+            return state.assignedByGroup, "service plans enabled on the group"
     return None, "assignment changed"
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from reconciler.model import ACTIVE, ACTIVE_WITH_ERROR, DYNAMIC_MEMBERSHIP, Tenant
+from reconciler.model import Tenant
 from reconciler.plan.changes import (
     AddLicense,
     AddMembers,
@@ -43,14 +43,15 @@ def safe_order(changes: Iterable[Change], before: Tenant, after: Tenant) -> tupl
     members after are not all its members now has a rule or processing change that takes.
     """
     changes = tuple(changes)
-    shrinking = _shrinking_groups(before, after)
+    # a group turned dynamic loses every member first, so all its membership changes take
+    shrinking = _shrinking_groups(before, after) | {
+        c.groupId for c in changes if isinstance(c, UpdateGroup) and c.turns_dynamic
+    }
 
     def taking(change: Change) -> bool:
         if isinstance(change, UpdateGroup):
             if change.property == "membershipRuleProcessingState" and change.after == "Paused":
                 return False  # pausing drops no one, and must come before a rule edit
-            if change.property == "groupTypes" and DYNAMIC_MEMBERSHIP in change.after:
-                return DYNAMIC_MEMBERSHIP not in change.before  # Entra first drops everyone
             return change.property in _MEMBERSHIP and change.groupId in shrinking
         if isinstance(change, ChangeDisabledPlans):
             return bool(change.after - change.before)
@@ -71,19 +72,22 @@ def safe_order(changes: Iterable[Change], before: Tenant, after: Tenant) -> tupl
 def _move_order(groups: dict[str, None], before: Tenant, after: Tenant) -> dict[str, int]:
     """A rank for each group whose membership change takes, so users move without a gap.
 
-    A user who leaves group A and joins group B for the same product needs B's change to run
-    first. Groups are ranked in that order; groups in a cycle (users swapping both ways) keep
-    the plan's order, as no order spares everyone a gap.
+    A user who leaves group A and joins group B (for the same product or another) needs B's
+    change first. Groups in a cycle (users swapping both ways) keep the plan's order: no order
+    spares everyone a gap there.
     """
     if len(groups) < 2:
         return {}
-    held_before = _holdings(before, groups)
-    held_after = _holdings(after, groups)
-    first: dict[str, set[str]] = {group: set() for group in groups}  # group -> groups before it
-    for (user, sku), sources in held_before.items():
-        gained = held_after.get((user, sku), set()) - sources
-        for left in sources - held_after.get((user, sku), set()):
-            first[left] |= gained - {left}
+    members_before = _members(before, groups)
+    members_after = _members(after, groups)
+    joined: dict[str, set[str]] = {}  # user -> groups they join
+    for group in groups:
+        for user in members_after[group] - members_before[group]:
+            joined.setdefault(user, set()).add(group)
+    first: dict[str, set[str]] = {group: set() for group in groups}  # groups to run before it
+    for group in groups:
+        for user in members_before[group] - members_after[group]:
+            first[group] |= joined.get(user, set()) - {group}
     rank: dict[str, int] = {}
     pending = list(groups)
     while pending:
@@ -93,13 +97,12 @@ def _move_order(groups: dict[str, None], before: Tenant, after: Tenant) -> dict[
     return rank
 
 
-def _holdings(tenant: Tenant, groups: dict[str, None]) -> dict[tuple[str, str], set[str]]:
-    """For each (user, product), which of `groups` give it to the user."""
-    found: dict[tuple[str, str], set[str]] = {}
-    for user in tenant.users:
-        for state in user.licenseAssignmentStates:
-            if state.assignedByGroup in groups and state.state in (ACTIVE, ACTIVE_WITH_ERROR):
-                found.setdefault((user.id, state.skuId.lower()), set()).add(state.assignedByGroup)
+def _members(tenant: Tenant, groups: dict[str, None]) -> dict[str, set[str]]:
+    """The members (lower-case ids) of each of `groups`; none for a group the tenant lacks."""
+    found: dict[str, set[str]] = {group: set() for group in groups}
+    for group in tenant.groups:
+        if group.id in found:
+            found[group.id] = {member.lower() for member in group.members}
     return found
 
 

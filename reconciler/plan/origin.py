@@ -31,6 +31,21 @@ def plan_origin(loaded: LoadedPolicy, tenant: Tenant) -> Origin:
     }
 
 
+def plan_digest(document: Mapping[str, object]) -> str:
+    """sha256 over the plan document but its origin: a plan file edited after `plan` differs."""
+    content = {key: value for key, value in document.items() if key != "origin"}
+    encoded = json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
+    return f"sha256:{hashlib.sha256(encoded).hexdigest()}"
+
+
+def with_origin(document: Mapping[str, object], loaded: LoadedPolicy, tenant: Tenant) -> dict:
+    """`document` with its `origin`, sealed by the digest of the rest."""
+    return {
+        **document,
+        "origin": {**plan_origin(loaded, tenant), "planDigest": plan_digest(document)},
+    }
+
+
 def policy_digest(texts: Mapping[str, str]) -> str:
     """sha256 over every policy file's path and text, paths relative to the files' common folder.
 

@@ -2,9 +2,9 @@
 
 The decision, in order:
 1. The plan's `origin.tenantId` is not the tenant read: another tenant's plan. Never re-planned.
-2. Its origin equals the origin now (tool version, policy digest, state fingerprint): planning
-   now would give this very plan, so it is current.
-3. Otherwise (the tenant, the policy or the tool changed, or an older plan file has no origin)
+2. Its origin equals the origin now (tool version, policy digest, state fingerprint) and its
+   digest still seals the document: planning now would give this very plan, so it is current.
+3. Otherwise (the tenant, the policy or the tool changed, the file was edited, or it has no origin)
    plan again now and compare what matters to the people affected: the changes, in apply order,
    and the license and service plan removals. Any difference makes the plan stale; none means
    the drift was elsewhere, and the saved plan still does exactly what it says.
@@ -20,7 +20,7 @@ from typing import Any
 
 from deepdiff import DeepDiff
 
-from reconciler.plan.origin import Origin
+from reconciler.plan.origin import Origin, plan_digest
 
 Document = dict[str, Any]
 
@@ -69,15 +69,16 @@ def check_freshness(saved: Document, origin: Origin, replan: Callable[[], Docume
     recorded = saved.get("origin")
     if recorded is not None and recorded["tenantId"].lower() != origin["tenantId"].lower():
         return Freshness(other_tenant=(recorded["tenantId"], origin["tenantId"]))
-    if recorded == origin:
+    sealed = recorded is not None and recorded.get("planDigest") == plan_digest(saved)
+    if sealed and all(recorded[key] == value for key, value in origin.items()):
         return Freshness()
-    moved = _moved(recorded, origin) if recorded is not None else ()
+    moved = _moved(recorded, origin, sealed) if recorded is not None else ()
     now = replan()
     return Freshness(moved, plan_differences(saved, now), replanned=now)
 
 
-def _moved(recorded: Origin, origin: Origin) -> tuple[str, ...]:
-    moved = []
+def _moved(recorded: Origin, origin: Origin, sealed: bool) -> tuple[str, ...]:
+    moved = [] if sealed else ["the plan file (edited after `plan` wrote it)"]
     if recorded["stateFingerprint"] != origin["stateFingerprint"]:
         moved.append("the tenant")
     if recorded["policyDigest"] != origin["policyDigest"]:

@@ -19,7 +19,7 @@ from reconciler.errors import InputError, Location
 from reconciler.jsonschemas import load_schema
 from reconciler.model import Sku
 from reconciler.policy.errors import PolicyError, raise_all
-from reconciler.policy.schema import _translate, where
+from reconciler.policy.schema import schema_errors, where
 from reconciler.policy.source import LOCK_NAME, Positions, read_file
 
 if TYPE_CHECKING:
@@ -179,7 +179,7 @@ def read_lock(path: Path) -> SkuLock:
             )
             errors.append(PolicyError(message, positions.location(pointer)))
         else:
-            errors.extend(_translate(error, document, positions))
+            errors.extend(schema_errors(error, document, positions))
     # jsonschema reports each missing required key apart and the translation names them all
     unique = {(str(error), error.location): error for error in errors}
     raise_all(list(unique.values()))

@@ -43,7 +43,7 @@ def check(document: Mapping[str, Any], positions: Positions) -> list[PolicyError
     failed: set[Pointer] = set()
     for error in validator.iter_errors(document):
         failed.add(tuple(error.absolute_path))
-        errors.extend(_translate(error, document, positions))
+        errors.extend(schema_errors(error, document, positions))
     groups = document.get("groups")
     for index, group in enumerate(groups if isinstance(groups, list) else []):
         path = ("groups", index, "membershipRule")
@@ -83,9 +83,10 @@ def where(path: Pointer, document: Mapping[str, Any]) -> str:
     return text
 
 
-def _translate(
+def schema_errors(
     error: ValidationError, document: Mapping[str, Any], positions: Positions
 ) -> Iterator[PolicyError]:
+    """One schema violation as PolicyErrors at the YAML node, worded for the person who wrote it."""
     path = tuple(error.absolute_path)
     prefix = where(path, document)
     value, schema = error.instance, error.schema

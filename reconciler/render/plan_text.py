@@ -40,7 +40,7 @@ def plan_text(document: Document, show_all: bool = False) -> str:
         lines += ["    }", ""]
     impact = document["impact"]
     lines += _removal_lines(impact, show_all)
-    lines += _addition_lines(impact["licenseAdditions"])
+    lines += _addition_lines(impact["licenseAdditions"], impact.get("planAdditions", []))
     lines += _seat_lines(impact.get("seats", []))
     lines += _warning_lines(document["warnings"], show_all)
     lines += _guard_lines(document["guards"])
@@ -131,11 +131,12 @@ def _member(member: Document) -> str:
 
 
 def _removal_lines(impact: Document, show_all: bool) -> list[str]:
-    """Every loss, grouped by the group it comes through; the first 50 unless show_all."""
-    by_group: dict[str, list[str]] = {}
+    """Every loss, grouped by the group it comes through; 50 unless show_all, products first."""
+    products: dict[str, list[str]] = {}
+    plans: dict[str, list[str]] = {}
     for r in impact["licenseRemovals"]:
         line = f"{r['userPrincipalName']} loses {r['skuPartNumber']} ({r['reason']})"
-        by_group.setdefault(r["group"] or "an assignment", []).append(line)
+        products.setdefault(r["group"] or "an assignment", []).append(line)
     for r in impact["planRemovals"]:
         others = [name for name in r.get("keptBy", []) if name != r["group"]]
         kept = ", ".join(name or "a direct assignment" for name in others)
@@ -144,36 +145,50 @@ def _removal_lines(impact: Document, show_all: bool) -> list[str]:
             f"{r['skuPartNumber']} ({r['reason']}"
             + (f"; keeps {r['skuPartNumber']} through {kept})" if kept else ")")
         )
-        by_group.setdefault(r["group"] or "an assignment", []).append(line)
-    if not by_group:
+        plans.setdefault(r["group"] or "an assignment", []).append(line)
+    groups = sorted(products.keys() | plans.keys(), key=str.lower)
+    if not groups:
         return []
+    # a whole product lost matters more than a plan: those lines get the room first
+    room = None if show_all else REMOVALS_SHOWN
+    shown: dict[str, list[str]] = {group: [] for group in groups}
+    for kind in (products, plans):
+        for group in groups:
+            lines = sorted(kind.get(group, []), key=str.lower)
+            take = len(lines) if room is None else min(room, len(lines))
+            shown[group] += lines[:take]
+            if room is not None:
+                room -= take
     lines = ["Licenses removed:"]
-    shown = total = 0
-    for group in sorted(by_group, key=str.lower):
-        users = sorted(by_group[group], key=str.lower)
-        total += len(users)
-        room = len(users) if show_all else max(0, REMOVALS_SHOWN - shown)
-        if room:
-            lines.append(f"  through {group} ({len(users)}):")
-            lines += [f"    {line}" for line in users[:room]]
-            shown += min(room, len(users))
-    if shown < total:
-        lines.append(f"  ... and {total - shown} more (--show-all lists them)")
+    hidden = []
+    for group in groups:
+        total = len(products.get(group, [])) + len(plans.get(group, []))
+        if shown[group]:
+            lines.append(f"  through {group} ({total}):")
+            lines += [f"    {line}" for line in shown[group]]
+        if total > len(shown[group]):
+            hidden.append(f"{total - len(shown[group])} more through {group}")
+    if hidden:
+        lines.append(f"  ... and {', '.join(hidden)} (--show-all lists them)")
     return [*lines, ""]
 
 
-def _addition_lines(additions: Sequence[Document]) -> list[str]:
-    """Gains, counted per group and product."""
-    if not additions:
+def _addition_lines(additions: Sequence[Document], plans: Sequence[Document]) -> list[str]:
+    """Gains, counted per group and product (and service plans, for a product kept)."""
+    if not additions and not plans:
         return []
     counts: dict[tuple[str, str], int] = {}
     for a in additions:
         key = (a["group"] or "a direct assignment", a["skuPartNumber"])
         counts[key] = counts.get(key, 0) + 1
+    for a in plans:
+        what = f"{', '.join(a['servicePlans'])} of {a['skuPartNumber']}"
+        key = (a["group"] or "a direct assignment", what)
+        counts[key] = counts.get(key, 0) + 1
     lines = ["Licenses added:"]
-    for (group, sku), count in sorted(counts.items(), key=lambda item: item[0][0].lower()):
+    for (group, what), count in sorted(counts.items(), key=lambda item: item[0][0].lower()):
         lines.append(
-            f"  {count} {'user gains' if count == 1 else 'users gain'} {sku} through {group}"
+            f"  {count} {'user gains' if count == 1 else 'users gain'} {what} through {group}"
         )
     return [*lines, ""]
 

@@ -45,3 +45,21 @@ def test_audit_filters_the_log_by_group(run, demo):
     assert len(records) == len(
         [r for r in _records(demo) if r["group"]["displayName"] == "LIC-Visio"]
     )
+
+
+def test_a_group_whose_only_change_is_its_description_gets_no_licensing_records(run, demo):
+    policy = demo / "policies" / "microsoft-365.yaml"
+    text = policy.read_text()
+    policy.write_text(
+        text.replace(
+            "  - displayName: LIC-M365-E3-Corporate\n",
+            "  - displayName: LIC-M365-E3-Corporate\n    description: Corporate staff\n",
+        )
+    )
+    assert run("apply", "--auto-approve", cwd=demo).code == 0
+    corporate = [
+        r["operation"]
+        for r in _records(demo)
+        if r["group"]["displayName"] == "LIC-M365-E3-Corporate"
+    ]
+    assert corporate == ["updateGroup"]

@@ -4,12 +4,12 @@ apply that fails part way says what was done, what failed and what was not tried
 import hashlib
 import json
 import re
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-MISSING_GROUP = "9f1c7c1e-0000-4000-8000-00000000dead"
 
 
 @pytest.fixture
@@ -117,15 +117,19 @@ def test_an_apply_that_fails_part_way_reports_and_plan_shows_exactly_the_rest(ru
         if index >= 2 and not change["group"]["id"].startswith("new:")
     )
     assert failing < len(changes) - 1
-    name = changes[failing]["group"]["displayName"]
-    # the group is gone by the time apply reaches it: the tenant refuses that change for real
-    changes[failing]["group"]["id"] = MISSING_GROUP
-    (demo / "demo.plan").write_text(json.dumps(document))
+    name, group_id = changes[failing]["group"]["displayName"], changes[failing]["group"]["id"]
+    # the tenant's storage refuses to write that group, as a real tenant may refuse a change
+    with sqlite3.connect(demo / "state" / "tenant.db") as database:
+        database.execute(
+            f"CREATE TRIGGER refuse BEFORE UPDATE ON groups WHEN old.id = '{group_id}' "
+            "BEGIN SELECT RAISE(ABORT, 'this group is read-only'); END"
+        )
+    database.close()
 
     result = run("apply", "demo.plan", cwd=demo)
     assert result.code == 1
     total, rest = len(changes), len(changes) - failing - 1
-    error = f"no group {name} ({MISSING_GROUP}) in the tenant"
+    error = "local tenant state/tenant.db: this group is read-only"
     assert f"Apply failed at change {failing + 1} of {total};" in result.stdout
     assert f"Succeeded ({failing}):\n  LIC-Visio: + type = security, assigned" in result.stdout
     assert f"Failed (1):\n  {name}: " in result.stdout

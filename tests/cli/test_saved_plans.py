@@ -40,7 +40,13 @@ def _change_tenant(run, demo: Path, upn: str, **fields) -> None:
 
 def test_a_saved_plan_and_a_json_plan_record_their_origin(run, saved):
     origin = json.loads((saved / "demo.plan").read_text())["origin"]
-    assert set(origin) == {"toolVersion", "policyDigest", "tenantId", "stateFingerprint"}
+    assert set(origin) == {
+        "toolVersion",
+        "policyDigest",
+        "tenantId",
+        "stateFingerprint",
+        "planDigest",
+    }
     assert origin["tenantId"] == CONTOSO_ID
     assert origin["policyDigest"].startswith("sha256:")
     assert origin["stateFingerprint"].startswith("sha256:")
@@ -163,3 +169,24 @@ def test_show_without_a_readable_tenant_shows_the_plan_and_creates_nothing(run, 
     assert "warning" not in shown.stderr
     assert shown.stderr.startswith("note: not checked against the tenant: missing.db: ")
     assert not (saved / "missing.db").exists()
+
+
+def test_a_plan_file_edited_after_plan_wrote_it_is_planned_again_and_refused(run, demo):
+    assert run("plan", "--out", "demo.plan", cwd=demo).code == 0
+    document = json.loads((demo / "demo.plan").read_text())
+    # slip in a change the policy never asked for, to a protected group, and clear the guard
+    leadership = next(
+        c["group"] for c in document["changes"] if c["group"]["displayName"].startswith("LIC-")
+    )
+    document["changes"].append(
+        {"action": "deleteGroup", "group": {"id": leadership["id"], "displayName": "X"}}
+    )
+    document["guards"]["refused"] = False
+    (demo / "demo.plan").write_text(json.dumps(document))
+    database = demo / "state" / "tenant.db"
+    before = database.read_bytes()
+    result = run("apply", "demo.plan", cwd=demo)
+    assert result.code == 1
+    assert "plan is stale" in result.stderr
+    assert "the plan file (edited after `plan` wrote it)" in result.stderr
+    assert database.read_bytes() == before

@@ -8,13 +8,14 @@ from reconciler.model import (
     Group,
     Organization,
     PrepaidUnits,
+    ServicePlan,
     Sku,
     Tenant,
 )
 from reconciler.plan.build import build_plan
 from reconciler.plan.guards import DEFAULT_MAX_LICENSE_REMOVALS
-from reconciler.policy.desired import DesiredState, Settings
-from tests.builders import desired_group, desired_license, user
+from reconciler.policy.desired import DesiredState, RetiredGroup, Settings
+from tests.builders import HERE, desired_group, desired_license, user
 
 E3 = "05e9a617-0261-4cee-bb44-138d3ef5d965"  # SPE_E3
 EMS = "efccb6f7-5641-4e0e-bd10-b4976e1bf68e"  # EMS
@@ -102,3 +103,40 @@ def test_a_loss_through_two_groups_at_once_counts_for_the_protected_one():
     )
     found = build_plan(desired, tenant).guards
     assert found.protected == (("g-ems", "LIC-EMS"),)
+
+
+def test_a_protected_group_that_only_enables_a_plan_is_not_blamed_for_another_s_removal():
+    yammer, teams = "7547a3fe-08ee-4ccb-b430-5077c5041653", "57ff2da0-773e-42df-b2af-ffb7a2317929"
+    e5 = Sku("06ebc4ee-1bb5-47dd-8120-11324bc54e06", "SPE_E5", (), PrepaidUnits(10))
+    e5 = replace(
+        e5,
+        servicePlans=(ServicePlan(yammer, "YAMMER_ENTERPRISE"), ServicePlan(teams, "TEAMS1")),
+    )
+    execs = Group(
+        "g-x",
+        "LIC-Execs",
+        members=("u00",),
+        assignedLicenses=(AssignedLicense(e5.skuId, frozenset({yammer, teams})),),
+    )
+    extra = Group(
+        "g-e", "LIC-Extra", members=("u00",), assignedLicenses=(AssignedLicense(e5.skuId),)
+    )
+    tenant = recompute(Tenant(TENANT.organization, (e5,), (STAFF[0],), (execs, extra)))
+    # Execs now enables Teams; Extra, which gave Viva Engage too, is retired
+    desired = DesiredState(
+        None,
+        Settings(maxLicenseRemovals=100),
+        (
+            replace(
+                desired_group(
+                    "LIC-Execs", members=("u00",), licenses=[desired_license(e5.skuId, yammer)]
+                ),
+                protect=True,
+            ),
+        ),
+        (RetiredGroup("LIC-Extra", None, HERE),),
+    )
+    plan = build_plan(desired, tenant)
+    [removal] = plan.impact.planRemovals
+    assert (removal.servicePlans, removal.group) == (("YAMMER_ENTERPRISE",), "LIC-Extra")
+    assert plan.guards.protected == () and not plan.guards.refused

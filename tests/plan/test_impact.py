@@ -181,3 +181,14 @@ def test_a_member_kept_by_a_group_turned_dynamic_loses_its_plans_while_entra_ree
     assert [(r.userId, r.servicePlans, r.reason, r.keptBy) for r in found.planRemovals] == [
         ("ana", ("YAMMER_ENTERPRISE",), TURNED_DYNAMIC, ("LIC-Everyone",))
     ]
+
+
+def test_service_plans_enabled_on_a_group_are_gains_for_members_who_keep_the_product():
+    tenant = recompute(replace(BEFORE, groups=(EVERYONE,)))
+    after = simulate(tenant, _edit(EVERYONE, assignedLicenses=(AssignedLicense(E5),)))
+    found = impact(tenant, after)
+    assert found.licenseAdditions == () and found.planRemovals == ()
+    assert {(a.userId, a.servicePlans, a.group, a.reason) for a in found.planAdditions} == {
+        (user, ("YAMMER_ENTERPRISE",), "LIC-Everyone", "service plans enabled on the group")
+        for user in ("ana", "ben", "dee")
+    }

@@ -128,3 +128,39 @@ def test_users_moving_between_two_shrinking_groups_join_the_new_one_first():
     ]
     # ana moves without losing EMS; cy leaves B-Leads and loses it
     assert [(r.userId, r.skuPartNumber) for r in plan.impact.licenseRemovals] == [("cy", "EMS")]
+
+
+def test_users_moving_to_another_product_through_two_shrinking_groups_gain_first():
+    # Support staff who become Team Leads move from E3 to E5; both rule edits drop someone
+    support = _dynamic("g-s", "A-Support", 'user.department -eq "Support"', E3)
+    leads = _dynamic("g-l", "B-Leads", 'user.department -eq "Eng"', E5)
+    ana = user("ana", "Support")
+    ana = replace(ana, attributes={**ana.attributes, "jobTitle": "Team Lead"})
+    tenant = recompute(
+        Tenant(
+            Organization("org", "Contoso", "US"),
+            TENANT.subscribedSkus,
+            (ana, user("ben", "Support"), user("cy", "Eng")),
+            (support, leads),
+        )
+    )
+    desired = DesiredState(
+        None,
+        Settings(),
+        (
+            desired_group(
+                "A-Support",
+                'user.department -eq "Support" -and user.jobTitle -ne "Team Lead"',
+                licenses=[desired_license(E3)],
+            ),
+            desired_group(
+                "B-Leads", 'user.jobTitle -eq "Team Lead"', licenses=[desired_license(E5)]
+            ),
+        ),
+        (),
+    )
+    changes = build_plan(desired, tenant).changes
+    assert [c.displayName for c in changes if isinstance(c, UpdateGroup)] == [
+        "B-Leads",
+        "A-Support",
+    ]

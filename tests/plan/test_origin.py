@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from reconciler import __version__
-from reconciler.plan.origin import plan_origin, policy_digest, state_fingerprint
+from reconciler.plan.origin import plan_digest, plan_origin, policy_digest, state_fingerprint
 from reconciler.plan.stale import check_freshness, plan_differences
 from reconciler.policy import load_policy
 from reconciler.providers.snapshot import read_snapshot
@@ -121,12 +121,22 @@ def _document(changes=None, removals=None, origin=ORIGIN) -> dict:
         "impact": {"licenseRemovals": removals, "planRemovals": []},
     }
     if origin is not None:
-        document["origin"] = origin
+        document["origin"] = {**origin, "planDigest": plan_digest(document)}
     return document
 
 
 def _never() -> dict:
     raise AssertionError("a plan whose origin matches is not planned again")
+
+
+def test_an_edited_plan_file_is_planned_again_even_when_the_rest_matches():
+    edited = _document()
+    edited["changes"].pop()
+    freshness = check_freshness(edited, dict(ORIGIN), lambda: _document())
+    assert freshness.problem() == (
+        "plan is stale: the changes differ (now also: LIC-PowerBI-Pro removeMembers). "
+        "Since the plan was made, the plan file (edited after `plan` wrote it) changed."
+    )
 
 
 def test_a_plan_whose_origin_matches_is_current_without_planning_again():

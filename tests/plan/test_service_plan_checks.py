@@ -51,7 +51,7 @@ def _tenant(skus: tuple[Sku, ...]) -> Tenant:
 
 
 def _facts(desired: DesiredState, skus: tuple[Sku, ...]) -> Facts:
-    return Facts(desired, _tenant(skus), _tenant(skus), ())
+    return Facts(desired, _tenant(skus), _tenant(skus), (), ())
 
 
 def _desired(root: Path, skus_now, locked_skus=SKUS, policy: str = POLICY) -> DesiredState:

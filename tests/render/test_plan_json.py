@@ -283,6 +283,7 @@ def test_impact_lists_exactly_the_removals_and_guards_count_them():
             _addition("cy", E5, "SPE_E5", "LIC-Static", "added to the group's members"),
             _addition("cy", EMS, "EMS", "LIC-Static", "added to the group's members"),
         ],
+        "planAdditions": [],
         "seats": document["impact"]["seats"],
     }
     assert document["guards"] == {

@@ -110,8 +110,8 @@ def test_plan_text_shows_changes_losses_by_group_gains_seats_warnings_and_summar
         "  through LIC-Old (1):",
         "    ana@contoso.com loses SPE_E5 (group retired)",
         "  through LIC-Sales (2):",
-        "    ana@contoso.com loses TEAMS1 of SPE_E3 (service plans disabled on the group)",
         "    ben@contoso.com loses SPE_E3 (no longer matches the edited membership rule)",
+        "    ana@contoso.com loses TEAMS1 of SPE_E3 (service plans disabled on the group)",
         "",
         "Licenses added:",
         "  1 user gains SPE_E5 through LIC-New",
@@ -205,5 +205,49 @@ def test_removals_beyond_fifty_are_counted_unless_all_are_asked_for():
     assert "  through LIC-Sales (60):" in short
     line = "    u@contoso.com loses SPE_E5 (no longer matches the membership rule)"
     assert short.count(line) == 50
-    assert "  ... and 10 more (--show-all lists them)" in short
+    assert "  ... and 10 more through LIC-Sales (--show-all lists them)" in short
     assert plan_text(document, show_all=True).count("u@contoso.com loses SPE_E5") == 60
+
+
+def test_a_product_lost_whole_is_shown_before_plans_lost_when_the_list_is_cut():
+    plan_loss = {
+        "userPrincipalName": "u@contoso.com",
+        "skuPartNumber": "SPE_E3",
+        "servicePlans": ["STREAM_O365_E3"],
+        "group": "A-Retail",
+        "reason": "service plans disabled on the group",
+        "keptBy": ["A-Retail"],
+    }
+    product_loss = {
+        "userPrincipalName": "z@contoso.com",
+        "skuPartNumber": "POWER_BI_PRO",
+        "group": "Z-PowerBI",
+        "reason": "removed from the group's members",
+    }
+    document = {
+        "changesPresent": True,
+        "changes": [],
+        "impact": {
+            "licenseRemovals": [product_loss],
+            "planRemovals": [plan_loss] * 60,
+            "licenseAdditions": [],
+        },
+        "summary": {"add": 0, "change": 1, "remove": 0},
+        "warnings": [],
+        "guards": {
+            "licenseRemovals": 61,
+            "maxLicenseRemovals": 100,
+            "protected": [],
+            "refused": False,
+            "reasons": [],
+        },
+    }
+    lines = plan_text(document).splitlines()
+    assert "    z@contoso.com loses POWER_BI_PRO (removed from the group's members)" in lines
+    assert (
+        lines.count(
+            "    u@contoso.com loses STREAM_O365_E3 of SPE_E3 (service plans disabled on the group)"
+        )
+        == 49
+    )
+    assert "  ... and 11 more through A-Retail (--show-all lists them)" in lines

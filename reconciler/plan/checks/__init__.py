@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from reconciler.model import Tenant
 from reconciler.plan.changes import Change
+from reconciler.plan.seats import SeatForecast
 from reconciler.plan.warnings import ERROR, INFO, WARNING, PlanWarning
 from reconciler.policy.desired import DesiredState
 
@@ -23,6 +24,7 @@ class Facts:
     before: Tenant
     after: Tenant
     changes: tuple[Change, ...]
+    seats: tuple[SeatForecast, ...]
 
 
 Check = Callable[[Facts], Iterable[PlanWarning]]

@@ -18,7 +18,6 @@ from reconciler.model import (
 )
 from reconciler.plan.checks import Facts
 from reconciler.plan.diff import find_group
-from reconciler.plan.seats import seat_forecast
 from reconciler.plan.warnings import ERROR, INFO, WARNING, PlanWarning
 
 REPROCESS_HINT = (
@@ -91,7 +90,7 @@ def group_not_security_enabled(facts: Facts) -> Iterator[PlanWarning]:
 
 def seat_shortfall(facts: Facts) -> Iterator[PlanWarning]:
     """The plan needs more seats of a product than the tenant has."""
-    for forecast in seat_forecast(facts.before, facts.after):
+    for forecast in facts.seats:
         if forecast.countViolations:
             shown = ", ".join(forecast.countViolations[:10])
             more = len(forecast.countViolations) - 10

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from reconciler.model import DYNAMIC_MEMBERSHIP
 from reconciler.plan.changes import UpdateGroup
 from reconciler.plan.checks import Facts
 from reconciler.plan.diff import find_group
@@ -30,10 +29,7 @@ def membership_drop(facts: Facts) -> Iterator[PlanWarning]:
     turned_dynamic = {
         change.groupId
         for change in facts.changes
-        if isinstance(change, UpdateGroup)
-        and change.property == "groupTypes"
-        and DYNAMIC_MEMBERSHIP in change.after
-        and DYNAMIC_MEMBERSHIP not in change.before
+        if isinstance(change, UpdateGroup) and change.turns_dynamic
     }
     for wanted in facts.desired.groups:
         before = find_group(facts.before, wanted.displayName, wanted.id)
