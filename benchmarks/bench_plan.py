@@ -262,7 +262,14 @@ def print_plan_counts(plan: Plan) -> None:
     print(
         f"impact: {len(removals):,} license removals ("
         + ", ".join(f"{part} {count:,}" for part, count in products.most_common())
-        + f"), {len(plan.impact.planRemovals):,} service-plan removals"
+        + f"), {len(plan.impact.planRemovals):,} service-plan removals, "
+        f"{len(plan.impact.licenseAdditions):,} license additions"
+    )
+    codes = Counter(warning.code for warning in plan.warnings)
+    print(
+        f"warnings: {len(plan.warnings):,} ("
+        + ", ".join(f"{code} {count:,}" for code, count in codes.most_common())
+        + f"); guards refuse: {plan.guards.refused}"
     )
 
 
