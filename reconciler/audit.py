@@ -107,8 +107,11 @@ def _before_after(change: Mapping[str, Any]) -> tuple[Any, Any]:
         case "createGroup":
             return None, change["after"]
         case "updateGroup":
-            name = change["property"]
-            return {name: change["before"]}, {name: change["after"]}
+            items = (change, *change.get("also", ()))
+            return (
+                {item["property"]: item["before"] for item in items},
+                {item["property"]: item["after"] for item in items},
+            )
         case "addMembers":
             return None, {"members": change["members"]}
         case "removeMembers":

@@ -4,6 +4,7 @@
     seed: examples/contoso/tenant.json      # a local tenant is created from this on first use
     policy: policies/
     audit: .reconciler/audit.jsonl          # where apply appends its audit log (docs/audit.md)
+    graphUrl: https://graph.microsoft.us/v1.0   # Microsoft Graph for the `graph` source
 
 Relative paths are relative to the file's folder. tenant and policy may be overridden on the
 command line (--tenant, --policy); without a file, the defaults below apply.
@@ -19,7 +20,7 @@ import yaml
 from reconciler.errors import InputError, Location
 
 CONFIG_NAME = "reconciler.yaml"
-_KEYS = ("tenant", "seed", "policy", "audit")
+_KEYS = ("tenant", "seed", "policy", "audit", "graphUrl")
 DEFAULT_AUDIT = Path(".reconciler") / "audit.jsonl"
 
 
@@ -30,6 +31,7 @@ class Config:
     policy: Path
     base: Path  # the folder relative paths are taken from
     audit: Path  # the audit log, JSON Lines
+    graph_url: str | None = None  # Microsoft Graph for the `graph` source (None: the global one)
 
 
 def load_config(path: Path | None) -> Config:
@@ -69,6 +71,7 @@ def load_config(path: Path | None) -> Config:
         policy=base / document.get("policy", "policies"),
         base=base,
         audit=base / document.get("audit", DEFAULT_AUDIT),
+        graph_url=document.get("graphUrl"),
     )
 
 

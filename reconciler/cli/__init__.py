@@ -7,6 +7,7 @@ import click
 from reconciler import __version__
 from reconciler.cli.apply import apply
 from reconciler.cli.audit import audit
+from reconciler.cli.emulator import emulator
 from reconciler.cli.lock import lock
 from reconciler.cli.plan import plan, show, validate
 from reconciler.cli.rule import rule
@@ -40,6 +41,7 @@ cli.add_command(show)
 cli.add_command(audit)
 cli.add_command(rule)
 cli.add_command(tenant)
+cli.add_command(emulator)
 
 
 def main() -> None:

@@ -61,7 +61,12 @@ def apply(
     rerun = _rerun_command(ctx)
     # a damaged plan file is refused before the tenant is touched
     saved = read_plan_file(plan_file) if plan_file is not None else None
-    with open_tenant(sources.tenant, sources.seed, sources.base) as provider, _lock(provider):
+    with (
+        open_tenant(
+            sources.tenant, sources.seed, sources.base, graph_url=sources.graph_url
+        ) as provider,
+        _lock(provider),
+    ):
         if saved is not None:
             tenant = _check_saved(saved, str(plan_file), sources, provider, allow_removals, rerun)
             document = saved

@@ -20,7 +20,9 @@ def lock(sources: Sources) -> None:
     """
     # without the old lock: it is rewritten whatever it holds, a merge conflict included
     loaded = load_policy(sources.policy, with_lock=False)
-    with open_tenant(sources.tenant, sources.seed, sources.base) as provider:
+    with open_tenant(
+        sources.tenant, sources.seed, sources.base, graph_url=sources.graph_url
+    ) as provider:
         tenant = provider.read()
     desired = resolve(loaded, tenant.subscribedSkus)
     check_pin(desired.tenant, tenant, loaded)

@@ -21,6 +21,7 @@ class Sources:
     policy: Path
     base: Path
     audit: Path
+    graph_url: str | None = None  # where the `graph` source finds Microsoft Graph
 
 
 format_option = click.option(
@@ -57,10 +58,17 @@ def source_options(command: Callable) -> Callable:
             type=click.Path(path_type=Path),
             help="A policy file or a folder of them (default: policies/).",
         ),
+        click.option(
+            "--graph-url",
+            "graph_url",
+            metavar="URL",
+            help="Microsoft Graph for --tenant graph: a national cloud, or the emulator's "
+            "http://127.0.0.1:PORT/v1.0 (default: https://graph.microsoft.com/v1.0).",
+        ),
     ]
 
     @functools.wraps(command)
-    def wrapper(config_file, tenant_source, policy_path, **kwargs):
+    def wrapper(config_file, tenant_source, policy_path, graph_url, **kwargs):
         config: Config = load_config(config_file)
         sources = Sources(
             tenant=tenant_source or config.tenant,
@@ -68,6 +76,7 @@ def source_options(command: Callable) -> Callable:
             policy=policy_path or config.policy,
             base=config.base,
             audit=config.audit,
+            graph_url=graph_url or config.graph_url,
         )
         return command(sources=sources, **kwargs)
 

@@ -36,7 +36,9 @@ def validate(sources: Sources, offline: bool) -> None:
     if offline:
         click.echo(f"policy in {sources.policy} is valid (names not checked against a tenant)")
         return
-    with open_tenant(sources.tenant, sources.seed, sources.base) as provider:
+    with open_tenant(
+        sources.tenant, sources.seed, sources.base, graph_url=sources.graph_url
+    ) as provider:
         tenant = provider.read()
     desired = resolve(loaded, tenant.subscribedSkus)
     check_pin(desired.tenant, tenant, loaded)
@@ -71,7 +73,9 @@ def plan(
     detailed_exitcode: bool,
 ) -> None:
     """Show what apply would change, and who would lose which licenses."""
-    with open_tenant(sources.tenant, sources.seed, sources.base) as provider:
+    with open_tenant(
+        sources.tenant, sources.seed, sources.base, graph_url=sources.graph_url
+    ) as provider:
         loaded = load_policy(sources.policy)
         tenant = provider.read()
         document = plan_document(plan_now(loaded, tenant))
@@ -106,7 +110,7 @@ def show(sources: Sources, plan_file: Path, output_format: str, show_all: bool) 
 
 def _freshness(document: Document, sources: Sources) -> Freshness:
     # no seed: showing a plan never creates a local tenant as a side effect
-    with open_tenant(sources.tenant, None, sources.base) as provider:
+    with open_tenant(sources.tenant, None, sources.base, graph_url=sources.graph_url) as provider:
         loaded = load_policy(sources.policy)
         tenant = provider.read()
         return freshness_now(document, loaded, tenant)

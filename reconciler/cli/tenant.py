@@ -28,7 +28,9 @@ def tenant() -> None:
 )
 def export(sources: Sources, out_file: Path) -> None:
     """Write the tenant, from any source, as a snapshot file."""
-    with open_tenant(sources.tenant, sources.seed, sources.base) as provider:
+    with open_tenant(
+        sources.tenant, sources.seed, sources.base, graph_url=sources.graph_url
+    ) as provider:
         write_snapshot(provider.read(), out_file)
     click.echo(f"wrote {out_file}")
 

@@ -44,6 +44,13 @@ class UpdateGroup:
     property: str
     before: object
     after: object
+    # (property, before, after) set in the same request: Graph takes a group's groupTypes and
+    # membershipRule only together when it becomes dynamic or static
+    also: tuple[tuple[str, object, object], ...] = ()
+
+    def values(self) -> dict[str, object]:
+        """Every property this change sets, by name, to its new value."""
+        return {self.property: self.after, **{name: after for name, _, after in self.also}}
 
     @property
     def turns_dynamic(self) -> bool:
@@ -129,9 +136,7 @@ def apply_to_groups(
             check_deletable(current(change.groupId))
             edited[change.groupId] = None
         elif isinstance(change, UpdateGroup):
-            edited[change.groupId] = replace(
-                current(change.groupId), **{change.property: change.after}
-            )
+            edited[change.groupId] = replace(current(change.groupId), **change.values())
         elif isinstance(change, AddMembers | RemoveMembers):
             group = current(change.groupId)
             if isinstance(change, AddMembers):

@@ -8,6 +8,7 @@ of the tenant is read, never changed.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 from deepdiff import DeepDiff
 
@@ -133,6 +134,7 @@ def _update(wanted: DesiredGroup, existing: Group, tenant: Tenant) -> Iterator[C
         for name in managed
         if name in changed
     ]
+    updates = _with_conversion(updates)
     # Pausing goes first and resuming last, so a rule edited alongside is never evaluated in
     # between: apply then takes away exactly what the plan, which simulates all at once, shows.
     updates.sort(key=lambda u: u.property == _PROCESSING and u.after != "Paused")
@@ -149,6 +151,32 @@ def _update(wanted: DesiredGroup, existing: Group, tenant: Tenant) -> Iterator[C
         if removed:
             yield RemoveMembers(existing.id, existing.displayName, removed)
     yield from _license_changes(wanted, existing)
+
+
+def _with_conversion(updates: list[UpdateGroup]) -> list[UpdateGroup]:
+    """A group turned dynamic or static sets its rule and processing in the same change.
+
+    Graph refuses a dynamic group without a rule, and a rule on a group that isn't dynamic.
+    """
+    kind = next(
+        (
+            u
+            for u in updates
+            if u.property == "groupTypes"
+            and (DYNAMIC_MEMBERSHIP in u.before) != (DYNAMIC_MEMBERSHIP in u.after)  # type: ignore[operator]
+        ),
+        None,
+    )
+    if kind is None:
+        return updates
+    folded = [u for u in updates if u.property in _FOLDED]
+    also = tuple((u.property, u.before, u.after) for u in folded)
+    rest = [u for u in updates if u is not kind and u not in folded]
+    index = updates.index(kind)
+    return [*rest[:index], replace(kind, also=also), *rest[index:]]
+
+
+_FOLDED = ("membershipRule", _PROCESSING)
 
 
 def _changed_properties(before: dict[str, object], after: dict[str, object]) -> set[str]:

@@ -152,6 +152,11 @@ def _change(change: Change, names: _Names) -> Document:
             before=_value(change.before),
             after=_value(change.after),
         )
+        if change.also:
+            document["also"] = [
+                {"property": name, "before": _value(before), "after": _value(after)}
+                for name, before, after in change.also
+            ]
     elif isinstance(change, AddMembers | RemoveMembers):
         document["members"] = [names.member(member) for member in change.memberIds]
     elif isinstance(change, AddLicense):
@@ -220,10 +225,8 @@ def _change_from(change: Document) -> Change:
             )
         )
     if action == "updateGroup":
-        before, after = change["before"], change["after"]
-        if change["property"] == "groupTypes":
-            before, after = tuple(before), tuple(after)
-        return UpdateGroup(group_id, name, change["property"], before, after)
+        also = tuple((item["property"], *_property_values(item)) for item in change.get("also", ()))
+        return UpdateGroup(group_id, name, change["property"], *_property_values(change), also)
     if action in ("addMembers", "removeMembers"):
         kind = AddMembers if action == "addMembers" else RemoveMembers
         return kind(group_id, name, tuple(member["id"] for member in change["members"]))
@@ -241,6 +244,14 @@ def _change_from(change: Document) -> Change:
     if action == "removeLicense":
         return RemoveLicense(group_id, name, change["sku"]["skuId"])
     return DeleteGroup(group_id, name)
+
+
+def _property_values(change: Document) -> tuple[object, object]:
+    """A property's before and after as the model holds them: groupTypes as a tuple."""
+    before, after = change["before"], change["after"]
+    if change["property"] == "groupTypes":
+        return tuple(before), tuple(after)
+    return before, after
 
 
 def _plan_ids(plans: Iterable[Document]) -> frozenset[str]:

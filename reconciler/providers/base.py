@@ -13,15 +13,16 @@ ReconcilerError              every error a user can cause (reconciler.errors); e
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol, Self
 
 from reconciler.errors import ReconcilerError
 from reconciler.model import Tenant
-from reconciler.plan.changes import Change
+from reconciler.plan.changes import NEW_ID_PREFIX, Change
 
-__all__ = ["AppliedChange", "Provider", "ProviderError", "TenantBusyError"]
+__all__ = ["AppliedChange", "Provider", "ProviderError", "TenantBusyError", "real_id"]
 
 
 class ProviderError(ReconcilerError):
@@ -43,6 +44,15 @@ class AppliedChange:
     # False when the tenant settles licenses later (Graph processes group licenses
     # asynchronously), so a read right after may not show the change's effect on users yet
     settled: bool = True
+
+
+def real_id(object_id: str, created: Mapping[str, str]) -> str:
+    """The id a tenant gave a group created this session, for its plan placeholder `new:...`."""
+    if not object_id.startswith(NEW_ID_PREFIX):
+        return object_id
+    if object_id not in created:
+        raise ProviderError(f"group {object_id} hasn't been created; apply its creation first")
+    return created[object_id]
 
 
 class Provider(Protocol):

@@ -33,7 +33,6 @@ from reconciler.engine.licensing import recompute, simulate
 from reconciler.errors import InputError, Location, ReconcilerError
 from reconciler.model import Group, Tenant
 from reconciler.plan.changes import (
-    NEW_ID_PREFIX,
     AddMembers,
     Change,
     CreateGroup,
@@ -42,7 +41,7 @@ from reconciler.plan.changes import (
     apply_to_groups,
 )
 from reconciler.providers import snapshot
-from reconciler.providers.base import AppliedChange, ProviderError, TenantBusyError
+from reconciler.providers.base import AppliedChange, ProviderError, TenantBusyError, real_id
 from reconciler.providers.snapshot import read_snapshot, snapshot_document, tenant_from_document
 
 __all__ = ["FORMAT_VERSION", "LocalTenant", "import_snapshot", "open_local"]
@@ -151,7 +150,7 @@ class LocalTenant:
         if group_id is None:
             raise ProviderError(f"no group {change.displayName} ({change.groupId}) in the tenant")
         change = replace(change, groupId=group_id)
-        if isinstance(change, UpdateGroup) and change.property not in _GROUP_FIELDS:
+        if isinstance(change, UpdateGroup) and not change.values().keys() <= _GROUP_FIELDS:
             raise ProviderError(f"groups have no property {change.property!r}")
         if isinstance(change, AddMembers | RemoveMembers):
             members = tuple(self._real_id(member) for member in change.memberIds)
@@ -163,11 +162,7 @@ class LocalTenant:
         return change
 
     def _real_id(self, object_id: str) -> str:
-        if not object_id.startswith(NEW_ID_PREFIX):
-            return object_id
-        if object_id not in self._created:
-            raise ProviderError(f"group {object_id} hasn't been created; apply its creation first")
-        return self._created[object_id]
+        return real_id(object_id, self._created)
 
     @contextmanager
     def _transaction(self, mode: str) -> Iterator[sqlite3.Connection]:

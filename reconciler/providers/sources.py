@@ -12,8 +12,17 @@ from reconciler.providers.snapshot import SnapshotTenant
 DEFAULT_SOURCE = "local:.reconciler/tenant.db"
 
 
-def open_tenant(source: str | None, seed: Path | None = None, base: Path = Path(".")) -> Provider:
-    """The provider for `source`; relative paths are taken from `base` (the config's folder)."""
+def open_tenant(
+    source: str | None,
+    seed: Path | None = None,
+    base: Path = Path("."),
+    *,
+    graph_url: str | None = None,
+) -> Provider:
+    """The provider for `source`; relative paths are taken from `base` (the config's folder).
+
+    `graph_url` is where the `graph` source finds Microsoft Graph (default: the global cloud).
+    """
     spec = source or DEFAULT_SOURCE
     kind, _, where = spec.partition(":")
     if kind == "local" and where:
@@ -21,5 +30,10 @@ def open_tenant(source: str | None, seed: Path | None = None, base: Path = Path(
     if kind == "snapshot" and where:
         return SnapshotTenant(base / where)
     if kind == "graph":
-        raise InputError("the graph tenant source arrives with the Microsoft Graph provider")
+        if where:
+            raise InputError(f"tenant source {spec!r}: write `graph`, and the URL in --graph-url")
+        from reconciler.providers.graph import open_graph  # httpx and azure only when used
+
+        # delta state (deltaLinks and the objects last read) lives beside the local tenant's
+        return open_graph(graph_url, state_dir=base / ".reconciler")
     raise InputError(f"unknown tenant source {spec!r}; use local:PATH, snapshot:FILE.json or graph")

@@ -99,7 +99,10 @@ def _change_lines(change: Document) -> list[str]:
                 lines.append(f"+ {field} = {after[field]!r}")
         return lines
     if action == "updateGroup":
-        return [f"~ {change['property']} = {change['before']!r} -> {change['after']!r}"]
+        return [
+            f"~ {item['property']} = {item['before']!r} -> {item['after']!r}"
+            for item in (change, *change.get("also", ()))
+        ]
     if action in ("addMembers", "removeMembers"):
         sign = "+" if action == "addMembers" else "-"
         return [f"{sign} member {_member(member)}" for member in change["members"]]

@@ -224,12 +224,19 @@ def test_group_types_in_another_order_are_no_change():
     assert diff(_desired(wanted), tenant) == ()
 
 
-def test_a_static_group_turned_dynamic_changes_each_property_field_by_field():
+def test_a_static_group_turned_dynamic_sets_its_rule_and_processing_in_the_same_change():
+    # Graph refuses a dynamic group without a rule, and a rule on a static group
     desired = _desired(group("LIC-Static", rule='user.department -eq "HR"', description="HR"))
     changes = [c for c in diff(desired, TENANT) if isinstance(c, UpdateGroup)]
-    assert [(c.property, c.before, c.after) for c in changes] == [
-        ("description", None, "HR"),
-        ("groupTypes", (), ("DynamicMembership",)),
-        ("membershipRule", None, 'user.department -eq "HR"'),
-        ("membershipRuleProcessingState", None, "On"),
+    assert [(c.property, c.before, c.after, c.also) for c in changes] == [
+        ("description", None, "HR", ()),
+        (
+            "groupTypes",
+            (),
+            ("DynamicMembership",),
+            (
+                ("membershipRule", None, 'user.department -eq "HR"'),
+                ("membershipRuleProcessingState", None, "On"),
+            ),
+        ),
     ]

@@ -1,4 +1,5 @@
 import importlib.util
+import shutil
 import sys
 from pathlib import Path
 
@@ -25,3 +26,10 @@ def contoso_generator():
 def contoso():
     """The committed demo tenant."""
     return read_snapshot(CONTOSO / "tenant.json")
+
+
+@pytest.fixture
+def tenant_file(tmp_path: Path) -> Path:
+    """A copy of the demo tenant's snapshot, for an emulator to serve."""
+    shutil.copy(CONTOSO / "tenant.json", tmp_path / "tenant.json")
+    return tmp_path / "tenant.json"

@@ -1,0 +1,119 @@
+"""Routing and dispatch: one `Request` in, one `Response` out, for HTTP and `$batch` alike."""
+
+from __future__ import annotations
+
+import re
+import threading
+import traceback
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from functools import partial
+
+from reconciler.emulator import batch, delta, reads, writes
+from reconciler.emulator.errors import GraphError, error_body, no_segment
+from reconciler.emulator.faults import Faults
+from reconciler.emulator.messages import Request, Response
+from reconciler.emulator.store import Store
+
+Handler = Callable[..., Response]
+
+ROUTES: list[tuple[str, str, Handler]] = [
+    ("GET", "/organization", reads.organization),
+    ("GET", "/subscribedSkus", reads.subscribed_skus),
+    ("GET", "/subscribedSkus/{id}", reads.subscribed_sku),
+    ("GET", "/users", partial(reads.list_objects, kind="users")),
+    ("GET", "/users/$count", partial(reads.count_objects, kind="users")),
+    ("GET", "/users/delta", partial(delta.delta, kind="users")),
+    ("GET", "/users/{id}", partial(reads.get_object, kind="users")),
+    ("GET", "/users/{id}/licenseDetails", reads.license_details),
+    ("GET", "/users/{id}/memberOf", reads.member_of),
+    ("POST", "/users/{id}/reprocessLicenseAssignment", writes.reprocess),
+    ("GET", "/groups", partial(reads.list_objects, kind="groups")),
+    ("POST", "/groups", writes.create_group),
+    ("GET", "/groups/$count", partial(reads.count_objects, kind="groups")),
+    ("GET", "/groups/delta", partial(delta.delta, kind="groups")),
+    ("GET", "/groups/{id}", partial(reads.get_object, kind="groups")),
+    ("PATCH", "/groups/{id}", writes.update_group),
+    ("DELETE", "/groups/{id}", writes.delete_group),
+    ("GET", "/groups/{id}/members", reads.members),
+    ("GET", "/groups/{id}/membersWithLicenseErrors", partial(reads.members, errors_only=True)),
+    ("POST", "/groups/{id}/members/$ref", writes.add_member),
+    ("DELETE", "/groups/{id}/members/{id}/$ref", writes.remove_member),
+    ("POST", "/groups/{id}/assignLicense", writes.assign_license),
+    ("POST", "/$batch", batch.batch),
+]
+
+
+def _compile(template: str) -> re.Pattern[str]:
+    parts = [
+        "([^/]+)" if part == "{id}" else re.escape(part) for part in template.strip("/").split("/")
+    ]
+    return re.compile("^/" + "/".join(parts) + "/?$")
+
+
+_COMPILED = [
+    (method, template, _compile(template), handler) for method, template, handler in ROUTES
+]
+_GUID_SEGMENT = re.compile(r"/[0-9a-fA-F]{8}-[0-9a-fA-F-]{27}(?=/|$)")
+
+
+class App:
+    """The emulated Graph service over one store; counts every request by endpoint."""
+
+    def __init__(self, store: Store, faults: Faults | None = None) -> None:
+        self.store = store
+        self.faults = faults or Faults()
+        self.run_id = uuid.uuid4().hex[:12]
+        self.delta_floor = 0  # delta tokens from store versions below this are forgotten
+        self._counts: Counter[str] = Counter()
+        self._counts_lock = threading.Lock()
+
+    def endpoint(self, method: str, path: str) -> str:
+        """The count key of a request: its route template, e.g. "GET /groups/{id}/members"."""
+        for route_method, template, pattern, _handler in _COMPILED:
+            if route_method == method and pattern.match(path):
+                return f"{method} {template}"
+        return f"{method} {_GUID_SEGMENT.sub('/{id}', path)}"
+
+    def count(self, key: str) -> None:
+        with self._counts_lock:
+            self._counts[key] += 1
+
+    def counts(self) -> dict[str, int]:
+        with self._counts_lock:
+            return dict(self._counts)
+
+    def reset_counts(self) -> None:
+        with self._counts_lock:
+            self._counts.clear()
+
+    def dispatch(self, request: Request) -> Response:
+        """The answer to one request; a GraphError becomes Graph's error body."""
+        try:
+            return self._route(request)
+        except GraphError as error:
+            body = error.body(request.header("client-request-id"))
+            return Response(error.status, body, dict(error.headers))
+        except Exception as exc:  # an emulator bug: Graph's 500 rather than a dropped socket
+            traceback.print_exc()
+            return error_response(500, "InternalServerError", f"{type(exc).__name__}: {exc}")
+
+    def _route(self, request: Request) -> Response:
+        allowed = False
+        for method, _template, pattern, handler in _COMPILED:
+            match = pattern.match(request.path)
+            if match is None:
+                continue
+            if method != request.method:
+                allowed = True
+                continue
+            return handler(self, request, *match.groups())
+        if allowed:
+            raise GraphError(405, "Request_BadRequest", f"{request.method} is not allowed here.")
+        segment = request.path.strip("/").split("/")[-1] or "/"
+        raise no_segment(segment)
+
+
+def error_response(status: int, code: str, message: str) -> Response:
+    return Response(status, error_body(code, message))

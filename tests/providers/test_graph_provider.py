@@ -1,0 +1,159 @@
+"""The Graph provider against the emulator over loopback HTTP: reads, writes, refusals, faults."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from reconciler.emulator import running
+from reconciler.engine.licensing import LicensingError
+from reconciler.model import AssignedLicense, Group, Tenant
+from reconciler.plan.changes import (
+    AddLicense,
+    AddMembers,
+    CreateGroup,
+    DeleteGroup,
+    RemoveLicense,
+    RemoveMembers,
+    UpdateGroup,
+    new_group_id,
+)
+from reconciler.providers.base import ProviderError
+from reconciler.providers.graph import GraphTenant
+from reconciler.providers.local import LocalTenant
+from reconciler.providers.snapshot import read_snapshot
+from tests.providers.graph_support import FAST, SECRET
+
+
+def graph(url: str) -> GraphTenant:
+    return GraphTenant(url, token=lambda: SECRET, retry=FAST, settle_timeout=10)
+
+
+def _by_id(tenant: Tenant, name: str) -> Group:
+    return next(group for group in tenant.groups if group.displayName == name)
+
+
+def _licenses(tenant: Tenant) -> dict[str, set[tuple[str, frozenset[str]]]]:
+    return {u.id: {(a.skuId, a.disabledPlans) for a in u.assignedLicenses} for u in tenant.users}
+
+
+def test_read_gives_the_tenant_the_local_source_gives(tenant_file, tmp_path):
+    local = LocalTenant.create(tmp_path / "local.db", read_snapshot(tenant_file)).read()
+    with running(str(tenant_file)) as emulator, graph(emulator.url) as provider:
+        read = provider.read()
+        counts = emulator.counts()
+    assert read.organization == local.organization
+    assert read.subscribedSkus == local.subscribedSkus
+    assert sorted(read.groups, key=lambda g: g.id) == sorted(local.groups, key=lambda g: g.id)
+    assert _licenses(read) == _licenses(local)
+    local_users = {user.id: user for user in local.users}
+    for user in read.users:
+        for name in ("department", "country", "manager", "onPremisesExtensionAttributes"):
+            assert user.attributes.get(name) == local_users[user.id].attributes.get(name), name
+    # one page of users and one of groups at $top=999; every group's members in one batch
+    assert counts["GET /groups"] == 1 and counts["POST /$batch"] == 1
+    assert counts["GET /users"] == 1 + len(provider.unknown)
+
+
+def test_a_created_group_is_known_by_its_placeholder_for_later_changes(tenant_file):
+    placeholder = new_group_id("LIC-Test")
+    created = Group(placeholder, "LIC-Test", description="a test group")
+    with running(str(tenant_file)) as emulator, graph(emulator.url) as provider:
+        before = provider.read()
+        users = [user.id for user in before.users[:45]]
+        made = provider.apply(CreateGroup(created))
+        assert made.groupId != placeholder and not made.groupId.startswith("new:")
+        added = provider.apply(AddMembers(placeholder, "LIC-Test", tuple(users)))
+        assert added.groupId == made.groupId
+        sku = before.subscribedSkus[0].skuId
+        licensed = provider.apply(AddLicense(placeholder, "LIC-Test", AssignedLicense(sku)))
+        assert licensed.settled  # apply waited for licenseProcessingState to complete
+        after = provider.read()
+        counts = emulator.counts()
+    group = _by_id(after, "LIC-Test")
+    assert group.id == made.groupId and group.description == "a test group"
+    assert sorted(group.members) == sorted(users)
+    assert group.assignedLicenses == (AssignedLicense(sku),)
+    holders = [
+        u
+        for u in after.users
+        if any(s.assignedByGroup == group.id for s in u.licenseAssignmentStates)
+    ]
+    assert len(holders) == 45
+    # 45 members: three binds of at most 20, sent in one batch
+    assert counts["$batch: PATCH /groups/{id}"] == 3
+
+
+def test_applying_the_same_changes_again_counts_as_done(tenant_file):
+    with running(str(tenant_file)) as emulator, graph(emulator.url) as provider:
+        tenant = provider.read()
+        static = next(g for g in tenant.groups if not g.membershipRule and g.members)
+        outsider = next(u.id for u in tenant.users if u.id not in static.members)
+        member = static.members[0]
+        changes = [
+            AddMembers(static.id, static.displayName, (outsider, member)),
+            RemoveMembers(static.id, static.displayName, (member,)),
+        ]
+        for change in changes * 2:
+            provider.apply(change)
+        after = _by_id(provider.read(), static.displayName)
+    assert outsider in after.members and member not in after.members
+
+
+def test_license_changes_and_deletion_re_applied_are_done(tenant_file):
+    with running(str(tenant_file)) as emulator, graph(emulator.url) as provider:
+        tenant = provider.read()
+        group = next(g for g in tenant.groups if g.assignedLicenses and not g.membershipRule)
+        sku = group.assignedLicenses[0].skuId
+        for _ in range(2):
+            provider.apply(AddLicense(group.id, group.displayName, group.assignedLicenses[0]))
+        for license in group.assignedLicenses:
+            for _ in range(2):
+                provider.apply(RemoveLicense(group.id, group.displayName, license.skuId))
+        for _ in range(2):
+            provider.apply(DeleteGroup(group.id, group.displayName))
+        after = provider.read()
+    assert all(g.id != group.id for g in after.groups)
+    assert sku  # the group assigned a license before
+
+
+def test_entras_refusals_are_licensing_errors_with_its_reason(tenant_file):
+    with running(str(tenant_file)) as emulator, graph(emulator.url) as provider:
+        tenant = provider.read()
+        licensed = next(g for g in tenant.groups if g.assignedLicenses)
+        with pytest.raises(LicensingError) as refused:
+            provider.apply(DeleteGroup(licensed.id, licensed.displayName))
+        dynamic = next(g for g in tenant.groups if g.membershipRule)
+        with pytest.raises(LicensingError) as dynamic_refused:
+            provider.apply(AddMembers(dynamic.id, dynamic.displayName, (tenant.users[0].id,)))
+    assert licensed.displayName in str(refused.value)
+    assert dynamic.displayName in str(dynamic_refused.value)
+    for error in (refused.value, dynamic_refused.value):
+        assert SECRET not in str(error)
+
+
+def test_a_failed_request_never_shows_the_token(tenant_file):
+    with running(str(tenant_file)) as emulator, graph(emulator.url) as provider:
+        missing = "00000000-0000-0000-0000-000000000000"
+        with pytest.raises(ProviderError) as caught:
+            provider.apply(UpdateGroup(missing, "Nobody", "description", None, "x"))
+    assert "PATCH /groups/" in str(caught.value) and "404" in str(caught.value)
+    assert SECRET not in str(caught.value) and SECRET not in repr(caught.value.args)
+
+
+def test_with_faults_on_the_same_end_state_is_reached(tenant_file, tmp_path):
+    shutil.copy(tenant_file, tmp_path / "clean.json")
+    faults = "429:every=3,retry-after=0.05;503:rate=0.2;drop:every=11;seed=7"
+    ends = []
+    for source, spec in ((tenant_file, faults), (tmp_path / "clean.json", None)):
+        with running(str(source), faults=spec) as emulator, graph(emulator.url) as provider:
+            tenant = provider.read()
+            static = next(g for g in tenant.groups if not g.membershipRule and g.members)
+            others = tuple(u.id for u in tenant.users if u.id not in static.members)[:30]
+            provider.apply(AddMembers(static.id, static.displayName, others))
+            provider.apply(RemoveMembers(static.id, static.displayName, static.members[:25]))
+            provider.apply(UpdateGroup(static.id, static.displayName, "description", None, "x"))
+            after = provider.read()
+            ends.append((sorted(_by_id(after, static.displayName).members), _licenses(after)))
+    assert ends[0] == ends[1]
