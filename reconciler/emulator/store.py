@@ -14,15 +14,14 @@ import json
 import os
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.emulator.errors import GraphError, bad_request, not_found
-from reconciler.engine.licensing import LicensingError, recompute
+from reconciler.engine.licensing import LicensingError
 from reconciler.errors import ReconcilerError
-from reconciler.model import ERROR, Tenant
+from reconciler.model import Tenant
 from reconciler.plan.changes import Change
-from reconciler.providers import local as local_tenant
 from reconciler.providers.base import AppliedChange, ProviderError
 from reconciler.providers.local import LocalTenant
 from reconciler.providers.snapshot import snapshot_document
@@ -176,29 +175,11 @@ class Store:
             return applied
 
     def reprocess(self, user_id: str) -> None:
-        """Entra's reprocessLicenseAssignment: the user's failed group assignments are tried
-        again. No plan Change does this, so it goes through the local tenant's own row writer
-        (one transaction, then `recompute`), under the same apply lock."""
+        """Entra's reprocessLicenseAssignment: the user's failed group assignments tried again."""
         with self.lock:
-            key = user_id.lower()
             try:
-                with self.tenant.lock(), self.tenant._transaction("IMMEDIATE") as connection:
-                    before, stored = local_tenant._load(connection, str(self.tenant.path))
-                    users = tuple(
-                        replace(
-                            user,
-                            licenseAssignmentStates=tuple(
-                                s
-                                for s in user.licenseAssignmentStates
-                                if s.assignedByGroup is None or s.state != ERROR
-                            ),
-                        )
-                        if user.id.lower() == key
-                        else user
-                        for user in before.users
-                    )
-                    after = recompute(replace(before, users=users))
-                    local_tenant._write(connection, stored, local_tenant._rows(after))
+                with self.tenant.lock():
+                    self.tenant.reprocess(user_id)
             except ReconcilerError as exc:
                 raise GraphError(500, "InternalServerError", exc.message) from exc
             finally:

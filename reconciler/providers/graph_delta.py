@@ -100,7 +100,8 @@ class DeltaState:
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as out:
-                json.dump(self.document(), out, separators=(",", ":"))
+                # one dumps is the C encoder at full speed; dump to a file streams in Python
+                out.write(json.dumps(self.document(), separators=(",", ":")))
             os.replace(temporary, path)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)

@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import fields, replace
 from pathlib import Path
@@ -31,7 +31,7 @@ from typing import Any, Self
 
 from reconciler.engine.licensing import recompute, simulate
 from reconciler.errors import InputError, Location, ReconcilerError
-from reconciler.model import Group, Tenant
+from reconciler.model import ERROR, Group, Tenant
 from reconciler.plan.changes import (
     AddMembers,
     Change,
@@ -77,6 +77,9 @@ class LocalTenant:
         self._lock: _FileLock | None = None
         # placeholder id (new:<name>) -> the id this provider gave the group it created
         self._created: dict[str, str] = {}
+        # (revision, tenant, rows) as this provider last wrote them: the next change starts from
+        # there instead of parsing the whole file again, if no one has written since
+        self._last: tuple[str, Tenant, Rows] | None = None
         if not self.path.is_file():
             message = "no local tenant here; `reconciler tenant import SNAPSHOT` creates one"
             raise InputError(message, Location(str(path)))
@@ -101,17 +104,60 @@ class LocalTenant:
         if self._lock is None:
             self._lock = _FileLock(self.path, self._lock_timeout)
         placeholder = change.group.id if isinstance(change, CreateGroup) else None
-        with self._transaction("IMMEDIATE") as connection:
-            before, stored = _load(connection, str(self.path))
-            change = self._resolve(change, before)
+        resolved: list[Change] = []
+
+        def make(before: Tenant) -> Tenant:
+            resolved.append(self._resolve(change, before))
             groups = {group.id: group for group in before.groups}
-            after = simulate(before, apply_to_groups(groups, [change]))
-            _write(connection, stored, _rows(after))
+            return simulate(before, apply_to_groups(groups, resolved))
+
+        self._update(make)
+        change = resolved[0]
         group_id = change.groupId
         if placeholder is not None:
             # only once committed: a CreateGroup that failed created nothing to refer to
             self._created[placeholder] = group_id
         return AppliedChange(change, group_id)
+
+    def reprocess(self, user_id: str) -> None:
+        """Entra's reprocessLicenseAssignment: the user's failed group assignments tried again."""
+        key = user_id.lower()
+
+        def retry(before: Tenant) -> Tenant:
+            users = tuple(
+                replace(
+                    user,
+                    licenseAssignmentStates=tuple(
+                        s
+                        for s in user.licenseAssignmentStates
+                        if s.assignedByGroup is None or s.state != ERROR
+                    ),
+                )
+                if user.id.lower() == key
+                else user
+                for user in before.users
+            )
+            return recompute(replace(before, users=users))
+
+        self._update(retry)
+
+    def _update(self, make: Callable[[Tenant], Tenant]) -> None:
+        """Stores `make(tenant)` in one transaction, starting from this provider's last write
+        when no one has written since, rather than parsing the whole file again."""
+        with self._transaction("IMMEDIATE") as connection:
+            revision = _revision(connection)
+            if self._last is not None and self._last[0] == revision:
+                _, before, stored = self._last
+            else:
+                before, stored = _load(connection, str(self.path))
+            after = make(before)
+            rows = _rows(after)
+            _write(connection, stored, rows)
+            written = str(uuid.uuid4())
+            connection.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('revision', ?)", (written,)
+            )
+        self._last = (written, after, rows)
 
     @contextmanager
     def lock(self) -> Iterator[None]:
@@ -218,6 +264,12 @@ def _rows(tenant: Tenant) -> Rows:
         table: {obj[key]: _dumps(obj) for obj in document.get(collection, ())}
         for table, (collection, key) in _TABLES.items()
     }
+
+
+def _revision(connection: sqlite3.Connection) -> str | None:
+    """A mark every write through `apply` changes; None in a file no apply has written yet."""
+    row = connection.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()
+    return row[0] if row else None
 
 
 def _load(connection: sqlite3.Connection, file: str) -> tuple[Tenant, Rows]:

@@ -366,3 +366,35 @@ def test_public_names_are_all_listed_in_all(module):
     }
     assert public <= set(module.__all__)
     assert all(hasattr(module, name) for name in module.__all__)
+
+
+def test_a_provider_starts_again_from_the_file_when_another_has_written_since(db):
+    other = LocalTenant(db.path)
+    group = next(g for g in db.read().groups if g.displayName == "LIC-PowerBI-Pro")
+    db.apply(UpdateGroup(group.id, group.displayName, "description", None, "first"))
+    db.close()  # ends the apply session, so the other can take the lock
+    other.apply(UpdateGroup(group.id, group.displayName, "displayName", group.displayName, "BI"))
+    other.close()
+    # db's own last write is stale now: its next change must keep the other's rename
+    db.apply(UpdateGroup(group.id, "BI", "description", "first", "second"))
+    stored = next(g for g in db.read().groups if g.id == group.id)
+    assert (stored.displayName, stored.description) == ("BI", "second")
+
+
+def test_changes_in_one_session_leave_the_file_as_a_fresh_read_finds_it(db):
+    # the provider starts each change from its last write; the file must hold the same
+    new = new_group_id("LIC-Test")
+    db.apply(CreateGroup(Group(new, "LIC-Test")))
+    users = [user.id for user in db.read().users[:3]]
+    db.apply(AddMembers(new, "LIC-Test", tuple(users)))
+    sku = db.read().subscribedSkus[0].skuId
+    db.apply(AddLicense(new, "LIC-Test", AssignedLicense(sku)))
+    db.apply(RemoveMembers(new, "LIC-Test", tuple(users[:1])))
+    fresh = LocalTenant(db.path).read()
+    [group] = [g for g in fresh.groups if g.displayName == "LIC-Test"]
+    assert group.members == tuple(users[1:]) and group.assignedLicenses == (AssignedLicense(sku),)
+    assert {
+        u.id
+        for u in fresh.users
+        if any(s.assignedByGroup == group.id for s in u.licenseAssignmentStates)
+    } == set(users[1:])
