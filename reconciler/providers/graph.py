@@ -44,6 +44,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Self
+from urllib.parse import quote
 
 from reconciler.engine.licensing import LicensingError
 from reconciler.errors import InputError
@@ -322,7 +323,9 @@ class GraphTenant:
 
     def _find_group(self, name: str) -> GraphResponse | None:
         quoted = name.replace("'", "''")
-        found = self.client.call("GET", f"/groups?$filter=displayName eq '{quoted}'&$select=id")
+        # encoded, so a name with '&' or '#' stays one filter
+        condition = quote(f"displayName eq '{quoted}'", safe="")
+        found = self.client.call("GET", f"/groups?$filter={condition}&$select=id")
         value = (found.body or {}).get("value") or []
         return GraphResponse(201, {}, value[0]) if len(value) == 1 else None
 
@@ -343,27 +346,29 @@ class GraphTenant:
         return f"{self.url}/directoryObjects/{object_id}"
 
     def _run(self, change: Change, requests: list[tuple[str, str, Any]]) -> None:
-        """Sends `requests` in order, 20 to a batch; what's already done counts as done."""
+        """Sends `requests`, 20 to a batch; what's already done counts as done.
+
+        Member requests don't depend on each other, so none waits for another (`dependsOn`):
+        one already done costs nothing more than its own answer.
+        """
         queue = list(requests)
         while queue:
             chunk, queue = queue[:BATCH_LIMIT], queue[BATCH_LIMIT:]
             items = [
-                BatchItem(str(n), method, url, body, (str(n - 1),) if n else ())
+                BatchItem(str(n), method, url, body, ())
                 for n, (method, url, body) in enumerate(chunk)
             ]
             answers = self.client.batch(items)
             again: list[tuple[str, str, Any]] = []
             for n, (method, url, body) in enumerate(chunk):
                 answer = answers[str(n)]
-                if answer.ok or _already(method, answer):
+                binds = body.get("members@odata.bind", ()) if isinstance(body, dict) else ()
+                # a bind of several refused as "already exists" added none of them: split it
+                if answer.ok or (_already(method, answer) and len(binds) <= 1):
                     continue
-                if answer.status == 424:  # an earlier one failed; it is handled below
+                if answer.status == 424:  # a request it depended on failed; try it again
                     again.append((method, url, body))
-                elif (
-                    method == "PATCH"
-                    and answer.status == 400
-                    and len(body["members@odata.bind"]) > 1
-                ):
+                elif method == "PATCH" and answer.status == 400 and len(binds) > 1:
                     # one bind failed, so none was made: add them one by one, to see which
                     again += [
                         ("POST", f"{url}/members/$ref", {"@odata.id": ref})

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from reconciler.errors import InputError
 from reconciler.providers.base import ProviderError
 
 __all__ = [
@@ -80,6 +81,9 @@ def token_source(
     """A function giving a valid bearer token for `url`, renewed as it nears expiry."""
     if is_loopback(url):
         return lambda: EMULATOR_TOKEN
+    if urlsplit(url).scheme != "https":
+        # a real token must never cross the network in clear text
+        raise InputError(f"--graph-url {url} must use https (only the local emulator may not)")
     scope = scope_for(url)
     if credential is None:
         if device_code is None:

@@ -44,6 +44,8 @@ __all__ = [
 BATCH_LIMIT = 20  # requests in one JSON batch
 CONNECT_RETRIES = 3  # retries of a connection that couldn't be made
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
+# answers that say the request wasn't carried out: the only ones a create may be resent after
+NOT_PROCESSED = frozenset({429, 503})
 _SAFE_METHODS = frozenset({"GET", "PUT", "PATCH", "DELETE"})
 _GUID = r"[^/?]+"
 
@@ -195,7 +197,9 @@ class GraphClient:
                     f"({type(exc).__name__}) after {attempt + 1} tries"
                 ) from exc
             response = GraphResponse(raw.status_code, _lower(raw.headers), _json(raw))
-            if response.status in RETRY_STATUSES and attempt < self.retry.attempts:
+            # a gateway error may come after Graph made the change: resend only what is safe
+            statuses = RETRY_STATUSES if safe else NOT_PROCESSED
+            if response.status in statuses and attempt < self.retry.attempts:
                 self._sleep(self.retry.delay(attempt, response.retry_after()))
                 attempt += 1
                 continue

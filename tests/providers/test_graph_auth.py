@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from reconciler.errors import InputError
 from reconciler.providers.base import ProviderError
 from reconciler.providers.graph_auth import (
     AUTH_ENV,
@@ -104,3 +105,8 @@ def test_default_and_device_code_credentials_are_chosen_without_signing_in(monke
 def test_a_url_that_is_no_url_is_refused():
     with pytest.raises(ProviderError, match="not a URL"):
         scope_for("graph.microsoft.com")
+
+
+def test_a_real_token_is_never_asked_for_a_plain_http_graph_url():
+    with pytest.raises(InputError, match="must use https"):
+        token_source("http://graph.microsoft.com/v1.0", credential=object())  # type: ignore[arg-type]

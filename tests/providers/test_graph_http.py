@@ -230,3 +230,18 @@ def test_batch_pages_follow_each_collections_next_link(server):
     found = client(url).batch_pages({"a": "/groups/a/members", "b": "/groups/b/members"})
     assert found == {"a": [{"id": "m1"}, {"id": "m2"}], "b": [{"id": "m3"}]}
     assert script.seen[1][3]["requests"][0]["url"] == "/groups/a/members?$skiptoken=x"
+
+
+def test_a_gateway_error_on_a_create_is_not_sent_again(server):
+    # a 504 may come after Graph made the group: sending it again would make a second one
+    url, script = server
+    script.on("POST /groups", (504, {}, None), (201, {}, {"id": "g"}))
+    answer = client(url).send("POST", "/groups", json={}, idempotent=False)
+    assert answer.status == 504
+    assert sum(1 for seen in script.seen if seen[0] == "POST") == 1
+
+
+def test_a_throttled_create_is_sent_again(server):
+    url, script = server
+    script.on("POST /groups", (429, {"Retry-After": "0.01"}, None), (201, {}, {"id": "g"}))
+    assert client(url).send("POST", "/groups", json={}, idempotent=False).status == 201

@@ -157,3 +157,27 @@ def test_with_faults_on_the_same_end_state_is_reached(tenant_file, tmp_path):
             after = provider.read()
             ends.append((sorted(_by_id(after, static.displayName).members), _licenses(after)))
     assert ends[0] == ends[1]
+
+
+def test_adding_members_alongside_one_already_there_adds_the_new_ones(tenant_file):
+    # Graph refuses a whole bind when one member is already in: nobody is added by it
+    with running(str(tenant_file)) as emulator, graph(emulator.url) as provider:
+        tenant = provider.read()
+        static = next(g for g in tenant.groups if not g.membershipRule and g.members)
+        newcomers = tuple(u.id for u in tenant.users if u.id not in static.members)[:3]
+        provider.apply(AddMembers(static.id, static.displayName, (static.members[0], *newcomers)))
+        after = _by_id(provider.read(), static.displayName)
+    assert set(newcomers) <= set(after.members)
+
+
+def test_removals_already_made_cost_one_batch_not_one_each(tenant_file):
+    with running(str(tenant_file)) as emulator, graph(emulator.url) as provider:
+        tenant = provider.read()
+        group = max(
+            (g for g in tenant.groups if not g.membershipRule), key=lambda g: len(g.members)
+        )
+        members = group.members[:10]
+        provider.apply(RemoveMembers(group.id, group.displayName, members))
+        emulator.reset_counts()
+        provider.apply(RemoveMembers(group.id, group.displayName, members))
+        assert emulator.counts().get("POST /$batch") == 1
