@@ -12,7 +12,7 @@ from typing import Any
 
 from reconciler.audit import FAILURE, SUCCESS, AuditLog, group_results
 from reconciler.errors import ReconcilerError
-from reconciler.plan.changes import Change
+from reconciler.plan.changes import Change, reprocesses
 from reconciler.plan.document import changes_from_document
 from reconciler.providers.base import AppliedChange, Provider
 
@@ -88,7 +88,7 @@ def apply_plan(
         # written as each change is made, so a run cut short still leaves its trace
         change = _with_group_id(changes[index], applied.groupId)
         audit.change(change, SUCCESS)
-        if _reprocesses(change):
+        if reprocesses(applied.change):
             touched[applied.groupId] = change["group"]
         elif change["action"] == "deleteGroup":
             touched.pop(applied.groupId, None)  # a deleted group is processed no more
@@ -104,28 +104,6 @@ def apply_plan(
         for group_id in sorted(licensing, key=lambda gid: touched[gid]["displayName"].lower()):
             audit.group_processing(touched[group_id], *counts[group_id])
     return result
-
-
-def _reprocesses(change: Mapping[str, Any]) -> bool:
-    """Whether Entra processes the group's licenses again after this change."""
-    if change["action"] == "updateGroup":
-        return change["property"] in _MEMBERSHIP_PROPERTIES
-    return change["action"] in _LICENSING_ACTIONS
-
-
-_LICENSING_ACTIONS = {
-    "addMembers",
-    "removeMembers",
-    "addLicense",
-    "changeDisabledPlans",
-    "removeLicense",
-}
-_MEMBERSHIP_PROPERTIES = {
-    "membershipRule",
-    "membershipRuleProcessingState",
-    "groupTypes",
-    "securityEnabled",
-}
 
 
 def _with_group_id(change: Mapping[str, Any], group_id: str) -> dict[str, Any]:

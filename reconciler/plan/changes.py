@@ -164,3 +164,18 @@ def _with_license_change(
 
 def _sku(change: AddLicense | ChangeDisabledPlans | RemoveLicense) -> str:
     return change.license.skuId if isinstance(change, AddLicense) else change.skuId
+
+
+# group properties whose change makes Entra evaluate the group's members and licenses again
+MEMBERSHIP_PROPERTIES = frozenset(
+    {"membershipRule", "membershipRuleProcessingState", "groupTypes", "securityEnabled"}
+)
+
+
+def reprocesses(change: Change) -> bool:
+    """Whether Entra processes the group's licenses again after `change`."""
+    if isinstance(change, UpdateGroup):
+        return bool(change.values().keys() & MEMBERSHIP_PROPERTIES)
+    return isinstance(
+        change, AddMembers | RemoveMembers | AddLicense | ChangeDisabledPlans | RemoveLicense
+    )

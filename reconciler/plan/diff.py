@@ -169,11 +169,8 @@ def _with_conversion(updates: list[UpdateGroup]) -> list[UpdateGroup]:
     )
     if kind is None:
         return updates
-    folded = [u for u in updates if u.property in _FOLDED]
-    also = tuple((u.property, u.before, u.after) for u in folded)
-    rest = [u for u in updates if u is not kind and u not in folded]
-    index = updates.index(kind)
-    return [*rest[:index], replace(kind, also=also), *rest[index:]]
+    also = tuple((u.property, u.before, u.after) for u in updates if u.property in _FOLDED)
+    return [replace(u, also=also) if u is kind else u for u in updates if u.property not in _FOLDED]
 
 
 _FOLDED = ("membershipRule", _PROCESSING)

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 from reconciler.model import Tenant
 from reconciler.plan.changes import (
+    MEMBERSHIP_PROPERTIES,
     AddLicense,
     AddMembers,
     Change,
@@ -22,9 +23,6 @@ from reconciler.plan.changes import (
     RemoveMembers,
     UpdateGroup,
 )
-
-# group properties whose change can make Entra re-evaluate, and so drop, members
-_MEMBERSHIP = ("membershipRule", "membershipRuleProcessingState", "groupTypes", "securityEnabled")
 
 _GIVING: tuple[type, ...] = (CreateGroup, UpdateGroup, AddMembers, AddLicense, ChangeDisabledPlans)
 _TAKING: tuple[type, ...] = (
@@ -52,7 +50,7 @@ def safe_order(changes: Iterable[Change], before: Tenant, after: Tenant) -> tupl
         if isinstance(change, UpdateGroup):
             if change.property == "membershipRuleProcessingState" and change.after == "Paused":
                 return False  # pausing drops no one, and must come before a rule edit
-            return change.property in _MEMBERSHIP and change.groupId in shrinking
+            return change.property in MEMBERSHIP_PROPERTIES and change.groupId in shrinking
         if isinstance(change, ChangeDisabledPlans):
             return bool(change.after - change.before)
         return isinstance(change, RemoveMembers | RemoveLicense | DeleteGroup)

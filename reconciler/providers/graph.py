@@ -59,6 +59,7 @@ from reconciler.plan.changes import (
     RemoveLicense,
     RemoveMembers,
     UpdateGroup,
+    reprocesses,
 )
 from reconciler.providers.base import AppliedChange, ProviderError, real_id
 from reconciler.providers.graph_auth import TokenSource, token_source
@@ -94,11 +95,7 @@ ORGANIZATION = "/organization?$select=id,displayName,countryLetterCode,verifiedD
 _GROUP_PROPERTIES = frozenset(GROUP_SELECT.split(",")) - {"id", "assignedLicenses"}
 _PROCESSING_DONE = frozenset({"ProcessingComplete", "ProcessingFailed"})
 # changes after which Entra processes the group's licenses again
-_REPROCESSING = (AddMembers, RemoveMembers, AddLicense, ChangeDisabledPlans, RemoveLicense)
 _UNKNOWN_PROPERTY = re.compile(r"Could not find a property named '(\w+)' on type")
-_MEMBERSHIP_PROPERTIES = frozenset(
-    {"membershipRule", "membershipRuleProcessingState", "groupTypes"}
-)
 
 
 def user_select() -> str:
@@ -281,10 +278,7 @@ class GraphTenant:
             response = self.client.send("DELETE", f"/groups/{group}")
             if not response.ok and response.status != 404:  # 404: deleted already
                 raise _refusal(change, "DELETE", f"/groups/{group}", response)
-        reprocesses = isinstance(change, _REPROCESSING) or (
-            isinstance(change, UpdateGroup) and change.property in _MEMBERSHIP_PROPERTIES
-        )
-        settled = self._settle(group) if reprocesses else True
+        settled = self._settle(group) if reprocesses(change) else True
         return AppliedChange(change, group, settled)
 
     def _create(self, change: CreateGroup) -> tuple[Change, str]:

@@ -154,7 +154,12 @@ class GraphClient:
         self._http.close()
 
     def url(self, path: str) -> str:
-        return path if path.startswith(("http://", "https://")) else self.base_url + path
+        """The absolute URL of `path`; a link elsewhere than this Graph never gets the token."""
+        if not path.startswith(("http://", "https://")):
+            return self.base_url + path
+        if not path.startswith(self.base_url + "/"):
+            raise GraphError(f"Graph answered with a link outside {self.base_url}; not followed")
+        return path
 
     def relative(self, url: str) -> str:
         """`url` relative to the base URL, for a batch item (a nextLink is absolute)."""

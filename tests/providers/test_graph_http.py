@@ -245,3 +245,11 @@ def test_a_throttled_create_is_sent_again(server):
     url, script = server
     script.on("POST /groups", (429, {"Retry-After": "0.01"}, None), (201, {}, {"id": "g"}))
     assert client(url).send("POST", "/groups", json={}, idempotent=False).status == 201
+
+
+def test_a_next_link_to_another_host_is_not_followed_with_the_token(server):
+    url, script = server
+    elsewhere = "http://198.51.100.7/v1.0/users?$skiptoken=x"
+    script.on("GET /users", (200, {}, {"value": [{"id": "a"}], "@odata.nextLink": elsewhere}))
+    with pytest.raises(GraphError, match="link outside"):
+        list(client(url).pages("/users"))
