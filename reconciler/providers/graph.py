@@ -43,7 +43,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 from urllib.parse import quote
 
 from reconciler.engine.licensing import LicensingError
@@ -95,6 +95,7 @@ ORGANIZATION = "/organization?$select=id,displayName,countryLetterCode,verifiedD
 _GROUP_PROPERTIES = frozenset(GROUP_SELECT.split(",")) - {"id", "assignedLicenses"}
 _PROCESSING_DONE = frozenset({"ProcessingComplete", "ProcessingFailed"})
 # changes after which Entra processes the group's licenses again
+_T = TypeVar("_T")
 _UNKNOWN_PROPERTY = re.compile(r"Could not find a property named '(\w+)' on type")
 
 
@@ -210,30 +211,28 @@ class GraphTenant:
 
     def _delta_users(self, saved: KindState | None) -> tuple[KindState, bool]:
         """The users' round; a property this Graph doesn't know is left out, as in `_users`."""
-        while True:
-            names = [n for n in user_select().split(",") if n not in self.unknown]
-            try:
-                return sync(
-                    self.client,
-                    "users",
-                    ",".join([*names, "manager"]),
-                    saved,
-                    _user_clean,
-                    page_size=PAGE_SIZE,
-                )
-            except GraphError as exc:
-                unknown = _UNKNOWN_PROPERTY.search(exc.message)
-                if exc.status != 400 or unknown is None or unknown.group(1) in self.unknown:
-                    raise
-                self.unknown.add(unknown.group(1))
+        return self._without_unknown(
+            lambda select: sync(
+                self.client, "users", f"{select},manager", saved, _user_clean, page_size=PAGE_SIZE
+            )
+        )
 
     def _users(self) -> list[dict[str, Any]]:
         """Every user; a property this Graph doesn't know is left out of `$select` and noted."""
+        return self._without_unknown(
+            lambda select: list(
+                self.client.pages(
+                    f"/users?$select={select}&$expand=manager($select=id)&$top={PAGE_SIZE}"
+                )
+            )
+        )
+
+    def _without_unknown(self, read: Callable[[str], _T]) -> _T:
+        """`read(select)` with the user properties this Graph knows, learning those it doesn't."""
         while True:
             select = ",".join(n for n in user_select().split(",") if n not in self.unknown)
-            url = f"/users?$select={select}&$expand=manager($select=id)&$top={PAGE_SIZE}"
             try:
-                return list(self.client.pages(url))
+                return read(select)
             except GraphError as exc:
                 unknown = _UNKNOWN_PROPERTY.search(exc.message)
                 if exc.status != 400 or unknown is None or unknown.group(1) in self.unknown:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from reconciler.providers.graph import GraphTenant
 from reconciler.providers.graph_http import (
     BatchItem,
     GraphClient,
@@ -253,3 +254,26 @@ def test_a_next_link_to_another_host_is_not_followed_with_the_token(server):
     script.on("GET /users", (200, {}, {"value": [{"id": "a"}], "@odata.nextLink": elsewhere}))
     with pytest.raises(GraphError, match="link outside"):
         list(client(url).pages("/users"))
+
+
+def test_a_user_property_this_graph_lacks_is_left_out_and_the_read_goes_on(server):
+    url, script = server
+    unknown = {
+        "error": {
+            "code": "Request_BadRequest",
+            "message": "Could not find a property named 'faxNumber' on type "
+            "'microsoft.graph.user'.",
+        }
+    }
+    organization = {"id": "6762b34f-4e26-4a8e-a032-35a1e58e1b1c", "displayName": "Contoso"}
+    script.on("GET /organization", (200, {}, {"value": [organization]}))
+    script.on("GET /subscribedSkus", (200, {}, {"value": []}))
+    script.on("GET /groups", (200, {}, {"value": []}))
+    user = {"id": "2f0e6a5c-1111-4a8e-a032-35a1e58e1b1c", "userPrincipalName": "ana@contoso.com"}
+    script.on("GET /users", (400, {}, unknown), (200, {}, {"value": [user]}))
+    provider = GraphTenant(url, token=lambda: SECRET, retry=FAST)
+    tenant = provider.read()
+    assert [u.userPrincipalName for u in tenant.users] == ["ana@contoso.com"]
+    assert provider.unknown == {"faxNumber"}
+    selects = [seen[1] for seen in script.seen if seen[1].startswith("/v1.0/users")]
+    assert "faxNumber" in selects[0] and "faxNumber" not in selects[1]
