@@ -30,6 +30,11 @@ def seat_forecast(before: Tenant, after: Tenant) -> tuple[SeatForecast, ...]:
     short_before = _short(before)
     short_after = _short(after)
     consumed_after = {sku.skuId.lower(): sku.consumedUnits for sku in after.subscribedSkus}
+
+    def newly_short(key: str) -> tuple[str, ...]:
+        already = {upn for _, upn in short_before.get(key, set())}
+        return tuple(upn for _, upn in sorted(short_after.get(key, set())) if upn not in already)
+
     return tuple(
         SeatForecast(
             sku.skuId,
@@ -37,11 +42,7 @@ def seat_forecast(before: Tenant, after: Tenant) -> tuple[SeatForecast, ...]:
             sku.prepaidUnits.enabled,
             sku.consumedUnits,
             consumed_after.get(sku.skuId.lower(), sku.consumedUnits),
-            tuple(
-                upn
-                for order, upn in sorted(short_after.get(sku.skuId.lower(), set()))
-                if upn not in {u for _, u in short_before.get(sku.skuId.lower(), set())}
-            ),
+            newly_short(sku.skuId.lower()),
         )
         for sku in before.subscribedSkus
     )
