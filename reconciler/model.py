@@ -20,6 +20,9 @@ DEPENDENCY_VIOLATION = "DependencyViolation"
 
 DYNAMIC_MEMBERSHIP = "DynamicMembership"  # in group.groupTypes
 UNIFIED = "Unified"  # in group.groupTypes: a Microsoft 365 group
+# what Graph refuses in a group's mailNickname, besides non-ASCII, and its longest
+MAIL_NICKNAME_FORBIDDEN = frozenset('@()\\[]";:<>,. ')
+MAIL_NICKNAME_MAX = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +110,20 @@ class Group:
     @property
     def is_dynamic(self) -> bool:
         return DYNAMIC_MEMBERSHIP in self.groupTypes
+
+
+def mail_nickname(display_name: str) -> str:
+    """A mailNickname Graph accepts, made from a group's displayName."""
+    text = "".join(
+        c
+        for c in display_name
+        if c.isascii() and c.isprintable() and c not in MAIL_NICKNAME_FORBIDDEN
+    )
+    return (text or "group")[:MAIL_NICKNAME_MAX]
+
+
+def valid_mail_nickname(value: object) -> bool:
+    return isinstance(value, str) and mail_nickname(value) == value and bool(value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -179,7 +179,7 @@ class Store:
         with self.lock:
             try:
                 with self.tenant.lock():
-                    self.tenant.reprocess(user_id)
+                    self.tenant.reprocess([user_id])
             except ReconcilerError as exc:
                 raise GraphError(500, "InternalServerError", exc.message) from exc
             finally:

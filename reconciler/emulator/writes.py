@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING, Any
 from reconciler.emulator import resources
 from reconciler.emulator.errors import GraphError, bad_request, not_found
 from reconciler.emulator.messages import Request, Response
-from reconciler.model import DYNAMIC_MEMBERSHIP, UNIFIED, AssignedLicense, Group
+from reconciler.model import (
+    DYNAMIC_MEMBERSHIP,
+    UNIFIED,
+    AssignedLicense,
+    Group,
+    valid_mail_nickname,
+)
 from reconciler.plan.changes import (
     NEW_ID_PREFIX,
     AddLicense,
@@ -240,8 +246,7 @@ def _processing_state(value: Any) -> Any:
 
 
 def _check_nickname(value: Any) -> None:
-    bad = set('@()\\[]";:<>,. ')
-    if not isinstance(value, str) or not value or len(value) > 64 or set(value) & bad:
+    if not valid_mail_nickname(value):
         raise bad_request(
             "Invalid value specified for property 'mailNickname' of resource 'Group'."
         )

@@ -13,7 +13,7 @@ ReconcilerError              every error a user can cause (reconciler.errors); e
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol, Self
@@ -72,6 +72,10 @@ class Provider(Protocol):
 
     def apply(self, change: Change) -> AppliedChange:
         """Make one change, all of it or none of it."""
+        ...
+
+    def reprocess(self, user_ids: Sequence[str]) -> dict[str, str]:
+        """Entra's reprocessLicenseAssignment for each user; what failed, by user id."""
         ...
 
     def close(self) -> None:

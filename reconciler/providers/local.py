@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import fields, replace
 from pathlib import Path
@@ -101,8 +101,7 @@ class LocalTenant:
 
     def apply(self, change: Change) -> AppliedChange:
         """Make one change through the engine, in one transaction; starts an apply session."""
-        if self._lock is None:
-            self._lock = _FileLock(self.path, self._lock_timeout)
+        self._start_session()
         placeholder = change.group.id if isinstance(change, CreateGroup) else None
         resolved: list[Change] = []
 
@@ -119,11 +118,17 @@ class LocalTenant:
             self._created[placeholder] = group_id
         return AppliedChange(change, group_id)
 
-    def reprocess(self, user_id: str) -> None:
-        """Entra's reprocessLicenseAssignment: the user's failed group assignments tried again."""
-        key = user_id.lower()
+    def reprocess(self, user_ids: Sequence[str]) -> dict[str, str]:
+        """Entra's reprocessLicenseAssignment: the users' failed group assignments tried again,
+        in one transaction; what failed, by user id."""
+        self._start_session()
+        wanted = {user_id.lower(): user_id for user_id in user_ids}
+        failed: dict[str, str] = {}
 
         def retry(before: Tenant) -> Tenant:
+            failed.clear()
+            known = {user.id.lower() for user in before.users}
+            failed.update({i: "no such user" for key, i in wanted.items() if key not in known})
             users = tuple(
                 replace(
                     user,
@@ -133,13 +138,19 @@ class LocalTenant:
                         if s.assignedByGroup is None or s.state != ERROR
                     ),
                 )
-                if user.id.lower() == key
+                if user.id.lower() in wanted
                 else user
                 for user in before.users
             )
             return recompute(replace(before, users=users))
 
         self._update(retry)
+        return failed
+
+    def _start_session(self) -> None:
+        """Takes the apply lock for the rest of the session, if not held already."""
+        if self._lock is None:
+            self._lock = _FileLock(self.path, self._lock_timeout)
 
     def _update(self, make: Callable[[Tenant], Tenant]) -> None:
         """Stores `make(tenant)` in one transaction, starting from this provider's last write
@@ -164,8 +175,7 @@ class LocalTenant:
         """Holds the apply lock for the block, so no other apply runs between a read and the
         applies after it; TenantBusyError if another holds it."""
         taken = self._lock is None
-        if taken:
-            self._lock = _FileLock(self.path, self._lock_timeout)
+        self._start_session()
         try:
             yield
         finally:

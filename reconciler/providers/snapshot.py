@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -358,8 +358,14 @@ class SnapshotTenant:
         return read_snapshot(self.path)
 
     def apply(self, change: Change) -> AppliedChange:
-        raise ProviderError(
-            f"{self.path} is a snapshot, which is read only; apply to a local or graph tenant"
+        raise self._read_only()
+
+    def reprocess(self, user_ids: Sequence[str]) -> dict[str, str]:
+        raise self._read_only()
+
+    def _read_only(self) -> ProviderError:
+        return ProviderError(
+            f"{self.path} is a snapshot, which is read only; change a local or graph tenant"
         )
 
     def close(self) -> None:

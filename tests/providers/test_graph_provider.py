@@ -181,3 +181,29 @@ def test_removals_already_made_cost_one_batch_not_one_each(tenant_file):
         emulator.reset_counts()
         provider.apply(RemoveMembers(group.id, group.displayName, members))
         assert emulator.counts().get("POST /$batch") == 1
+
+
+def test_reprocess_retries_failed_assignments_20_users_to_a_batch(tenant_file):
+    with running(str(tenant_file)) as emulator, graph(emulator.url) as provider:
+        tenant = provider.read()
+        group = _by_id(tenant, "LIC-PowerBI-Pro")
+        outside = [u.id for u in tenant.users if u.id not in group.members and u.accountEnabled]
+        provider.apply(AddMembers(group.id, group.displayName, tuple(outside[:8])))
+        provider.apply(RemoveMembers(group.id, group.displayName, group.members[:3]))
+        short = [
+            u.id
+            for u in provider.read().users
+            if any(s.error == "CountViolation" for s in u.licenseAssignmentStates)
+        ]
+        assert len(short) == 3
+        others = [u.id for u in tenant.users if u.id not in short][:19]
+        unknown = "00000000-0000-4000-8000-000000000001"
+        emulator.reset_counts()
+        failed = provider.reprocess([*short, *others, unknown])
+        counts = emulator.counts()
+        after = {u.id: u for u in provider.read().users}
+    assert failed == {unknown: "no such user"}
+    assert counts["POST /$batch"] == 2  # 23 users: a batch of 20 and one of 3
+    assert counts["$batch: POST /users/{id}/reprocessLicenseAssignment"] == 23
+    for user_id in short:
+        assert all(s.error == "None" for s in after[user_id].licenseAssignmentStates)

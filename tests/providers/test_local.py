@@ -398,3 +398,52 @@ def test_changes_in_one_session_leave_the_file_as_a_fresh_read_finds_it(db):
         for u in fresh.users
         if any(s.assignedByGroup == group.id for s in u.licenseAssignmentStates)
     } == set(users[1:])
+
+
+# --- reprocessing ---------------------------------------------------------------------------
+
+
+def _short_of_seats(db: LocalTenant) -> tuple[Group, list[str]]:
+    """The Power BI group given more members than seats: (the group, its members in error)."""
+    tenant = db.read()
+    group = next(g for g in tenant.groups if g.displayName == "LIC-PowerBI-Pro")
+    outside = [u.id for u in tenant.users if u.id not in group.members and u.accountEnabled]
+    db.apply(AddMembers(group.id, group.displayName, tuple(outside[:8])))
+    short = [
+        u.id
+        for u in db.read().users
+        if any(s.error == "CountViolation" for s in u.licenseAssignmentStates)
+    ]
+    return group, short
+
+
+def test_reprocessing_gives_users_short_of_seats_the_seats_freed_since(db):
+    group, short = _short_of_seats(db)
+    assert len(short) == 3  # 5 seats free for 8 new members
+    keep = [m for m in group.members if m not in short][:3]
+    db.apply(RemoveMembers(group.id, group.displayName, tuple(keep)))
+    # freeing seats alone doesn't retry a failed assignment: Entra waits to be asked
+    still = db.read()
+    assert all(
+        any(s.error == "CountViolation" for s in u.licenseAssignmentStates)
+        for u in still.users
+        if u.id in short
+    )
+    assert db.reprocess(short) == {}
+    after = {u.id: u for u in db.read().users}
+    for user_id in short:
+        assert [s.error for s in after[user_id].licenseAssignmentStates if s.skuId == POWER_BI] == [
+            "None"
+        ]
+        assert POWER_BI in {a.skuId for a in after[user_id].assignedLicenses}
+
+
+def test_reprocessing_an_unknown_user_names_it_and_still_reprocesses_the_others(db):
+    _, short = _short_of_seats(db)
+    unknown = str(uuid.uuid4())
+    assert db.reprocess([unknown, *short]) == {unknown: "no such user"}
+    # seats are still short: the reprocessed users fail again, the same way
+    after = {u.id: u for u in db.read().users}
+    assert all(
+        any(s.error == "CountViolation" for s in after[u].licenseAssignmentStates) for u in short
+    )
