@@ -41,6 +41,16 @@ class ApplyResult:
     def complete(self) -> bool:
         return self.failure is None
 
+    @property
+    def processing_failed(self) -> tuple[AppliedChange, ...]:
+        """Per group, the last change after which Entra processed its licenses, where that
+        processing failed (ProcessingFailed): its members' licenses need looking at."""
+        last: dict[str, AppliedChange] = {}
+        for applied in self.succeeded:
+            if reprocesses(applied.change):
+                last[applied.groupId.lower()] = applied
+        return tuple(applied for applied in last.values() if applied.processingFailed)
+
 
 class RemovalsRefused(ReconcilerError):
     """The plan's removal guards refuse it and the operator didn't allow removals."""

@@ -1,4 +1,5 @@
-"""The audit log: what apply changed, who ran it, and how each group's licensing settled.
+"""The audit log: what apply changed, who ran it, how each group's licensing settled, and
+which users were reprocessed, with what result.
 
 JSON Lines, one record per line, only ever appended to; docs/audit.md describes the records.
 `read_audit` reads them back, filtered by group, user and time.
@@ -21,6 +22,8 @@ from reconciler.model import ACTIVE, LicenseAssignmentState, Tenant
 START = "Start applying group based license to users"
 FINISH = "Finish applying group based license to users"
 SUCCESS, FAILURE = "success", "failure"
+# a user's failed group licenses tried again, by the name of Graph's action
+REPROCESS = "reprocessLicenseAssignment"
 
 Record = dict[str, Any]
 Clock = Callable[[], datetime]
@@ -55,10 +58,33 @@ class AuditLog:
         finish = self._append(FINISH, group, None, None, processing_result(succeeded, failed))
         return start, finish
 
+    def reprocessed(
+        self,
+        user: Mapping[str, Any],
+        group: Mapping[str, Any] | None,
+        before: list[Any],
+        after: list[Any] | None,
+        result: str,
+        error: str | None = None,
+    ) -> Record:
+        """Record a user reprocessed, and the group's failed licenses on them before and after.
+
+        `group` is None for a user with no failed group license on either side.
+        """
+        person = {"id": user["id"], "userPrincipalName": user["userPrincipalName"]}
+        return self._append(
+            REPROCESS,
+            group,
+            {"user": person, "licenses": before},
+            None if after is None else {"user": person, "licenses": after},
+            result,
+            error,
+        )
+
     def _append(
         self,
         operation: str,
-        group: Mapping[str, Any],
+        group: Mapping[str, Any] | None,
         before: Any,
         after: Any,
         result: str,
@@ -69,7 +95,9 @@ class AuditLog:
             "actor": self.actor,
             "tenantId": self.tenant_id,
             "operation": operation,
-            "group": {"id": group["id"], "displayName": group["displayName"]},
+            "group": None
+            if group is None
+            else {"id": group["id"], "displayName": group["displayName"]},
             "before": before,
             "after": after,
             "result": result,
@@ -231,9 +259,12 @@ def _parse(raw: bytes, at: Location) -> tuple[Record, datetime]:
 
 
 def _members(record: Record) -> Iterator[Any]:
+    """The users a record names: a change's members, or the user reprocessed."""
     for side in (record.get("before"), record.get("after")):
         if isinstance(side, dict) and isinstance(side.get("members"), list):
             yield from side["members"]
+        if isinstance(side, dict) and isinstance(side.get("user"), dict):
+            yield side["user"]
 
 
 def _named(item: Any, wanted: str, name_key: str) -> bool:

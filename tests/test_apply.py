@@ -6,10 +6,20 @@ from pathlib import Path
 import pytest
 
 from reconciler.apply import ApplyResult, RemovalsRefused, apply_changes, check_guards
+from reconciler.emulator import running
 from reconciler.engine.licensing import LicensingError
 from reconciler.model import Tenant
-from reconciler.plan.changes import Change, DeleteGroup, RemoveMembers, UpdateGroup
+from reconciler.plan.changes import (
+    AddLicense,
+    AddMembers,
+    Change,
+    DeleteGroup,
+    RemoveMembers,
+    UpdateGroup,
+)
 from reconciler.providers.base import AppliedChange, ProviderError
+from reconciler.providers.graph import GraphTenant
+from reconciler.providers.graph_http import RetryPolicy
 from reconciler.providers.local import LocalTenant
 from reconciler.providers.snapshot import read_snapshot
 
@@ -140,3 +150,45 @@ def test_a_refusal_quotes_the_plan_s_own_reasons():
 
 def test_allow_removals_lets_a_refused_plan_through():
     check_guards(_guards(maxLicenseRemovals=0, refused=True), allow_removals=True, rerun=RERUN)
+
+
+# --- license processing that Entra reports as failed ------------------------------------------
+
+CONTOSO = ROOT / "examples" / "contoso" / "tenant.json"
+SALES = "LIC-M365-E5-Sales"  # a dynamic group that assigns licenses
+
+
+def _through_graph(faults: str, changes_of) -> ApplyResult:
+    with running(str(CONTOSO), faults=faults) as emulator:
+        tenant = emulator.tenant.read()
+        retry = RetryPolicy(attempts=5, base=0.01, cap=0.05)
+        with GraphTenant(emulator.url, token=lambda: "t", retry=retry, settle_timeout=10) as graph:
+            return apply_changes(changes_of(tenant), graph)
+
+
+def _licensing_changes(tenant: Tenant) -> list[Change]:
+    power_bi = next(g for g in tenant.groups if g.id == POWER_BI_GROUP)
+    sales = next(g for g in tenant.groups if g.displayName == SALES)
+    rule = '(user.department -eq "Marketing")'
+    return [
+        AddLicense(power_bi.id, power_bi.displayName, power_bi.assignedLicenses[0]),
+        UpdateGroup(sales.id, sales.displayName, "membershipRule", sales.membershipRule, rule),
+        DESCRIBE,
+    ]
+
+
+def test_a_group_whose_license_processing_failed_is_named_in_the_result():
+    result = _through_graph("license-failed:times=1", _licensing_changes)
+    assert result.complete
+    (failed,) = result.processing_failed
+    assert failed.groupId == POWER_BI_GROUP and failed.processingFailed
+
+
+def test_a_group_processed_again_successfully_is_not_named():
+    def changes(tenant: Tenant) -> list[Change]:
+        outsider = next(u.id for u in tenant.users if u.id != AARAV and u.accountEnabled)
+        again = AddMembers(POWER_BI_GROUP, "LIC-PowerBI-Pro", (outsider,))
+        return [*_licensing_changes(tenant), again]
+
+    result = _through_graph("license-failed:times=1", changes)
+    assert result.complete and result.processing_failed == ()

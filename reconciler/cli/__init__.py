@@ -10,6 +10,7 @@ from reconciler.cli.audit import audit
 from reconciler.cli.emulator import emulator
 from reconciler.cli.lock import lock
 from reconciler.cli.plan import plan, show, validate
+from reconciler.cli.reprocess import reprocess
 from reconciler.cli.rule import rule
 from reconciler.cli.tenant import tenant
 from reconciler.errors import ReconcilerError
@@ -39,6 +40,7 @@ cli.add_command(apply)
 cli.add_command(lock)
 cli.add_command(show)
 cli.add_command(audit)
+cli.add_command(reprocess)
 cli.add_command(rule)
 cli.add_command(tenant)
 cli.add_command(emulator)

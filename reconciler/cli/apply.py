@@ -10,25 +10,32 @@ from __future__ import annotations
 
 import shlex
 import sys
-from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from reconciler.apply import apply_plan, check_guards
 from reconciler.audit import AuditLog, default_actor
-from reconciler.cli.options import Sources, source_options
-from reconciler.cli.plan import current_plan, styled
+from reconciler.cli.options import Sources, apply_lock, open_tenant_for, source_options
+from reconciler.cli.plan import styled
 from reconciler.errors import InputError, Location, ReconcilerError
 from reconciler.model import Tenant
 from reconciler.plan.document import Document, plan_document
 from reconciler.plan.planfile import read_plan_file
-from reconciler.plan.planning import freshness_now
-from reconciler.policy import load_policy
+from reconciler.plan.planning import freshness_now, plan_now
+from reconciler.policy import LoadedPolicy, load_policy
 from reconciler.providers.base import Provider
-from reconciler.providers.sources import open_tenant
-from reconciler.render.apply_text import applied_summary, apply_report
+from reconciler.render.apply_text import (
+    applied_summary,
+    apply_report,
+    processing_warnings,
+    waiting_line,
+)
 from reconciler.render.plan_text import change_line, plan_text
+
+if TYPE_CHECKING:  # httpx is imported only for a graph tenant
+    from reconciler.providers.graph_writes import ProcessingWait
 
 
 class StalePlanError(ReconcilerError):
@@ -61,17 +68,13 @@ def apply(
     rerun = _rerun_command(ctx)
     # a damaged plan file is refused before the tenant is touched
     saved = read_plan_file(plan_file) if plan_file is not None else None
-    with (
-        open_tenant(
-            sources.tenant, sources.seed, sources.base, graph_url=sources.graph_url
-        ) as provider,
-        _lock(provider),
-    ):
+    loaded = load_policy(sources.policy)
+    with open_tenant_for(sources, loaded) as provider, apply_lock(provider):
         if saved is not None:
-            tenant = _check_saved(saved, str(plan_file), sources, provider, allow_removals, rerun)
+            tenant = _check_saved(saved, str(plan_file), loaded, provider, allow_removals, rerun)
             document = saved
         else:
-            plan = current_plan(sources, provider)
+            plan = plan_now(loaded, provider.read())
             tenant = plan.before
             document = plan_document(plan)
             # whoever approves sees every license the plan takes away, not the first 50
@@ -87,13 +90,12 @@ def apply(
 def _check_saved(
     saved: Document,
     plan_file: str,
-    sources: Sources,
+    loaded: LoadedPolicy,
     provider: Provider,
     allow_removals: bool,
     rerun: str,
 ) -> Tenant:
     """Refuse a saved plan that is another tenant's, stale, or guarded; the tenant read."""
-    loaded = load_policy(sources.policy)
     tenant = provider.read()
     freshness = freshness_now(saved, loaded, tenant)
     problem = freshness.problem()
@@ -111,12 +113,6 @@ def _check_saved(
     if freshness.replanned is not None:
         check_guards(freshness.replanned["guards"], allow_removals, rerun)
     return tenant
-
-
-def _lock(provider: Provider) -> AbstractContextManager[object]:
-    # the local tenant can hold its apply lock across reads; Graph has no such lock
-    lock = getattr(provider, "lock", None)
-    return lock() if callable(lock) else nullcontext()
 
 
 def _rerun_command(ctx: click.Context) -> str:
@@ -147,16 +143,40 @@ def _confirm(auto_approve: bool) -> None:
 
 
 def _run(document: Document, provider: Provider, audit: AuditLog) -> None:
+    hear = getattr(provider, "on_processing_wait", None)
+    if callable(hear):  # Graph processes licenses in the background; say while apply waits
+        hear(_WaitReport())
     click.echo("")
     changes = document["changes"]
     lines = [change_line(change) for change in changes]
     result = apply_plan(document, provider, audit, lambda index: click.echo(lines[index]))
     if result.failure is None:
         click.echo(f"\n{applied_summary(document['summary'])}")
+    else:
+        click.echo(f"\n{apply_report(changes, result)}")
+    for warning in processing_warnings(result):
+        click.echo(warning, err=True)
+    if result.failure is None:
         return
-    click.echo(f"\n{apply_report(changes, result)}")
     done = len(result.succeeded)
     raise ApplyFailedError(
         f"apply stopped at change {done + 1} of {len(changes)} "
         f"({changes[done]['group']['displayName']}): {result.failure.error}"
     )
+
+
+class _WaitReport:
+    """Says on stderr that apply is waiting for a group's license processing: at the first
+    unfinished poll, then every REPORT_EVERY seconds."""
+
+    REPORT_EVERY = 15.0
+
+    def __init__(self) -> None:
+        self._next: dict[str, float] = {}
+
+    def __call__(self, wait: ProcessingWait) -> None:
+        if wait.seconds < self._next.get(wait.groupId, 0.0):
+            return
+        self._next[wait.groupId] = wait.seconds + self.REPORT_EVERY
+        line = waiting_line(wait.displayName, wait.licenseProcessingState, wait.seconds)
+        click.echo(line, err=True)

@@ -41,7 +41,8 @@ def emulator() -> None:
     type=int,
     default=2,
     show_default=True,
-    help="Reads of a group that still see its license processing unfinished after assignLicense.",
+    help="Reads of a group that still see its license processing unfinished once Entra queued "
+    "it (after assignLicense, member or rule changes).",
 )
 @click.option("--log", is_flag=True, help="Print each request to stderr.")
 def serve(

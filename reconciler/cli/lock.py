@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import click
 
-from reconciler.cli.options import Sources, source_options
+from reconciler.cli.options import Sources, open_tenant_for, source_options
 from reconciler.plan.planning import check_pin
 from reconciler.policy import LockUpdate, load_policy, resolve, update_lock
-from reconciler.providers.sources import open_tenant
 
 
 @click.command()
@@ -20,9 +19,7 @@ def lock(sources: Sources) -> None:
     """
     # without the old lock: it is rewritten whatever it holds, a merge conflict included
     loaded = load_policy(sources.policy, with_lock=False)
-    with open_tenant(
-        sources.tenant, sources.seed, sources.base, graph_url=sources.graph_url
-    ) as provider:
+    with open_tenant_for(sources, loaded) as provider:
         tenant = provider.read()
     desired = resolve(loaded, tenant.subscribedSkus)
     check_pin(desired.tenant, tenant, loaded)

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
 from reconciler.config import Config, load_config
+from reconciler.policy import LoadedPolicy
+from reconciler.providers.base import Provider
+from reconciler.providers.sources import open_tenant
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,3 +87,23 @@ def source_options(command: Callable) -> Callable:
     for decorator in reversed(decorators):
         wrapper = decorator(wrapper)
     return wrapper
+
+
+def open_tenant_for(
+    sources: Sources, loaded: LoadedPolicy | None, *, seed: bool = True
+) -> Provider:
+    """The tenant `sources` name, read for what `loaded`'s rules need (None: for any rule);
+    without `seed`, a local tenant that doesn't exist yet isn't made."""
+    return open_tenant(
+        sources.tenant,
+        sources.seed if seed else None,
+        sources.base,
+        graph_url=sources.graph_url,
+        user_properties=None if loaded is None else loaded.user_properties(),
+    )
+
+
+def apply_lock(provider: Provider) -> AbstractContextManager[object]:
+    """The provider's apply lock, held across reads and writes; Graph has no such lock."""
+    lock = getattr(provider, "lock", None)
+    return lock() if callable(lock) else nullcontext()

@@ -12,17 +12,14 @@ from pathlib import Path
 
 import click
 
-from reconciler.cli.options import Sources, format_option, source_options
+from reconciler.cli.options import Sources, format_option, open_tenant_for, source_options
 from reconciler.errors import ReconcilerError
-from reconciler.plan.build import Plan
 from reconciler.plan.document import Document, plan_document
 from reconciler.plan.origin import with_origin
 from reconciler.plan.planfile import read_plan_file, write_plan_file
 from reconciler.plan.planning import check_pin, freshness_now, plan_now
 from reconciler.plan.stale import Freshness
 from reconciler.policy import load_policy, resolve
-from reconciler.providers.base import Provider
-from reconciler.providers.sources import open_tenant
 from reconciler.render.plan_json import plan_json
 from reconciler.render.plan_text import colourize, plan_text
 
@@ -36,9 +33,7 @@ def validate(sources: Sources, offline: bool) -> None:
     if offline:
         click.echo(f"policy in {sources.policy} is valid (names not checked against a tenant)")
         return
-    with open_tenant(
-        sources.tenant, sources.seed, sources.base, graph_url=sources.graph_url
-    ) as provider:
+    with open_tenant_for(sources, loaded) as provider:
         tenant = provider.read()
     desired = resolve(loaded, tenant.subscribedSkus)
     check_pin(desired.tenant, tenant, loaded)
@@ -73,10 +68,8 @@ def plan(
     detailed_exitcode: bool,
 ) -> None:
     """Show what apply would change, and who would lose which licenses."""
-    with open_tenant(
-        sources.tenant, sources.seed, sources.base, graph_url=sources.graph_url
-    ) as provider:
-        loaded = load_policy(sources.policy)
+    loaded = load_policy(sources.policy)
+    with open_tenant_for(sources, loaded) as provider:
         tenant = provider.read()
         document = plan_document(plan_now(loaded, tenant))
     if out_file is not None or output_format == "json":
@@ -109,9 +102,9 @@ def show(sources: Sources, plan_file: Path, output_format: str, show_all: bool) 
 
 
 def _freshness(document: Document, sources: Sources) -> Freshness:
+    loaded = load_policy(sources.policy)
     # no seed: showing a plan never creates a local tenant as a side effect
-    with open_tenant(sources.tenant, None, sources.base, graph_url=sources.graph_url) as provider:
-        loaded = load_policy(sources.policy)
+    with open_tenant_for(sources, loaded, seed=False) as provider:
         tenant = provider.read()
         return freshness_now(document, loaded, tenant)
 
@@ -122,11 +115,6 @@ def _stale_warning(freshness: Freshness) -> str | None:
     if problem is None:
         return None
     return f"{problem} `apply` will refuse it; run `reconciler plan` again."
-
-
-def current_plan(sources: Sources, provider: Provider) -> Plan:
-    """The plan from the tenant as it is now to the policy."""
-    return plan_now(load_policy(sources.policy), provider.read())
 
 
 def _echo(document: dict, output_format: str, show_all: bool) -> None:

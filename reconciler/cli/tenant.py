@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from reconciler.cli.options import Sources, source_options
+from reconciler.cli.options import Sources, open_tenant_for, source_options
 from reconciler.providers.local import import_snapshot
 from reconciler.providers.snapshot import write_snapshot
-from reconciler.providers.sources import DEFAULT_SOURCE, open_tenant
+from reconciler.providers.sources import DEFAULT_SOURCE
 
 
 @click.group()
@@ -28,9 +28,8 @@ def tenant() -> None:
 )
 def export(sources: Sources, out_file: Path) -> None:
     """Write the tenant, from any source, as a snapshot file."""
-    with open_tenant(
-        sources.tenant, sources.seed, sources.base, graph_url=sources.graph_url
-    ) as provider:
+    # no policy: every user property a rule could name is exported
+    with open_tenant_for(sources, None) as provider:
         write_snapshot(provider.read(), out_file)
     click.echo(f"wrote {out_file}")
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import random
 import re
 import threading
+import time
 import traceback
 import uuid
 from collections import Counter
@@ -14,6 +16,7 @@ from reconciler.emulator import batch, delta, reads, writes
 from reconciler.emulator.errors import GraphError, error_body, no_segment
 from reconciler.emulator.faults import Faults
 from reconciler.emulator.messages import Request, Response
+from reconciler.emulator.replication import Replication
 from reconciler.emulator.store import Store
 
 Handler = Callable[..., Response]
@@ -29,6 +32,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/users/{id}/licenseDetails", reads.license_details),
     ("GET", "/users/{id}/memberOf", reads.member_of),
     ("POST", "/users/{id}/reprocessLicenseAssignment", writes.reprocess),
+    ("POST", "/users/{id}/assignLicense", writes.assign_user_license),
     ("GET", "/groups", partial(reads.list_objects, kind="groups")),
     ("POST", "/groups", writes.create_group),
     ("GET", "/groups/$count", partial(reads.count_objects, kind="groups")),
@@ -64,8 +68,13 @@ class App:
     def __init__(self, store: Store, faults: Faults | None = None) -> None:
         self.store = store
         self.faults = faults or Faults()
+        self.replication = Replication(self.faults)
+        # the order batch items without dependsOn run in: shuffled, from the faults' seed
+        self.batch_order = random.Random(f"{self.faults.seed}:batch")
+        self.batch_order_lock = threading.Lock()
         self.run_id = uuid.uuid4().hex[:12]
         self.delta_floor = 0  # delta tokens from store versions below this are forgotten
+        self.clock_offset = 0.0  # seconds added to the wall clock (Emulator.advance_clock)
         self._counts: Counter[str] = Counter()
         self._counts_lock = threading.Lock()
 
@@ -88,9 +97,16 @@ class App:
         with self._counts_lock:
             self._counts.clear()
 
+    def now(self) -> float:
+        """The emulator's wall clock (POSIX seconds), which tests may move forward."""
+        return time.time() + self.clock_offset
+
     def dispatch(self, request: Request) -> Response:
         """The answer to one request; a GraphError becomes Graph's error body."""
         try:
+            refusal = self.replication.refusal(request)
+            if refusal is not None:
+                raise refusal
             return self._route(request)
         except GraphError as error:
             body = error.body(request.header("client-request-id"))

@@ -1,13 +1,16 @@
 """`POST /$batch`: up to 20 requests, `dependsOn`, 424 for a failed dependency, per-item 429.
 
 The envelope is 200 whenever it parses and 400 when it is malformed (the reference, §2.8).
-Items run in the order given (an item may depend only on an earlier one); their answers come
-back in *reverse* order on purpose, so a client that matches answers to requests by position
-rather than by `id` fails here as it would against Graph, which answers in any order.
+Graph runs items without `dependsOn` in any order, so here they run in an order shuffled from
+the faults' seed, each after the items it depends on (which must come earlier in the batch);
+their answers come back in the *reverse* of that order, so a client that matches answers to
+requests by position rather than by `id`, or relies on items running in turn, fails here as it
+would against Graph.
 """
 
 from __future__ import annotations
 
+import random
 from typing import TYPE_CHECKING, Any
 
 from reconciler.emulator.errors import GraphError, error_body
@@ -37,13 +40,32 @@ def batch(app: App, request: Request) -> Response:
     for item in items:
         _check_item(item, seen)
         seen[str(item["id"]).lower()] = str(item["id"])
+    with app.batch_order_lock:
+        order = _order(items, app.batch_order)
     statuses: dict[str, int] = {}
     answers = []
-    for item in items:
+    for index in order:
+        item = items[index]
         answer = _run(app, request, item, statuses)
         statuses[str(item["id"]).lower()] = answer["status"]
         answers.append(answer)
     return Response(200, {"responses": list(reversed(answers))})
+
+
+def _order(items: list[dict[str, Any]], rng: random.Random) -> list[int]:
+    """The items' indexes in a shuffled order in which each comes after its dependencies."""
+    needs = [{str(d).lower() for d in item.get("dependsOn") or ()} for item in items]
+    done: set[str] = set()
+    pending = list(range(len(items)))
+    order = []
+    while pending:
+        # dependencies are earlier items (checked), so the first pending one is always ready
+        ready = [index for index in pending if needs[index] <= done]
+        chosen = ready[rng.randrange(len(ready))]
+        pending.remove(chosen)
+        done.add(str(items[chosen]["id"]).lower())
+        order.append(chosen)
+    return order
 
 
 def _check_item(item: Any, earlier: dict[str, str]) -> None:
@@ -83,9 +105,12 @@ def _run(app: App, envelope: Request, item: dict[str, Any], statuses: dict[str, 
     if sub.path.rstrip("/") == "/$batch":
         return _answer(item_id, Response(400, error_body("BadRequest", "Batches can't nest.")))
     decision = app.faults.decide(batch_item=True)
-    if decision.status is not None:
+    if decision.status is not None and not decision.handled:
         return _answer(item_id, fault_response(decision.status, decision.retry_after))
-    return _answer(item_id, app.dispatch(sub))
+    answer = app.dispatch(sub)
+    if decision.status is not None:  # handled, and then the answer lost to a gateway timeout
+        return _answer(item_id, fault_response(decision.status, decision.retry_after))
+    return _answer(item_id, answer)
 
 
 def _relative(url: str) -> str:

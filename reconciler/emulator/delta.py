@@ -6,8 +6,9 @@ version, and `{"id", "@removed": {"reason": "changed"}}` for those deleted since
 security and Microsoft 365 groups go to deleted items and stay restorable, which Graph reports
 as `changed` (`deleted` would mean gone for good). With `$select=members`, groups carry
 `members@delta`, every member on the first round and the added and removed ones after.
-A token from another emulator run, or from before `Emulator.expire_delta_tokens()`, gets
-410 Gone, code `syncStateNotFound`, and a Location to restart a full round from.
+A token from another emulator run, from before `Emulator.expire_delta_tokens()`, or older than
+the 7 days Graph keeps directory delta tokens (by the emulator's clock), gets 410 Gone, code
+`syncStateNotFound`, and a Location to restart a full round from.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from reconciler.emulator.app import App
 
 _MAXPAGESIZE = re.compile(r"odata\.maxpagesize=(\d+)")
+TOKEN_LIFETIME = 7 * 24 * 3600.0  # [doc] seconds a directory delta token lasts
 
 
 def delta(app: App, request: Request, *, kind: str) -> Response:
@@ -36,7 +38,8 @@ def delta(app: App, request: Request, *, kind: str) -> Response:
     deltatoken = request.query.get("$deltatoken")
     skiptoken = request.query.get("$skiptoken")
     if deltatoken == "latest":
-        link = _link(request, kind, "$deltatoken", {"r": app.run_id, "k": kind, "v": now})
+        data = {"r": app.run_id, "k": kind, "v": now, "t": app.now()}
+        link = _link(request, kind, "$deltatoken", data)
         return Response(
             200, {"@odata.context": _context(request, kind), "@odata.deltaLink": link, "value": []}
         )
@@ -61,9 +64,9 @@ def delta(app: App, request: Request, *, kind: str) -> Response:
     )
     if offset + size < len(items):
         data = {"r": app.run_id, "k": kind, "v": since, "s": names, "o": offset + size, "n": start}
-        body["@odata.nextLink"] = _link(request, kind, "$skiptoken", data)
+        body["@odata.nextLink"] = _link(request, kind, "$skiptoken", {**data, "t": app.now()})
     else:
-        data = {"r": app.run_id, "k": kind, "v": start, "s": names}
+        data = {"r": app.run_id, "k": kind, "v": start, "s": names, "t": app.now()}
         body["@odata.deltaLink"] = _link(request, kind, "$deltatoken", data)
     body["value"] = chosen
     return Response(200, body, headers)
@@ -76,6 +79,8 @@ def _token(app: App, request: Request, kind: str, text: str) -> dict[str, Any]:
         and data.get("r") == app.run_id
         and data.get("k") == kind
         and (data.get("v") is None or data["v"] >= app.delta_floor)
+        and isinstance(data.get("t"), int | float)
+        and app.now() - data["t"] <= TOKEN_LIFETIME
     )
     if not known:
         location = f"{request.base}/{kind}/delta?$deltatoken="

@@ -58,8 +58,12 @@ class Emulator:
         self.app.reset_counts()
 
     def faults_injected(self) -> dict[str, int]:
-        """How many of each fault ("429", "503", "504", "drop") were injected."""
+        """How many of each fault ("429", "drop-after", "lag", ...) were injected."""
         return dict(self.app.faults.injected)
+
+    def advance_clock(self, seconds: float) -> None:
+        """Move the emulator's clock forward, e.g. past the 7 days a delta token lasts."""
+        self.app.clock_offset += seconds
 
     def expire_delta_tokens(self) -> None:
         """Forget every delta token handed out so far: the next use gets 410 syncStateNotFound."""
@@ -106,13 +110,15 @@ class _Handler(BaseHTTPRequestHandler):
         decision = self.app.faults.decide()
         if decision.delay:
             time.sleep(decision.delay)
+        # a fault after the request is handled: the tenant has changed, the answer is lost
+        answer = self._answer(request) if decision.handled or not decision.faulted else None
         if decision.drop:
             self._drop()
-            return
-        if decision.status is not None:
+        elif decision.status is not None:
             self._send(fault_response(decision.status, decision.retry_after))
-            return
-        self._send(self._answer(request))
+        else:
+            assert answer is not None
+            self._send(answer)
 
     def _answer(self, request: Request) -> Response:
         token = (request.header("Authorization") or "").partition(" ")
@@ -189,9 +195,10 @@ def running(
 ) -> Iterator[Emulator]:
     """An emulator serving `source` on 127.0.0.1:`port` (0: any free port) until the block ends.
 
-    `license_reads`: how many reads of a group after `assignLicense` still see its
-    licenseProcessingState unfinished (QueuedForProcessing, then ProcessingInProgress) before
-    ProcessingComplete; 0 completes at once. `log`: request lines to stderr.
+    `license_reads`: how many reads of a group, after Entra queued its license processing
+    (assignLicense, a member or rule change of a licensed group), still see licenseProcessingState
+    unfinished (QueuedForProcessing, then ProcessingInProgress) before ProcessingComplete (or
+    ProcessingFailed); 0 finishes at once. `log`: request lines to stderr.
     """
     fault_plan = Faults(faults)  # a bad SPEC fails before anything starts
     with tempfile.TemporaryDirectory(prefix="reconciler-emulator-") as workdir:

@@ -2,10 +2,11 @@
 
 Every write is a plan `Change` handed to `LocalTenant.apply`, so the engine settles memberships
 and licenses exactly as for the local tenant. Reads come from a cache of the Graph-shaped
-documents (`snapshot_document`), refreshed after our own writes and whenever the database file
-changes under us. Each refresh that finds a difference is a new *version*; the store remembers
-at which version every user and group last changed or went away, which is what delta queries
-answer from.
+documents (`snapshot_document`), refreshed after our own writes and whenever someone else writes
+the tenant: every LocalTenant write changes the `revision` in its `meta` table, which is what is
+compared (not the file's mtime and size, which two quick writes of one size leave alike). Each
+refresh that finds a difference is a new *version*; the store remembers at which version every
+user and group last changed or went away, which is what delta queries answer from.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from reconciler.providers.local import LocalTenant
 from reconciler.providers.snapshot import snapshot_document
 
 KINDS = ("users", "groups")
-# the licenseProcessingState a group shows while it still has reads to wait
-QUEUED, IN_PROGRESS, COMPLETE = "QueuedForProcessing", "ProcessingInProgress", "ProcessingComplete"
+# the licenseProcessingState a group shows while it still has reads to wait, and at the end
+QUEUED, IN_PROGRESS = "QueuedForProcessing", "ProcessingInProgress"
+COMPLETE, FAILED = "ProcessingComplete", "ProcessingFailed"
 
 
 @dataclass
@@ -74,7 +76,7 @@ class Store:
         self.license_reads = license_reads
         self.lock = threading.RLock()
         self._state: State | None = None
-        self._stamp: tuple[int, int] | None = None
+        self._stamp: tuple[object, ...] | None = None
         self._texts: dict[str, dict[str, str]] = {kind: {} for kind in KINDS}
         self._ids: dict[str, dict[str, str]] = {kind: {} for kind in KINDS}  # lower -> stored
         self._dirty = True
@@ -83,7 +85,8 @@ class Store:
         self.removed: dict[str, dict[str, tuple[int, str]]] = {kind: {} for kind in KINDS}
         # group lower id -> [(version, members)], to answer members@delta
         self.members_history: dict[str, list[tuple[int, tuple[str, ...]]]] = {}
-        self._processing: dict[str, int] = {}  # group lower id -> reads still unfinished
+        # group lower id -> (reads still unfinished, the state shown after them)
+        self._processing: dict[str, tuple[int, str]] = {}
         self.version = 0
 
     # --- reads --------------------------------------------------------------------------
@@ -96,11 +99,19 @@ class Store:
             assert self._state is not None
             return self._state
 
-    def _file_stamp(self) -> tuple[int, int]:
+    def _file_stamp(self) -> tuple[object, ...]:
+        """What changes when anyone writes the tenant: its revision; for a file no apply has
+        written yet (just created or imported), which file it is, its mtime and its size."""
+        try:
+            revision = self.tenant.revision()
+        except ReconcilerError:
+            revision = None  # being replaced or written: the file's stamp still tells
+        if revision is not None:
+            return ("revision", revision)
         info = os.stat(self.tenant.path)
-        return info.st_mtime_ns, info.st_size
+        return ("file", info.st_ino, info.st_mtime_ns, info.st_size)
 
-    def _refresh(self, stamp: tuple[int, int]) -> None:
+    def _refresh(self, stamp: tuple[object, ...]) -> None:
         tenant = self.tenant.read()
         document = snapshot_document(tenant)
         texts = {
@@ -141,18 +152,19 @@ class Store:
         """The group's licenseProcessingState; each read of it counts towards completion."""
         with self.lock:
             key = group_id.lower()
-            remaining = self._processing.get(key, 0)
+            remaining, final = self._processing.get(key, (0, COMPLETE))
             if remaining <= 0:
-                return COMPLETE
+                return final
             shown = QUEUED if remaining == self.license_reads else IN_PROGRESS
             if advance:
-                self._processing[key] = remaining - 1
+                self._processing[key] = (remaining - 1, final)
             return shown
 
-    def start_processing(self, group_id: str) -> None:
+    def start_processing(self, group_id: str, *, failed: bool = False) -> None:
+        """Entra queues the group's license processing; it ends ProcessingFailed if `failed`."""
         with self.lock:
-            if self.license_reads > 0:
-                self._processing[group_id.lower()] = self.license_reads
+            final = FAILED if failed else COMPLETE
+            self._processing[group_id.lower()] = (self.license_reads, final)
 
     # --- writes -------------------------------------------------------------------------
 

@@ -3,6 +3,10 @@
 Each handler checks what Graph checks, turns the request into the plan's `Change` objects and
 hands them to the store, which applies them through `LocalTenant.apply` and so through the
 engine. Where Graph's docs give no error text, the answer is marked as the emulator's choice.
+
+Entra queues a group's license processing (`licenseProcessingState`) after `assignLicense`, after
+a member change of a group that assigns licenses, and after a change to the membership rule (or
+its processing state or the group's type) of one; the tenant itself is settled at once.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from reconciler.plan.changes import (
     RemoveLicense,
     RemoveMembers,
     UpdateGroup,
+    reprocesses,
 )
 
 if TYPE_CHECKING:
@@ -93,6 +98,7 @@ def create_group(app: App, request: Request) -> Response:
         changes.append(AddMembers(group.id, group.displayName, binds))
     applied = app.store.apply(changes)
     created = app.store.state().group(applied[0].groupId)
+    app.replication.created(created["id"])
     body = {
         "@odata.context": f"{request.base}/$metadata#groups/$entity",
         **resources.group(created, app.store),
@@ -135,6 +141,9 @@ def update_group(app: App, request: Request, group_id: str) -> Response:
         changes.append(AddMembers(group["id"], group["displayName"], binds))
     if changes:
         app.store.apply(changes)
+        # the plan's own rule for which changes make Entra process a group's licenses
+        if any(reprocesses(change) for change in changes):
+            _process_if_licensed(app, group)
     return Response(204)
 
 
@@ -156,6 +165,7 @@ def add_member(app: App, request: Request, group_id: str) -> Response:
     member = _reference_id(reference)
     _check_members(app, tuple(group.get("groupTypes") or ()), group.get("members", ()), (member,))
     app.store.apply([AddMembers(group["id"], group["displayName"], (member,))])
+    _process_if_licensed(app, group)
     return Response(204)
 
 
@@ -168,6 +178,7 @@ def remove_member(app: App, request: Request, group_id: str, member_id: str) -> 
         raise not_found(member_id)
     stored = members[member_id.lower()]
     app.store.apply([RemoveMembers(group["id"], group["displayName"], (stored,))])
+    _process_if_licensed(app, group)
     return Response(204)
 
 
@@ -211,11 +222,19 @@ def assign_license(app: App, request: Request, group_id: str) -> Response:
     # adds first, as in Microsoft's procedure for moving users between products
     if changes:
         app.store.apply(changes)
-    app.store.start_processing(group["id"])
+    _process(app, group["id"])
     after = app.store.state().group(group["id"])
     names = ["id", "displayName", "groupTypes", "securityEnabled", "assignedLicenses"]
     location = f"{request.base}/directoryObjects/{group['id']}/Microsoft.DirectoryServices.Group"
     return Response(202, resources.group(after, app.store, names), {"Location": location})
+
+
+def assign_user_license(app: App, request: Request, user_id: str) -> Response:
+    """Direct license assignment to users is not emulated: the local tenant writes groups only."""
+    app.store.state().user(user_id)
+    raise GraphError(
+        501, "NotImplemented", "The emulator doesn't assign licenses to users directly."
+    )
 
 
 def reprocess(app: App, request: Request, user_id: str) -> Response:
@@ -228,6 +247,17 @@ def reprocess(app: App, request: Request, user_id: str) -> Response:
 
 
 # --- helpers ------------------------------------------------------------------------------
+
+
+def _process(app: App, group_id: str) -> None:
+    """Entra queues the group's license processing; a `license-failed` fault makes it fail."""
+    app.store.start_processing(group_id, failed=app.faults.processing_fails())
+
+
+def _process_if_licensed(app: App, group: dict[str, Any]) -> None:
+    """A membership change makes Entra process the group's licenses, if it assigns any."""
+    if group.get("assignedLicenses"):
+        _process(app, group["id"])
 
 
 def _body(request: Request) -> dict[str, Any]:

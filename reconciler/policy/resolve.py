@@ -23,6 +23,8 @@ from reconciler.policy.errors import PolicyError, raise_all
 from reconciler.policy.lock import SkuLock, load_lock
 from reconciler.policy.schema import check, where
 from reconciler.policy.source import Pointer, Positions, load_sources
+from reconciler.rules import parse
+from reconciler.rules.properties import graph_properties
 
 _SHOWN = 20  # names listed when a SKU is unknown; a tenant rarely has more
 
@@ -41,6 +43,17 @@ class LoadedPolicy:
     @property
     def files(self) -> tuple[str, ...]:
         return tuple(self.positions.texts)
+
+    def user_properties(self) -> frozenset[str]:
+        """What the policy's rules read of users, in Graph's names: what a tenant read needs."""
+        names: set[str] = set()
+        for group in self.document.get("groups", ()):
+            text = group.get("membershipRule")
+            if text:
+                rule = parse(text)  # checked when loaded: it parses
+                if rule.object_type == "user":
+                    names |= graph_properties(rule)
+        return frozenset(names)
 
 
 def load_policy(path: str | os.PathLike[str], with_lock: bool = True) -> LoadedPolicy:

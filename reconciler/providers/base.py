@@ -13,7 +13,9 @@ ReconcilerError              every error a user can cause (reconciler.errors); e
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import gc
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol, Self
@@ -22,7 +24,14 @@ from reconciler.errors import ReconcilerError
 from reconciler.model import Tenant
 from reconciler.plan.changes import NEW_ID_PREFIX, Change
 
-__all__ = ["AppliedChange", "Provider", "ProviderError", "TenantBusyError", "real_id"]
+__all__ = [
+    "AppliedChange",
+    "Provider",
+    "ProviderError",
+    "TenantBusyError",
+    "collector_paused",
+    "real_id",
+]
 
 
 class ProviderError(ReconcilerError):
@@ -44,6 +53,9 @@ class AppliedChange:
     # False when the tenant settles licenses later (Graph processes group licenses
     # asynchronously), so a read right after may not show the change's effect on users yet
     settled: bool = True
+    # True when Entra reported the group's license processing after the change as failed
+    # (licenseProcessingState ProcessingFailed): some members may lack the group's licenses
+    processingFailed: bool = False
 
 
 def real_id(object_id: str, created: Mapping[str, str]) -> str:
@@ -53,6 +65,20 @@ def real_id(object_id: str, created: Mapping[str, str]) -> str:
     if object_id not in created:
         raise ProviderError(f"group {object_id} hasn't been created; apply its creation first")
     return created[object_id]
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Holds off Python's cyclic garbage collector while a tenant is read and built."""
+    # a large tenant is millions of new objects without cycles; the collector would pass over
+    # them again and again as they pile up, which takes half a read's time or more
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class Provider(Protocol):

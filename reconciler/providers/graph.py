@@ -16,31 +16,38 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
 from reconciler.errors import InputError
 from reconciler.model import Tenant
 from reconciler.plan.changes import Change
-from reconciler.providers.base import AppliedChange, ProviderError
+from reconciler.providers.base import AppliedChange, ProviderError, collector_paused
 from reconciler.providers.graph_auth import TokenSource, token_source
-from reconciler.providers.graph_delta import DeltaState, KindState, state_path, sync
+from reconciler.providers.graph_delta import sync
 from reconciler.providers.graph_http import BATCH_LIMIT, GraphClient, GraphError, RetryPolicy
-from reconciler.providers.graph_writes import SETTLE_TIMEOUT, GraphWriter
+from reconciler.providers.graph_select import MANAGER, covering, user_properties
+from reconciler.providers.graph_state import (
+    DeltaState,
+    DeltaStore,
+    KindState,
+    Saved,
+    state_path,
+)
+from reconciler.providers.graph_writes import SETTLE_TIMEOUT, GraphWriter, ProcessingWait
 from reconciler.providers.snapshot import FORMAT_VERSION, tenant_from_document
-from reconciler.rules.properties import PROPERTIES
 
-__all__ = ["DEFAULT_GRAPH_URL", "GraphTenant", "open_graph", "user_select"]
+__all__ = ["DEFAULT_GRAPH_URL", "GraphTenant", "open_graph"]
 
 DEFAULT_GRAPH_URL = "https://graph.microsoft.com/v1.0"
 PAGE_SIZE = 999  # Graph's largest page for users, groups and members
 READ_THREADS = 4
 
-_LICENSING_FIELDS = ("id", "userPrincipalName", "displayName", "accountEnabled", "usageLocation")
-_LICENSING_LISTS = ("assignedLicenses", "licenseAssignmentStates")
 GROUP_SELECT = (
     "id,displayName,description,groupTypes,securityEnabled,mailEnabled,mailNickname,"
     "membershipRule,membershipRuleProcessingState,assignedLicenses"
@@ -49,17 +56,6 @@ DELTA_GROUP_SELECT = f"{GROUP_SELECT},members"  # members@delta: who joined and 
 ORGANIZATION = "/organization?$select=id,displayName,countryLetterCode,verifiedDomains"
 _T = TypeVar("_T")
 _UNKNOWN_PROPERTY = re.compile(r"Could not find a property named '(\w+)' on type")
-
-
-def user_select() -> str:
-    """The user properties read: licensing's, then every one a rule can name, in Graph's names."""
-    names = list(_LICENSING_FIELDS)
-    for spec in PROPERTIES["user"].values():
-        name = spec.graph_path[0]
-        # memberOf comes from the groups' members; manager is expanded, not selected
-        if name not in names and name not in ("memberOf", "manager"):
-            names.append(name)
-    return ",".join([*names, *_LICENSING_LISTS])
 
 
 class GraphTenant:
@@ -74,6 +70,7 @@ class GraphTenant:
         settle_timeout: float = SETTLE_TIMEOUT,
         sleep: Callable[[float], None] = time.sleep,
         state_dir: str | os.PathLike[str] | None = None,
+        rule_properties: Collection[str] | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.client = GraphClient(
@@ -86,20 +83,26 @@ class GraphTenant:
         self.state_dir = Path(state_dir) if state_dir is not None else None
         # how the last read went: "full" or "delta" (users and groups both from deltaLinks)
         self.last_read: str | None = None
+        # the user properties the policy's rules read; None: every one a rule can name
+        self.rule_properties = None if rule_properties is None else frozenset(rule_properties)
+        self._kept: _Kept | None = None
 
     # --- reading ----------------------------------------------------------------------------
 
     def read(self) -> Tenant:
         """The tenant as Graph shows it now; from delta rounds when there is a state folder."""
-        if self.state_dir is not None:
-            return self._read_delta()
+        with collector_paused():
+            return self._read_delta() if self.state_dir is not None else self._read_full()
+
+    def _read_full(self) -> Tenant:
         self.last_read = "full"
         client = self.client
         with ThreadPoolExecutor(READ_THREADS, thread_name_prefix="graph-read") as pool:
             organization = pool.submit(lambda: list(client.pages(ORGANIZATION)))
             skus = pool.submit(lambda: list(client.pages("/subscribedSkus")))
-            users = pool.submit(self._users)
+            # the groups first: their rules say which user properties to read
             groups = list(client.pages(f"/groups?$select={GROUP_SELECT}&$top={PAGE_SIZE}"))
+            users = pool.submit(self._users, user_properties(self.rule_properties, groups))
             members = self._members(pool, [group["id"] for group in groups])
             document = {
                 "formatVersion": FORMAT_VERSION,
@@ -115,18 +118,19 @@ class GraphTenant:
         round where there is none to use); organization and SKUs read whole (graph_delta)."""
         assert self.state_dir is not None
         client = self.client
+        # taken out while the rounds merge into it: a read that fails leaves nothing half-done
+        kept, self._kept = self._kept, None
         with ThreadPoolExecutor(READ_THREADS, thread_name_prefix="graph-read") as pool:
             skus = pool.submit(lambda: list(client.pages("/subscribedSkus")))
             organization = _first(list(client.pages(ORGANIZATION)), "organization")
             tenant_id = str(organization.get("id", ""))
-            path = state_path(self.state_dir, self.url, tenant_id)
-            wanted = user_select()
-            saved = None if full else DeltaState.load(path, self.url, tenant_id)
-            if saved is not None and saved.user_properties == wanted:
-                self.unknown |= set(saved.unknown_user_properties)
-            kinds = saved.kinds if saved is not None and saved.user_properties == wanted else {}
-            users = pool.submit(self._delta_users, kinds.get("users"))
-            groups, groups_full = sync(
+            store = DeltaStore(state_path(self.state_dir, self.url, tenant_id))
+            saved = None if full else _saved(store, kept, self.url, tenant_id)
+            if saved is None:
+                saved = _Kept(store.path, "", DeltaState(self.url, tenant_id), {})
+            self.unknown |= set(saved.state.unknown_user_properties)
+            kinds = saved.state.kinds
+            groups = sync(
                 client,
                 "groups",
                 DELTA_GROUP_SELECT,
@@ -134,52 +138,51 @@ class GraphTenant:
                 _clean,
                 page_size=PAGE_SIZE,
             )
-            (users, users_full) = users.result()
-            document = {
-                "formatVersion": FORMAT_VERSION,
-                "organization": organization,
-                "subscribedSkus": [_clean(sku) for sku in skus.result()],
-                "users": [_user(user) for user in users.objects],
-                "groups": groups.objects,
-            }
-        fresh = users_full and groups_full
+            wanted = user_properties(self.rule_properties, groups[0].objects.values())
+            users = self._delta_users(wanted, kinds.get("users"))
+            rounds = {"users": users, "groups": groups}
+            subscribed = [_clean(sku) for sku in skus.result()]
+        state = DeltaState(self.url, tenant_id, sorted(self.unknown))
+        state.kinds = {kind: kept_kind for kind, (kept_kind, _) in rounds.items()}
+        changes = {kind: what for kind, (_, what) in rounds.items()}
         try:
-            tenant = tenant_from_document(document, self.url)
+            tenant = _tenant(organization, subscribed, state, saved.models, changes, self.url)
         except InputError:
-            if fresh:
+            if all(what.full for what in changes.values()):
                 raise
             return self._read_delta(full=True)  # the saved objects didn't hold up: start over
-        state = DeltaState(
-            self.url, tenant_id, wanted, sorted(self.unknown), {"users": users, "groups": groups}
-        )
-        with contextlib.suppress(OSError):  # a folder we can't write only costs the next read
-            state.save(path)
+        # a folder we can't write only costs the next read
+        with contextlib.suppress(OSError, sqlite3.Error):
+            self._kept = _Kept(store.path, store.save(state, changes), state, saved.models)
         # "delta" only when neither kind needed a full round
-        self.last_read = "full" if users_full or groups_full else "delta"
+        self.last_read = "full" if any(what.full for what in changes.values()) else "delta"
         return tenant
 
-    def _delta_users(self, saved: KindState | None) -> tuple[KindState, bool]:
-        """The users' round; a property this Graph doesn't know is left out, as in `_users`."""
+    def _delta_users(self, wanted: list[str], saved: KindState | None) -> tuple[KindState, Saved]:
+        """The users' round, going on from `saved` if its `$select` covers what is wanted."""
+        known = [name for name in wanted if name not in self.unknown]
+        names = covering(known, saved.select if saved is not None else None)
         return self._without_unknown(
+            names,
             lambda select: sync(
-                self.client, "users", f"{select},manager", saved, _user_clean, page_size=PAGE_SIZE
-            )
+                self.client, "users", select, saved, _user_clean, page_size=PAGE_SIZE
+            ),
         )
 
-    def _users(self) -> list[dict[str, Any]]:
-        """Every user; a property this Graph doesn't know is left out of `$select` and noted."""
+    def _users(self, names: list[str]) -> list[dict[str, Any]]:
+        """Every user, with these properties (`manager` expanded)."""
+        expand = f"&$expand={MANAGER}($select=id)" if MANAGER in names else ""
         return self._without_unknown(
+            [name for name in names if name != MANAGER],
             lambda select: list(
-                self.client.pages(
-                    f"/users?$select={select}&$expand=manager($select=id)&$top={PAGE_SIZE}"
-                )
-            )
+                self.client.pages(f"/users?$select={select}{expand}&$top={PAGE_SIZE}")
+            ),
         )
 
-    def _without_unknown(self, read: Callable[[str], _T]) -> _T:
-        """`read(select)` with the user properties this Graph knows, learning those it doesn't."""
+    def _without_unknown(self, names: list[str], read: Callable[[str], _T]) -> _T:
+        """`read(select)` with the properties this Graph knows, learning those it doesn't."""
         while True:
-            select = ",".join(n for n in user_select().split(",") if n not in self.unknown)
+            select = ",".join(name for name in names if name not in self.unknown)
             try:
                 return read(select)
             except GraphError as exc:
@@ -210,6 +213,10 @@ class GraphTenant:
     def reprocess(self, user_ids: Sequence[str]) -> dict[str, str]:
         """Entra's reprocessLicenseAssignment for each user; what failed, by user id."""
         return self.writer.reprocess(user_ids)
+
+    def on_processing_wait(self, callback: Callable[[ProcessingWait], None]) -> None:
+        """`callback` hears of each poll that finds a group's license processing unfinished."""
+        self.writer.waiting = callback
 
     def close(self) -> None:
         self.client.close()
@@ -248,6 +255,66 @@ def _user_clean(obj: dict[str, Any]) -> dict[str, Any]:
         manager = user["manager"]
         user["manager"] = {"id": manager["id"]} if isinstance(manager, dict) else None
     return user
+
+
+@dataclass
+class _Kept:
+    """A delta read's state and the users and groups made of it, held between reads: the next
+    read starts from them when the state file is still at `revision`, as this read left it."""
+
+    path: Path
+    revision: str
+    state: DeltaState
+    models: dict[str, dict[str, Any]]  # kind -> lower-case id -> User or Group
+
+
+def _saved(store: DeltaStore, kept: _Kept | None, url: str, tenant_id: str) -> _Kept | None:
+    """The state to start from: the one held in memory if the file is as it left it, else
+    the file's (its objects not yet made into users and groups); None if there is none."""
+    if kept is not None and kept.path == store.path and kept.revision == store.revision():
+        return kept
+    loaded = store.load(url, tenant_id)
+    return None if loaded is None else _Kept(store.path, loaded[1], loaded[0], {})
+
+
+def _tenant(
+    organization: dict[str, Any],
+    skus: list[dict[str, Any]],
+    state: DeltaState,
+    models: dict[str, dict[str, Any]],
+    changes: dict[str, Saved],
+    source: str,
+) -> Tenant:
+    """The tenant of a delta read: only the objects the read changed (or not made yet) are
+    checked and made again, the rest are the ones made before; `models` is updated."""
+    build: dict[str, list[str]] = {}
+    for kind, what in changes.items():
+        made = models.setdefault(kind, {})
+        if what.full:
+            made.clear()
+        for key in what.removed:
+            made.pop(key, None)
+        objects = state.kinds[kind].objects
+        build[kind] = [key for key in objects if key in what.changed or key not in made]
+    users, groups = state.kinds["users"].objects, state.kinds["groups"].objects
+    part = tenant_from_document(
+        {
+            "formatVersion": FORMAT_VERSION,
+            "organization": organization,
+            "subscribedSkus": skus,
+            "users": [_user(users[key]) for key in build["users"]],
+            "groups": [groups[key] for key in build["groups"]],
+        },
+        source,
+    )
+    models["users"].update(zip(build["users"], part.users, strict=True))
+    models["groups"].update(zip(build["groups"], part.groups, strict=True))
+    return Tenant(
+        organization=part.organization,
+        subscribedSkus=part.subscribedSkus,
+        users=tuple(models["users"][key] for key in users),
+        groups=tuple(models["groups"][key] for key in groups),
+    )
 
 
 def _first(items: list[dict[str, Any]], what: str) -> dict[str, Any]:

@@ -8,8 +8,9 @@ What it does for every request:
 * Timeouts and dropped connections are retried for requests that are safe to repeat (GET, PUT,
   PATCH, DELETE, and the POSTs the caller marks idempotent); a connection that was never made is
   retried for any request.
-* `$batch` items are retried on their own: the throttled ones, and those that failed with 424
-  only because an item they depend on was throttled, after the longest `Retry-After` among them.
+* `$batch` items are retried on their own: the throttled ones (and those with a gateway error,
+  when safe to repeat), and those that failed with 424 only because an item they depend on was
+  retried, after the longest `Retry-After` among them.
 * Anything else that fails becomes a `GraphError` (a ProviderError) naming the request, Graph's
   error code and message and, for 401/403, the permission the request needs. The bearer token is
   only ever in the request's header: no message here includes a header.
@@ -227,8 +228,14 @@ class GraphClient:
 
     # --- JSON batching ----------------------------------------------------------------------
 
-    def batch(self, items: Sequence[BatchItem]) -> dict[str, GraphResponse]:
-        """Each item's final answer, by id; up to BATCH_LIMIT items, retried per item."""
+    def batch(
+        self, items: Sequence[BatchItem], *, idempotent: bool | None = None
+    ) -> dict[str, GraphResponse]:
+        """Each item's final answer, by id; up to BATCH_LIMIT items, retried per item.
+
+        `idempotent`: whether every item is safe to repeat (default: by method); the caller
+        says so for writes it recognises as done when repeated, such as member references.
+        """
         if len(items) > BATCH_LIMIT:
             raise ValueError(f"a batch holds at most {BATCH_LIMIT} requests")
         results: dict[str, GraphResponse] = {}
@@ -236,11 +243,12 @@ class GraphClient:
         attempt = 0
         while pending:
             ids = {item.id for item in pending}
+            safe = all(item.method in _SAFE_METHODS for item in pending)
             envelope = self.call(
                 "POST",
                 "/$batch",
                 json={"requests": [item.document(ids) for item in pending]},
-                idempotent=all(item.method in _SAFE_METHODS for item in pending),
+                idempotent=safe if idempotent is None else idempotent,
             )
             answers = _batch_answers(envelope.body)
             again: list[BatchItem] = []
@@ -250,7 +258,9 @@ class GraphClient:
                 if answer is None:
                     answer = GraphResponse(502, {}, {"error": {"message": "no answer in batch"}})
                 retry_ids = {i.id for i in again}
-                throttled = answer.status in RETRY_STATUSES
+                # as for one request: a gateway error may come after the item was carried out
+                repeatable = idempotent or item.method in _SAFE_METHODS
+                throttled = answer.status in (RETRY_STATUSES if repeatable else NOT_PROCESSED)
                 blocked = answer.status == 424 and any(d in retry_ids for d in item.depends_on)
                 if (throttled or blocked) and attempt < self.retry.attempts:
                     again.append(item)
@@ -303,6 +313,7 @@ _PERMISSIONS: list[tuple[str, re.Pattern[str], str]] = [
         ("POST", rf"/groups/{_GUID}/members/\$ref", "GroupMember.ReadWrite.All"),
         ("DELETE", rf"/groups/{_GUID}/members/{_GUID}/\$ref", "GroupMember.ReadWrite.All"),
         ("POST", rf"/groups/{_GUID}/assignLicense", "LicenseAssignment.ReadWrite.All"),
+        ("POST", rf"/users/{_GUID}/reprocessLicenseAssignment", "User.ReadWrite.All"),
     ]
 ]
 

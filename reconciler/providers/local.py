@@ -41,7 +41,13 @@ from reconciler.plan.changes import (
     apply_to_groups,
 )
 from reconciler.providers import snapshot
-from reconciler.providers.base import AppliedChange, ProviderError, TenantBusyError, real_id
+from reconciler.providers.base import (
+    AppliedChange,
+    ProviderError,
+    TenantBusyError,
+    collector_paused,
+    real_id,
+)
 from reconciler.providers.snapshot import read_snapshot, snapshot_document, tenant_from_document
 
 __all__ = ["FORMAT_VERSION", "LocalTenant", "import_snapshot", "open_local"]
@@ -98,6 +104,11 @@ class LocalTenant:
         """The tenant as stored."""
         with self._transaction("DEFERRED") as connection:
             return _load(connection, str(self.path))[0]
+
+    def revision(self) -> str | None:
+        """A mark every change through this class makes anew; None before the first change."""
+        with self._transaction("DEFERRED") as connection:
+            return _revision(connection)
 
     def apply(self, change: Change) -> AppliedChange:
         """Make one change through the engine, in one transaction; starts an apply session."""
@@ -284,6 +295,11 @@ def _revision(connection: sqlite3.Connection) -> str | None:
 
 def _load(connection: sqlite3.Connection, file: str) -> tuple[Tenant, Rows]:
     """The stored tenant, checked as a snapshot is, and the rows it came from."""
+    with collector_paused():
+        return _load_rows(connection, file)
+
+
+def _load_rows(connection: sqlite3.Connection, file: str) -> tuple[Tenant, Rows]:
     meta = dict(connection.execute("SELECT key, value FROM meta"))
     stored: Rows = {
         table: dict(connection.execute(f"SELECT id, doc FROM {table} ORDER BY seq"))

@@ -35,7 +35,7 @@ from reconciler.model import (
     User,
 )
 from reconciler.plan.changes import Change
-from reconciler.providers.base import AppliedChange, ProviderError
+from reconciler.providers.base import AppliedChange, ProviderError, collector_paused
 
 FORMAT_VERSION = 1
 SCHEMA_NAME = "tenant.schema.json"
@@ -55,7 +55,8 @@ def read_snapshot(path: str | os.PathLike[str]) -> Tenant:
         raise InputError(f"can't read file: {exc.strerror}", Location(file)) from exc
     except UnicodeDecodeError as exc:
         raise InputError("file is not UTF-8 text", Location(file)) from exc
-    return parse_snapshot(text, file)
+    with collector_paused():
+        return parse_snapshot(text, file)
 
 
 def parse_snapshot(text: str, file: str = "<snapshot>") -> Tenant:

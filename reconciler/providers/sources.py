@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
 from reconciler.errors import InputError
@@ -18,10 +19,13 @@ def open_tenant(
     base: Path = Path("."),
     *,
     graph_url: str | None = None,
+    user_properties: Collection[str] | None = None,
 ) -> Provider:
     """The provider for `source`; relative paths are taken from `base` (the config's folder).
 
-    `graph_url` is where the `graph` source finds Microsoft Graph (default: the global cloud).
+    `graph_url` is where the `graph` source finds Microsoft Graph (default: the global cloud);
+    `user_properties` what the policy's rules read of users (None: all a rule can name), which
+    is all a `graph` read asks for beside licensing (providers/graph_select.py).
     """
     spec = source or DEFAULT_SOURCE
     kind, _, where = spec.partition(":")
@@ -35,5 +39,7 @@ def open_tenant(
         from reconciler.providers.graph import open_graph  # httpx and azure only when used
 
         # delta state (deltaLinks and the objects last read) lives beside the local tenant's
-        return open_graph(graph_url, state_dir=base / ".reconciler")
+        return open_graph(
+            graph_url, state_dir=base / ".reconciler", rule_properties=user_properties
+        )
     raise InputError(f"unknown tenant source {spec!r}; use local:PATH, snapshot:FILE.json or graph")

@@ -1,7 +1,9 @@
-"""What `apply` prints when it stops early: what was made, what failed and what was not tried."""
+"""What `apply` prints when it stops early (what was made, what failed, what was not tried), and
+its warnings about groups whose license processing failed."""
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 from typing import Any
 
@@ -45,3 +47,22 @@ def apply_report(changes: Sequence[Document], result: ApplyResult) -> str:
 def _listed(changes: Sequence[Document]) -> list[str]:
     # change_line words a change as done; here it is only named
     return [f"  {change_line(change).removesuffix(': done')}" for change in changes] or ["  none"]
+
+
+def processing_warnings(result: ApplyResult) -> list[str]:
+    """One warning per group whose license processing Entra reported as failed after apply."""
+    return [
+        f"warning: Entra reports that processing the licenses of group "
+        f"{applied.change.displayName} ({applied.groupId}) failed: some of its members may not "
+        "have its licenses. Check their licenseAssignmentStates (Graph: GET "
+        f"/groups/{applied.groupId}/membersWithLicenseErrors), fix the cause, then reprocess "
+        f"them: reconciler reprocess --group {shlex.quote(applied.change.displayName)}"
+        for applied in result.processing_failed
+    ]
+
+
+def waiting_line(displayName: str, state: str, seconds: float) -> str:
+    """Apply's word while Entra is still processing a group's licenses."""
+    return (
+        f"  waiting for Entra to process the licenses of {displayName}: {state} ({seconds:.0f} s)"
+    )

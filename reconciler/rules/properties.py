@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
-from reconciler.rules.ast import ObjectType, PropertyRef
+from reconciler.rules.ast import DirectReports, ObjectType, PropertyRef, Rule, walk
 
 
 class PropertyType(Enum):
@@ -233,3 +233,15 @@ def spec_of(target: PropertyRef) -> PropertySpec:
 def names(object_type: ObjectType) -> list[str]:
     """Documented property names of one object type, for suggestions."""
     return [spec.name for spec in PROPERTIES[object_type].values()]
+
+
+def graph_properties(rule: Rule) -> frozenset[str]:
+    """The top-level Graph properties a rule reads of the objects it selects: what a read of
+    them must `$select` for the rule to see what Entra sees."""
+    names: set[str] = set()
+    for node in walk(rule):
+        if isinstance(node, PropertyRef):
+            names.add(spec_of(node).graph_path[0])
+    if isinstance(rule.body, DirectReports):
+        names.add("manager")
+    return frozenset(names)

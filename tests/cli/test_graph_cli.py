@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
+from reconciler.cli.apply import _WaitReport
 from reconciler.emulator import running
 from reconciler.providers.graph_auth import EMULATOR_TOKEN
+from reconciler.providers.graph_writes import ProcessingWait
 from tests.cli.conftest import ROOT
 
 FAULTS = "429:every=5,retry-after=0.2;503:rate=0.1,retry-after=0.1;seed=42"
@@ -69,3 +74,59 @@ def test_graph_url_can_come_from_the_configuration(run, workspace):
         result = run("validate", cwd=workspace)
     assert result.code == 0, result.stderr
     assert "managed groups" in result.stdout
+
+
+def _saved_user_select(workspace: Path) -> set[str]:
+    (state,) = (workspace / ".reconciler" / "graph").glob("delta-*.db")
+    with closing(sqlite3.connect(state)) as connection:
+        (select,) = connection.execute(
+            "SELECT value FROM meta WHERE key = 'users.select'"
+        ).fetchone()
+    return set(select.split(","))
+
+
+def test_a_plan_reads_the_user_properties_the_rules_name_and_an_export_reads_all(run, workspace):
+    with running(str(workspace / "tenant.json")) as emulator:
+        url = ["--graph-url", emulator.url]
+        planned = run("plan", *url, cwd=workspace)
+        assert planned.code == 0, planned.stderr
+        selected = _saved_user_select(workspace)
+        exported = run("tenant", "export", "--out", "export.json", *url, cwd=workspace)
+        assert exported.code == 0, exported.stderr
+    # the policy's rules name country (the tenant's don't); the tenant's name jobTitle
+    assert {"country", "department", "jobTitle", "userType", "usageLocation"} <= selected
+    assert not {"companyName", "surname", "employeeId", "city"} & selected
+    users = json.loads((workspace / "export.json").read_text())["users"]
+    assert all("companyName" in user and "surname" in user for user in users)
+
+
+def test_apply_warns_about_a_failed_license_processing_naming_the_group(run, workspace):
+    with running(str(workspace / "tenant.json"), faults="license-failed:every=1") as emulator:
+        url = ["--graph-url", emulator.url]
+        done = run("apply", "--auto-approve", "--allow-removals", *url, cwd=workspace)
+    assert done.code == 0, done.stderr
+    assert "Apply complete!" in done.stdout
+    warnings = [line for line in done.stderr.splitlines() if line.startswith("warning: ")]
+    assert warnings, done.stderr
+    for warning in warnings:
+        assert "processing the licenses of group" in warning and "failed" in warning
+        assert "licenseAssignmentStates" in warning and "reconciler reprocess --group" in warning
+
+
+def test_apply_says_while_it_waits_for_entra_to_process_licenses(run, workspace):
+    with running(str(workspace / "tenant.json"), license_reads=2) as emulator:
+        url = ["--graph-url", emulator.url]
+        done = run("apply", "--auto-approve", "--allow-removals", *url, cwd=workspace)
+    assert done.code == 0, done.stderr
+    waits = [line for line in done.stderr.splitlines() if "waiting for Entra" in line]
+    assert waits and all(
+        "to process the licenses of LIC-" in line and line.endswith(" s)") for line in waits
+    )
+
+
+def test_the_wait_is_reported_at_first_then_every_fifteen_seconds_per_group(capsys):
+    report = _WaitReport()
+    for group, seconds in (("a", 0.1), ("a", 3.0), ("b", 4.0), ("a", 15.5), ("a", 20.0)):
+        report(ProcessingWait(group, f"LIC-{group}", "ProcessingInProgress", seconds))
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(":")[0].split()[-1] for line in lines] == ["LIC-a", "LIC-b", "LIC-a"]

@@ -61,6 +61,45 @@ def test_items_are_throttled_on_their_own_with_their_own_retry_after():
         answer = graph("POST", "/$batch", {"requests": items})
         assert answer.status == 200  # the envelope was request 1, items 2..6
         throttled = [r for r in answer.body["responses"] if r["status"] == 429]
-        assert sorted(r["id"] for r in throttled) == ["2", "5"]
+        # answers come in the reverse of the order the items ran: the 2nd and 5th ran were hit
+        ran = [r["id"] for r in reversed(answer.body["responses"])]
+        assert sorted(r["id"] for r in throttled) == sorted([ran[1], ran[4]])
         assert all(r["headers"]["Retry-After"] == "0.25" for r in throttled)
         assert throttled[0]["body"]["error"]["code"] == "TooManyRequests"
+
+
+def _ran(spec, depends=False):
+    """The order ten PATCHes of one group ran in (from the description left), and the answers."""
+    with running(str(CONTOSO), faults=spec) as emulator:
+        graph = Client(emulator)
+        group = by_name(graph, "Finance Analysts")
+        url = f"/groups/{group['id']}"
+        items = [
+            _item(
+                str(n),
+                "PATCH",
+                url,
+                {"description": str(n)},
+                [str(n - 1)] if depends and n else None,
+            )
+            for n in range(10)
+        ]
+        answer = graph("POST", "/$batch", {"requests": items})
+        assert {r["status"] for r in answer.body["responses"]} == {204}
+        last = graph.get(url).body["description"]
+    # answers come back in the reverse of the order the items ran
+    order = [r["id"] for r in reversed(answer.body["responses"])]
+    assert order[-1] == last
+    return order
+
+
+def test_items_without_depends_on_run_in_a_seeded_shuffled_order():
+    shuffled = _ran("seed=3")
+    assert sorted(shuffled) == sorted(str(n) for n in range(10))
+    assert shuffled != [str(n) for n in range(10)]
+    assert _ran("seed=3") == shuffled  # the same seed, the same order
+    assert _ran("seed=4") != shuffled
+
+
+def test_items_run_after_the_items_they_depend_on():
+    assert _ran("seed=3", depends=True) == [str(n) for n in range(10)]

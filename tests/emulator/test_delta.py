@@ -59,3 +59,14 @@ def test_an_expired_delta_token_is_410_sync_state_not_found(graph, emulator):
 def test_deltatoken_latest_gives_only_a_delta_link(graph):
     answer = graph.get("/users/delta?$deltatoken=latest")
     assert answer.body["value"] == [] and "@odata.deltaLink" in answer.body
+
+
+def test_a_delta_token_lasts_seven_days(graph, emulator):
+    _, link = _round(graph, "/users/delta?$select=displayName")
+    emulator.advance_clock(7 * 24 * 3600 - 60)
+    assert graph.get(link).status == 200
+    _, fresh = _round(graph, link)
+    emulator.advance_clock(120)
+    expired = graph.get(link)
+    assert expired.status == 410 and expired.body["error"]["code"] == "syncStateNotFound"
+    assert graph.get(fresh).status == 200  # issued later: still good

@@ -102,3 +102,35 @@ def test_the_counts_endpoint_serves_requests_per_endpoint_as_json(graph, emulato
         counts = json.load(response)
     assert counts == emulator.counts()
     assert counts["GET /users"] == 1 and counts["GET /groups/{id}"] == 1
+
+
+def test_search_needs_consistency_level_and_count_true_without_it_is_ignored(graph):
+    answer = graph.get('/users?$search="displayName:a"')
+    assert answer.status == 400 and answer.body["error"]["code"] == "Request_UnsupportedQuery"
+    assert "ConsistencyLevel: eventual" in answer.body["error"]["message"]
+    plain = graph.get("/users?$count=true&$top=5")
+    assert plain.status == 200 and "@odata.count" not in plain.body
+
+
+def test_odata_count_is_on_the_first_page_only(graph):
+    first = graph.get("/users?$count=true&$top=50", headers={"ConsistencyLevel": "eventual"})
+    assert first.body["@odata.count"] == CONTOSO_USERS
+    following = graph.get(first.body["@odata.nextLink"], headers={"ConsistencyLevel": "eventual"})
+    assert following.status == 200 and "@odata.count" not in following.body
+
+
+def test_consumed_units_count_each_user_once_however_many_assignments_give_the_sku(graph):
+    users, _ = graph.all_pages("/users?$top=999&$select=licenseAssignmentStates")
+    for sku in graph.get("/subscribedSkus").body["value"]:
+        assignments = [
+            user["id"]
+            for user in users
+            for state in user["licenseAssignmentStates"]
+            if state["skuId"] == sku["skuId"] and state["state"] != "Error"
+        ]
+        assert sku["consumedUnits"] == len(set(assignments))
+    # the demo tenant has users holding one SKU twice (two groups, or direct and a group)
+    assert any(
+        len(states) != len({s["skuId"] for s in states})
+        for states in (u["licenseAssignmentStates"] for u in users)
+    )

@@ -5,6 +5,8 @@ back to a full read."""
 from __future__ import annotations
 
 import json
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -50,7 +52,7 @@ def full_read(url: str):
 
 
 def state_file(state_dir: Path) -> Path:
-    files = list((state_dir / "graph").glob("delta-*.json"))
+    files = list((state_dir / "graph").glob("delta-*.db"))
     assert len(files) == 1, files
     return files[0]
 
@@ -140,10 +142,29 @@ def test_deleted_groups_and_licenses_removed_elsewhere_show_in_the_delta_read(em
     assert _group(after, "LIC-PowerBI-Pro").assignedLicenses == ()
 
 
+def meta(path: Path) -> dict[str, str]:
+    with closing(sqlite3.connect(path)) as connection:
+        return dict(connection.execute("SELECT key, value FROM meta"))
+
+
+def execute(path: Path, sql: str, *parameters: object) -> None:
+    """Changes the state file as someone else (or a damaged disk) would."""
+    with closing(sqlite3.connect(path)) as connection, connection:
+        connection.execute(sql, parameters)
+
+
+def rows(path: Path, kind: str) -> list[dict]:
+    with closing(sqlite3.connect(path)) as connection:
+        found = connection.execute(
+            "SELECT document FROM objects WHERE kind = ? ORDER BY position", (kind,)
+        )
+        return [json.loads(text) for (text,) in found]
+
+
 def test_an_expired_token_falls_back_to_a_full_read_and_a_fresh_state(emulator, state_dir):
     with graph(emulator.url, state_dir) as provider:
         provider.read()
-        old = json.loads(state_file(state_dir).read_text())
+        old = meta(state_file(state_dir))
         emulator.expire_delta_tokens()
         with graph(emulator.url) as other:  # a change the full read must see
             group = _group(full_read(emulator.url), "LIC-M365-E3-Corporate")
@@ -152,8 +173,8 @@ def test_an_expired_token_falls_back_to_a_full_read_and_a_fresh_state(emulator, 
         again = provider.read()
         assert provider.last_read == "full"
         counts = emulator.counts()
-        fresh = json.loads(state_file(state_dir).read_text())
-        assert fresh["users"]["deltaLink"] != old["users"]["deltaLink"]
+        fresh = meta(state_file(state_dir))
+        assert fresh["users.deltaLink"] != old["users.deltaLink"]
         assert provider.read() == again and provider.last_read == "delta"
     assert again == full_read(emulator.url)
     assert _group(again, "LIC-M365-E3-Corporate").description == "new"
@@ -161,86 +182,177 @@ def test_an_expired_token_falls_back_to_a_full_read_and_a_fresh_state(emulator, 
     assert counts["GET /users/delta"] == 2 and counts["GET /groups/delta"] == 2
 
 
+def _truncate(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _member_not_a_string(path: Path) -> None:
+    group = rows(path, "groups")[0]
+    group["members"] = [1, *group["members"]]
+    execute(path, "UPDATE objects SET document = ? WHERE key = ?", json.dumps(group), group["id"])
+
+
+def _user_without_upn(path: Path) -> None:
+    # passes the file's own checks, fails the snapshot schema when the tenant is built
+    user = rows(path, "users")[0]
+    user["upn"] = user.pop("userPrincipalName")
+    execute(path, "UPDATE objects SET document = ? WHERE key = ?", json.dumps(user), user["id"])
+
+
 @pytest.mark.parametrize(
     "damage",
     [
-        lambda text: text[: len(text) // 2],
-        lambda text: "",
-        lambda text: "[]",
-        lambda text: text.replace('"members":[', '"members":[1,', 1),
-        lambda text: text.replace('"deltaLink":"http://127.0.0.1', '"deltaLink":"http://evil', 1),
-        lambda text: text.replace('"version":1', '"version":99', 1),
-        lambda text: text.replace('"id":', '"ident":', 1),
-        # passes the file's own checks, fails the snapshot schema when the tenant is built
-        lambda text: text.replace('"userPrincipalName":', '"upn":', 1),
+        _truncate,
+        lambda path: path.write_bytes(b""),
+        lambda path: path.write_text("not a database, but text"),
+        lambda path: execute(path, "DROP TABLE objects"),
+        _member_not_a_string,
+        lambda path: execute(
+            path,
+            "UPDATE meta SET value = replace(value, 'http://127.0.0.1', 'http://evil') "
+            "WHERE key = 'users.deltaLink'",
+        ),
+        lambda path: execute(path, "UPDATE meta SET value = '99' WHERE key = 'version'"),
+        lambda path: execute(
+            path, "UPDATE objects SET document = '{\"ident\": 1}' WHERE rowid = 1"
+        ),
+        lambda path: execute(path, "UPDATE objects SET document = '[1, 2' WHERE rowid = 1"),
+        _user_without_upn,
     ],
     ids=[
         "truncated",
         "empty",
-        "not-an-object",
+        "not-sqlite",
+        "no-objects-table",
         "bad-member",
         "foreign-link",
         "version",
         "no-id",
+        "bad-json",
         "invalid-user",
     ],
 )
-def test_a_damaged_state_file_falls_back_to_a_full_read(emulator, state_dir, damage):
+def test_a_damaged_state_file_falls_back_to_a_full_read_and_is_replaced(
+    emulator, state_dir, damage
+):
     with graph(emulator.url, state_dir) as provider:
         first = provider.read()
-        path = state_file(state_dir)
-        path.write_text(damage(path.read_text()))
-        emulator.reset_counts()
+    path = state_file(state_dir)
+    damage(path)
+    with graph(emulator.url, state_dir) as provider:
         again = provider.read()
         assert provider.last_read == "full"
+        assert provider.read() == again and provider.last_read == "delta"
     assert again == first
-    assert "http://evil" not in path.read_text()
-    assert json.loads(path.read_text())["format"] == "reconciler-graph-delta"
+    assert "http://evil" not in meta(path)["users.deltaLink"]
+    assert meta(path)["format"] == "reconciler-graph-delta"
+    assert len(rows(path, "users")) == 200 and len(rows(path, "groups")) == 9
 
 
 def test_a_state_made_with_another_select_is_not_used(emulator, state_dir):
     with graph(emulator.url, state_dir) as provider:
         provider.read()
-        path = state_file(state_dir)
-        document = json.loads(path.read_text())
-        document["groups"]["select"] = "id,displayName,members"
-        path.write_text(json.dumps(document))
-        emulator.reset_counts()
+    execute(
+        state_file(state_dir),
+        "UPDATE meta SET value = 'id,displayName,members' WHERE key = 'groups.select'",
+    )
+    emulator.reset_counts()
+    with graph(emulator.url, state_dir) as provider:
         provider.read()
         assert provider.last_read == "full"
-        # users still came from their deltaLink; only groups were read whole
-        assert emulator.counts()["GET /users/delta"] == 1
+    # users still came from their deltaLink; only groups were read whole
+    assert emulator.counts()["GET /users/delta"] == 1
 
 
 def test_a_state_of_another_tenant_is_not_used(emulator, state_dir):
     with graph(emulator.url, state_dir) as provider:
         provider.read()
-        path = state_file(state_dir)
-        document = json.loads(path.read_text())
-        document["tenantId"] = "00000000-0000-0000-0000-000000000000"
-        path.write_text(json.dumps(document))
+    execute(
+        state_file(state_dir),
+        "UPDATE meta SET value = '00000000-0000-0000-0000-000000000000' WHERE key = 'tenantId'",
+    )
+    with graph(emulator.url, state_dir) as provider:
         provider.read()
         assert provider.last_read == "full"
 
 
-def test_the_state_file_holds_no_token(emulator, state_dir):
+def test_the_state_file_is_private_and_holds_no_token(emulator, state_dir):
     with graph(emulator.url, state_dir) as provider:
         provider.read()
         provider.read()
-    text = state_file(state_dir).read_text()
-    assert SECRET not in text and "Bearer" not in text and "Authorization" not in text
-    document = json.loads(text)
-    assert set(document) == {
+    path = state_file(state_dir)
+    assert path.stat().st_mode & 0o777 == 0o600  # it holds the tenant's users
+    data = path.read_bytes()
+    assert SECRET.encode() not in data and b"Bearer" not in data and b"Authorization" not in data
+    assert set(meta(path)) == {
         "format",
         "version",
         "graphUrl",
         "tenantId",
-        "userProperties",
         "unknownUserProperties",
-        "users",
-        "groups",
+        "revision",
+        "users.select",
+        "users.deltaLink",
+        "groups.select",
+        "groups.deltaLink",
     }
-    assert len(document["users"]["objects"]) == 200 and len(document["groups"]["objects"]) == 9
+    assert len(rows(path, "users")) == 200 and len(rows(path, "groups")) == 9
+
+
+def test_a_delta_read_writes_only_what_changed_and_keeps_graphs_order(emulator, state_dir):
+    with graph(emulator.url, state_dir) as provider:
+        before = provider.read()
+        path = state_file(state_dir)
+        # a row the read doesn't touch keeps whatever it holds: proof it wasn't rewritten
+        untouched = rows(path, "users")[5]
+        execute(
+            path,
+            "UPDATE objects SET document = ? WHERE key = ?",
+            json.dumps({**untouched, "jobTitle": "marker"}),
+            untouched["id"].lower(),
+        )
+        execute(path, "UPDATE meta SET value = 'mine' WHERE key = 'revision'")
+        powerbi = _group(before, "LIC-PowerBI-Pro")
+        outsiders = [u.id for u in before.users if u.id not in powerbi.members][:2]
+        provider.apply(AddMembers(powerbi.id, powerbi.displayName, tuple(outsiders)))
+        placeholder = new_group_id("LIC-Order")
+        provider.apply(CreateGroup(Group(placeholder, "LIC-Order")))
+        provider.read()
+        assert provider.last_read == "delta"
+    assert rows(path, "users")[5]["jobTitle"] == "marker"
+    assert [g["displayName"] for g in rows(path, "groups")][-1] == "LIC-Order"
+    changed = {u["id"] for u in rows(path, "users") if u["id"] in outsiders}
+    assert changed == set(outsiders)
+
+
+def test_a_provider_that_saved_last_reuses_what_it_holds_and_else_reads_the_file(
+    emulator, state_dir
+):
+    with graph(emulator.url, state_dir) as provider:
+        provider.read()
+        path = state_file(state_dir)
+        user = rows(path, "users")[0]
+        # another writer changes a row and so the revision: this provider must read the file
+        execute(
+            path,
+            "UPDATE objects SET document = ? WHERE key = ?",
+            json.dumps({**user, "jobTitle": "from the file"}),
+            user["id"].lower(),
+        )
+        execute(path, "UPDATE meta SET value = 'someone else' WHERE key = 'revision'")
+        read = {u.id: u for u in provider.read().users}
+        assert read[user["id"]].attributes["jobTitle"] == "from the file"
+        # the same row changed again without a new revision: what it holds is used
+        execute(
+            path,
+            "UPDATE objects SET document = ? WHERE key = ?",
+            json.dumps({**user, "jobTitle": "not read"}),
+            user["id"].lower(),
+        )
+        again = {u.id: u for u in provider.read().users}
+        assert again[user["id"]].attributes["jobTitle"] == "from the file"
+        assert provider.last_read == "delta"
 
 
 # --- merging, without HTTP ----------------------------------------------------------------
@@ -251,33 +363,39 @@ def _keep(obj):
 
 
 def test_members_split_over_pages_and_replayed_are_merged():
-    saved = [{"id": "g1", "displayName": "G", "members": ["a", "b"]}]
+    objects = {"g1": {"id": "g1", "displayName": "G", "members": ["a", "b"]}}
     items = [
         {"id": "g1", "displayName": "G2", "members@delta": [{"id": "c"}]},
         {"id": "g1", "members@delta": [{"id": "a", "@removed": {"reason": "deleted"}}]},
         {"id": "g1", "members@delta": [{"id": "c"}, {"id": "x", "@removed": {}}]},  # replay
         {"id": "g2", "displayName": "New", "members@delta": [{"id": "b"}]},
     ]
-    merged = merge(saved, items, "groups", _keep)
-    assert merged == [
+    saved = merge(objects, items, "groups", _keep)
+    assert list(objects.values()) == [
         {"id": "g1", "displayName": "G2", "members": ["b", "c"]},
         {"id": "g2", "displayName": "New", "members": ["b"]},
     ]
+    assert saved.changed == {"g1", "g2"} and saved.removed == frozenset() and not saved.full
 
 
 def test_removed_objects_go_and_minimal_changes_keep_the_rest():
-    saved = [
-        {"id": "u1", "department": "Sales", "manager": {"id": "m"}},
-        {"id": "u2", "department": "IT", "manager": None},
-    ]
+    objects = {
+        "u1": {"id": "u1", "department": "Sales", "manager": {"id": "m"}},
+        "u2": {"id": "u2", "department": "IT", "manager": None},
+        "u4": {"id": "u4", "department": "IT", "manager": None},
+    }
     items = [
-        {"id": "u2", "@removed": {"reason": "changed"}},
+        {"id": "U2", "@removed": {"reason": "changed"}},
         {"id": "u1", "department": "Legal"},
         {"id": "u3", "department": "HR", "manager@delta": [{"id": "m"}]},
         {"id": "u1", "manager@delta": [{"id": "m", "@removed": {"reason": "deleted"}}]},
+        {"id": "u5", "department": "HR"},  # new, then gone again in the same round
+        {"id": "u5", "@removed": {"reason": "deleted"}},
     ]
-    merged = merge(saved, items, "users", _keep)
-    assert merged == [
+    saved = merge(objects, items, "users", _keep)
+    assert list(objects.values()) == [
         {"id": "u1", "department": "Legal", "manager": None},
+        {"id": "u4", "department": "IT", "manager": None},
         {"id": "u3", "department": "HR", "manager": {"id": "m"}},
     ]
+    assert saved.changed == {"u1", "u3"} and saved.removed == {"u2", "u5"}

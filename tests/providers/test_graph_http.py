@@ -166,6 +166,7 @@ def test_a_403_names_the_missing_permission_and_never_the_token(server):
         ("DELETE", "/groups/abc/members/def/$ref", None, "GroupMember.ReadWrite.All"),
         ("POST", "/groups/abc/assignLicense", {}, "LicenseAssignment.ReadWrite.All"),
         ("DELETE", "/groups/abc", None, "Group.ReadWrite.All"),
+        ("POST", "/users/a@contoso.com/reprocessLicenseAssignment", None, "User.ReadWrite.All"),
     ],
 )
 def test_every_request_knows_its_least_privileged_permission(method, path, body, permission):
@@ -240,6 +241,28 @@ def test_a_gateway_error_on_a_create_is_not_sent_again(server):
     answer = client(url).send("POST", "/groups", json={}, idempotent=False)
     assert answer.status == 504
     assert sum(1 for seen in script.seen if seen[0] == "POST") == 1
+
+
+def test_a_batch_item_with_a_gateway_error_is_sent_again_only_when_safe(server):
+    # a 504 may come after the item was carried out: only what may be repeated is repeated
+    url, script = server
+    lost = {"responses": [{"id": "0", "status": 504, "body": None}]}
+    done = {"responses": [{"id": "0", "status": 204, "body": None}]}
+    script.on("POST /$batch", (200, {}, lost), (200, {}, lost), (200, {}, done))
+    item = BatchItem("0", "POST", "/groups/g/members/$ref", {"@odata.id": "x"})
+    assert client(url).batch([item])["0"].status == 504
+    assert client(url).batch([item], idempotent=True)["0"].status == 204
+    assert len(script.seen) == 3
+
+
+def test_a_batch_the_caller_calls_idempotent_is_sent_again_after_a_lost_answer(server):
+    url, script = server
+    done = {"responses": [{"id": "0", "status": 204, "body": None}]}
+    script.on("POST /$batch", "drop", (200, {}, done), "drop", (200, {}, done))
+    item = BatchItem("0", "POST", "/users/u/reprocessLicenseAssignment")
+    with pytest.raises(GraphError, match="POST /\\$batch failed"):
+        client(url).batch([item])
+    assert client(url).batch([item], idempotent=True)["0"].status == 204
 
 
 def test_a_throttled_create_is_sent_again(server):

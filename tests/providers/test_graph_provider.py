@@ -12,6 +12,8 @@ from reconciler.model import AssignedLicense, Group, Tenant
 from reconciler.plan.changes import (
     AddLicense,
     AddMembers,
+    Change,
+    ChangeDisabledPlans,
     CreateGroup,
     DeleteGroup,
     RemoveLicense,
@@ -207,3 +209,179 @@ def test_reprocess_retries_failed_assignments_20_users_to_a_batch(tenant_file):
     assert counts["$batch: POST /users/{id}/reprocessLicenseAssignment"] == 23
     for user_id in short:
         assert all(s.error == "None" for s in after[user_id].licenseAssignmentStates)
+
+
+# --- answers lost after the write, replication lag, license processing, batch order ---------
+
+
+def _groups_named(tenant: Tenant, name: str) -> list[Group]:
+    return [group for group in tenant.groups if group.displayName == name]
+
+
+@pytest.mark.parametrize("kind", ["504-after", "drop-after"])
+def test_a_create_whose_answer_was_lost_makes_the_group_once(tenant_file, kind):
+    placeholder = new_group_id("LIC-Test")
+    # the provider's first request is the POST /groups: it makes the group, its answer is lost
+    with running(str(tenant_file), faults=f"{kind}:times=1") as emulator:
+        with graph(emulator.url) as provider:
+            made = provider.apply(CreateGroup(Group(placeholder, "LIC-Test")))
+            assert emulator.faults_injected() == {kind: 1}
+        (group,) = _groups_named(emulator.tenant.read(), "LIC-Test")
+    assert made.groupId == group.id
+
+
+def _every_kind_of_change(tenant: Tenant) -> list[Change]:
+    """Create; members in and out of a licensed group; licenses added, changed and removed; a
+    rule changed; a group retired."""
+    placeholder = new_group_id("LIC-Test")
+    static = next(g for g in tenant.groups if not g.membershipRule and g.assignedLicenses)
+    dynamic = [g for g in tenant.groups if g.membershipRule and g.assignedLicenses]
+    retired, ruled = min(dynamic, key=lambda g: len(g.members)), dynamic[0]
+    sku = next(s for s in tenant.subscribedSkus if len(s.servicePlans) > 1)
+    plan = sku.servicePlans[0].servicePlanId
+    outsiders = tuple(u.id for u in tenant.users if u.id not in static.members)
+    rule = '(user.department -eq "Nobody")'
+    return [
+        CreateGroup(Group(placeholder, "LIC-Test", description="a test group")),
+        AddMembers(placeholder, "LIC-Test", outsiders[:45]),
+        AddLicense(placeholder, "LIC-Test", AssignedLicense(sku.skuId)),
+        ChangeDisabledPlans(placeholder, "LIC-Test", sku.skuId, frozenset(), frozenset({plan})),
+        AddMembers(static.id, static.displayName, (static.members[0], *outsiders[45:70])),
+        RemoveMembers(static.id, static.displayName, static.members[:5]),
+        UpdateGroup(static.id, static.displayName, "description", static.description, "x"),
+        UpdateGroup(ruled.id, ruled.displayName, "membershipRule", ruled.membershipRule, rule),
+        *(
+            RemoveLicense(retired.id, retired.displayName, a.skuId)
+            for a in retired.assignedLicenses
+        ),
+        DeleteGroup(retired.id, retired.displayName),
+    ]
+
+
+def _end_state(tenant: Tenant) -> dict:
+    """Groups by name with their members and licenses, and every user's licenses."""
+    groups: dict[str, list] = {}
+    for g in tenant.groups:
+        groups.setdefault(g.displayName, []).append((sorted(g.members), g.assignedLicenses))
+    return {"groups": groups, "licenses": _licenses(tenant)}
+
+
+def test_with_answers_lost_after_the_writes_apply_reaches_the_same_end_state(tenant_file, tmp_path):
+    shutil.copy(tenant_file, tmp_path / "clean.json")
+    # the first request (POST /groups) and then many more: made, but answered 504 or dropped
+    faults = "504-after:times=1;504-after:rate=0.25;drop-after:rate=0.15;seed=5"
+    ends, injected = [], []
+    for source, spec in ((tenant_file, faults), (tmp_path / "clean.json", None)):
+        with running(str(source), faults=spec) as emulator:
+            # read from the store, so the provider's first request is the create
+            changes = _every_kind_of_change(emulator.tenant.read())
+            with graph(emulator.url) as provider:
+                applied = [provider.apply(change) for change in changes]
+            injected.append(emulator.faults_injected())
+            ends.append(_end_state(emulator.tenant.read()))
+        assert all(a.settled and not a.processingFailed for a in applied)
+    assert injected[0].get("504-after", 0) > 1 and injected[0].get("drop-after"), injected
+    assert len(ends[0]["groups"]["LIC-Test"]) == 1  # made once
+    assert ends[0] == ends[1]
+
+
+@pytest.mark.parametrize("lag", ["lag:requests=3", "lag:ms=600"])
+def test_a_group_graph_does_not_know_yet_is_waited_for(tenant_file, lag):
+    with running(str(tenant_file), faults=lag) as emulator:
+        tenant = emulator.tenant.read()
+        users = tuple(user.id for user in tenant.users[:30])
+        sku = tenant.subscribedSkus[0].skuId
+        placeholder = new_group_id("LIC-Test")
+        with graph(emulator.url) as provider:
+            provider.apply(CreateGroup(Group(placeholder, "LIC-Test")))
+            licensed = provider.apply(AddLicense(placeholder, "LIC-Test", AssignedLicense(sku)))
+            added = provider.apply(AddMembers(placeholder, "LIC-Test", users))
+        assert emulator.faults_injected()["lag"] >= 1
+        (group,) = _groups_named(emulator.tenant.read(), "LIC-Test")
+    assert licensed.settled and added.settled
+    assert group.assignedLicenses == (AssignedLicense(sku),)
+    assert sorted(group.members) == sorted(users)
+
+
+def test_the_settle_poll_does_not_take_a_new_group_it_cant_see_yet_for_gone(tenant_file):
+    with running(str(tenant_file), faults="lag:ms=5000") as emulator:
+        placeholder = new_group_id("LIC-Test")
+        with GraphTenant(emulator.url, token=lambda: SECRET, retry=FAST, settle_timeout=0.5) as p:
+            p.apply(CreateGroup(Group(placeholder, "LIC-Test")))
+            # no member to add: the first request naming the group is the poll, answered 404
+            added = p.apply(AddMembers(placeholder, "LIC-Test", ()))
+        assert emulator.faults_injected()["lag"] > 1  # polled again, not taken for gone
+    assert not added.settled
+
+
+def test_a_404_on_a_group_not_made_this_session_is_reported_at_once(tenant_file):
+    missing = "00000000-0000-0000-0000-000000000000"
+    with running(str(tenant_file), faults="lag:requests=5") as emulator:
+        with graph(emulator.url) as provider:
+            provider.apply(CreateGroup(Group(new_group_id("LIC-Test"), "LIC-Test")))
+            with pytest.raises(ProviderError) as caught:
+                provider.apply(UpdateGroup(missing, "Nobody", "description", None, "x"))
+            with pytest.raises(ProviderError):
+                provider.apply(AddLicense(missing, "Nobody", AssignedLicense(missing)))
+        counts = emulator.counts()
+    assert "404" in str(caught.value)
+    assert counts["PATCH /groups/{id}"] == 1 and counts["POST /groups/{id}/assignLicense"] == 1
+
+
+def test_member_changes_of_a_licensed_group_wait_for_its_license_processing(tenant_file):
+    with running(str(tenant_file)) as emulator:
+        tenant = emulator.tenant.read()
+        group = next(g for g in tenant.groups if g.assignedLicenses and not g.membershipRule)
+        outsider = next(u.id for u in tenant.users if u.id not in group.members)
+        change = AddMembers(group.id, group.displayName, (outsider,))
+        with GraphTenant(emulator.url, token=lambda: SECRET, retry=FAST, settle_timeout=0) as p:
+            hurried = p.apply(change)
+        emulator.reset_counts()
+        with graph(emulator.url) as provider:
+            waited = provider.apply(RemoveMembers(group.id, group.displayName, (outsider,)))
+        polls = emulator.counts()["GET /groups/{id}"]
+    assert not hurried.settled  # Entra queued the group's processing after the member change
+    assert waited.settled and polls == 3  # queued, in progress, complete
+
+
+def test_a_failed_license_processing_is_reported_not_taken_for_done(tenant_file):
+    with running(str(tenant_file), faults="license-failed:times=1") as emulator:
+        tenant = emulator.tenant.read()
+        group = next(g for g in tenant.groups if g.assignedLicenses and not g.membershipRule)
+        outsider = next(u.id for u in tenant.users if u.id not in group.members)
+        with graph(emulator.url) as provider:
+            failed = provider.apply(
+                AddLicense(group.id, group.displayName, group.assignedLicenses[0])
+            )
+            fine = provider.apply(AddMembers(group.id, group.displayName, (outsider,)))
+    assert failed.settled and failed.processingFailed
+    assert fine.settled and not fine.processingFailed
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_member_batches_reach_the_same_end_whatever_order_graph_runs_them_in(tenant_file, seed):
+    with running(str(tenant_file), faults=f"seed={seed}") as emulator:
+        tenant = emulator.tenant.read()
+        static = next(g for g in tenant.groups if not g.membershipRule and g.members)
+        others = tuple(u.id for u in tenant.users if u.id not in static.members)[:50]
+        with graph(emulator.url) as provider:
+            # one already a member: its bind of 20 is refused whole and split
+            provider.apply(AddMembers(static.id, static.displayName, (static.members[0], *others)))
+            provider.apply(RemoveMembers(static.id, static.displayName, static.members[:30]))
+            read = _by_id(provider.read(), static.displayName)
+    assert sorted(read.members) == sorted({*static.members[30:], *others})
+
+
+def test_apply_hears_of_each_poll_that_finds_license_processing_unfinished(tenant_file):
+    heard = []
+    with running(str(tenant_file), license_reads=2) as emulator, graph(emulator.url) as provider:
+        provider.on_processing_wait(heard.append)
+        group = _by_id(provider.read(), "LIC-PowerBI-Pro")
+        sku = group.assignedLicenses[0].skuId
+        provider.apply(RemoveLicense(group.id, group.displayName, sku))
+    assert [w.licenseProcessingState for w in heard] == [
+        "QueuedForProcessing",
+        "ProcessingInProgress",
+    ]
+    assert {(w.groupId, w.displayName) for w in heard} == {(group.id, "LIC-PowerBI-Pro")}
+    assert heard[0].seconds <= heard[1].seconds

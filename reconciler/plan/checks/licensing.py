@@ -20,9 +20,10 @@ from reconciler.plan.checks import Facts
 from reconciler.plan.diff import find_group
 from reconciler.plan.warnings import ERROR, INFO, WARNING, PlanWarning
 
+# Entra's own call, for whoever reprocesses by hand: POST /users/{id}/reprocessLicenseAssignment
 REPROCESS_HINT = (
-    "fix the cause, then reprocess the user (POST /users/{id}/reprocessLicenseAssignment) "
-    "so Entra assigns the license again"
+    "fix the cause, then run `reconciler reprocess` (Entra's reprocessLicenseAssignment "
+    "for each user in error) so Entra assigns the license again"
 )
 
 
@@ -103,7 +104,8 @@ def seat_shortfall(facts: Facts) -> Iterator[PlanWarning]:
                 + (f" and {more} more" if more > 0 else "")
                 + " would get CountViolation and none of their group's licenses",
                 f"buy {forecast.shortfall} more {forecast.skuPartNumber} seats or free some "
-                "(remove direct assignments or other groups' members); then reprocess them",
+                "(remove direct assignments or other groups' members); then run "
+                "`reconciler reprocess` for them",
             )
 
 
@@ -176,7 +178,7 @@ def dependency_violation(facts: Facts) -> Iterator[PlanWarning]:
             "with DependencyViolation: a service plan the user has depends on a plan it gives, "
             "or it gives a plan whose prerequisite the user lacks",
             "keep the required plan through another assignment, or disable the dependent "
-            "plan first; then reprocess the user",
+            "plan first; then run `reconciler reprocess` for the user",
             group=group,
             user=user.userPrincipalName,
         )
