@@ -15,17 +15,17 @@ import json
 import os
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from reconciler.emulator.errors import GraphError, bad_request, not_found
 from reconciler.engine.licensing import LicensingError
 from reconciler.errors import ReconcilerError
-from reconciler.model import Tenant
+from reconciler.model import Tenant, User
 from reconciler.plan.changes import Change
 from reconciler.providers.base import AppliedChange, ProviderError
 from reconciler.providers.local import LocalTenant
-from reconciler.providers.snapshot import snapshot_document
+from reconciler.providers.snapshot import snapshot_document, user_document
 
 KINDS = ("users", "groups")
 # the licenseProcessingState a group shows while it still has reads to wait, and at the end
@@ -80,6 +80,8 @@ class Store:
         self._texts: dict[str, dict[str, str]] = {kind: {} for kind in KINDS}
         self._ids: dict[str, dict[str, str]] = {kind: {} for kind in KINDS}  # lower -> stored
         self._dirty = True
+        # lower-case id -> (user, its document, its text) as of the last refresh
+        self._users: dict[str, tuple[User, dict[str, Any], str]] = {}
         # kind -> lower id -> version it last changed at; removed: -> (version, id as stored)
         self.changed: dict[str, dict[str, int]] = {kind: {} for kind in KINDS}
         self.removed: dict[str, dict[str, tuple[int, str]]] = {kind: {} for kind in KINDS}
@@ -113,10 +115,14 @@ class Store:
 
     def _refresh(self, stamp: tuple[object, ...]) -> None:
         tenant = self.tenant.read()
-        document = snapshot_document(tenant)
+        document = snapshot_document(replace(tenant, users=()))
+        users = self._user_documents(tenant)
+        document["users"] = [doc for _, doc, _ in users.values()]
         texts = {
-            kind: {obj["id"].lower(): json.dumps(obj, sort_keys=True) for obj in document[kind]}
-            for kind in KINDS
+            "users": {key: text for key, (_, _, text) in users.items()},
+            "groups": {
+                obj["id"].lower(): json.dumps(obj, sort_keys=True) for obj in document["groups"]
+            },
         }
         first = self._state is None
         differs = any(texts[kind] != self._texts[kind] for kind in KINDS)
@@ -137,6 +143,21 @@ class Store:
         self._state = _build_state(self.version, tenant, document)
         self._stamp = stamp
         self._dirty = False
+
+    def _user_documents(self, tenant: Tenant) -> dict[str, tuple[User, dict[str, Any], str]]:
+        """Each user's document and text by lower-case id; a user the engine left as it was
+        (the same object) keeps those made before: a large tenant's users are most of the work."""
+        before = self._users
+        made: dict[str, tuple[User, dict[str, Any], str]] = {}
+        for user in tenant.users:
+            key = user.id.lower()
+            found = before.get(key)
+            if found is None or found[0] is not user:
+                doc = user_document(user)
+                found = (user, doc, json.dumps(doc, sort_keys=True))
+            made[key] = found
+        self._users = made
+        return made
 
     def _record(self, kind: str, docs: list[dict[str, Any]], texts: dict[str, str]) -> None:
         before = self._texts[kind]

@@ -102,14 +102,7 @@ def recompute(
     )
     tenant = replace(tenant, groups=groups)
     states = _settle(tenant, rules)
-    users = tuple(
-        replace(
-            user,
-            licenseAssignmentStates=states.get(user.id, ()),
-            assignedLicenses=effective_licenses(states.get(user.id, ())),
-        )
-        for user in tenant.users
-    )
+    users = tuple(_settled(user, states.get(user.id, ())) for user in tenant.users)
     consumed: dict[str, int] = {}
     for user in users:
         for assigned in user.assignedLicenses:
@@ -119,6 +112,15 @@ def recompute(
         for sku in tenant.subscribedSkus
     )
     return replace(tenant, users=users, subscribedSkus=skus)
+
+
+def _settled(user: User, states: tuple[LicenseAssignmentState, ...]) -> User:
+    """The user with these license states; the very same object when nothing changed, so
+    those who write the tenant can tell the users a change touched by identity."""
+    licenses = effective_licenses(states)
+    if states == user.licenseAssignmentStates and licenses == user.assignedLicenses:
+        return user
+    return replace(user, licenseAssignmentStates=states, assignedLicenses=licenses)
 
 
 def effective_licenses(states: Iterable[LicenseAssignmentState]) -> tuple[AssignedLicense, ...]:

@@ -48,7 +48,12 @@ from reconciler.providers.base import (
     collector_paused,
     real_id,
 )
-from reconciler.providers.snapshot import read_snapshot, snapshot_document, tenant_from_document
+from reconciler.providers.snapshot import (
+    read_snapshot,
+    snapshot_document,
+    tenant_from_document,
+    user_document,
+)
 
 __all__ = ["FORMAT_VERSION", "LocalTenant", "import_snapshot", "open_local"]
 
@@ -101,8 +106,10 @@ class LocalTenant:
         return cls(path)
 
     def read(self) -> Tenant:
-        """The tenant as stored."""
+        """The tenant as stored: as this provider last wrote it, if no one has written since."""
         with self._transaction("DEFERRED") as connection:
+            if self._last is not None and self._last[0] == _revision(connection):
+                return self._last[1]
             return _load(connection, str(self.path))[0]
 
     def revision(self) -> str | None:
@@ -166,14 +173,14 @@ class LocalTenant:
     def _update(self, make: Callable[[Tenant], Tenant]) -> None:
         """Stores `make(tenant)` in one transaction, starting from this provider's last write
         when no one has written since, rather than parsing the whole file again."""
-        with self._transaction("IMMEDIATE") as connection:
+        with collector_paused(), self._transaction("IMMEDIATE") as connection:
             revision = _revision(connection)
             if self._last is not None and self._last[0] == revision:
                 _, before, stored = self._last
             else:
                 before, stored = _load(connection, str(self.path))
             after = make(before)
-            rows = _rows(after)
+            rows = _rows(after, before, stored)
             _write(connection, stored, rows)
             written = str(uuid.uuid4())
             connection.execute(
@@ -279,12 +286,23 @@ def _dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 
-def _rows(tenant: Tenant) -> Rows:
-    document = snapshot_document(tenant)
-    return {
+def _rows(tenant: Tenant, before: Tenant | None = None, stored: Rows | None = None) -> Rows:
+    """The rows of `tenant`; a user the engine left as it was in `before` keeps its row text
+    from `stored` (a large tenant's users are most of the work, and few change at a time)."""
+    document = snapshot_document(replace(tenant, users=()))
+    rows = {
         table: {obj[key]: _dumps(obj) for obj in document.get(collection, ())}
         for table, (collection, key) in _TABLES.items()
     }
+    kept = {id(user): user.id for user in before.users} if before is not None else {}
+    texts = stored["users"] if stored is not None else {}
+    rows["users"] = {
+        user.id: texts[user.id]
+        if kept.get(id(user)) == user.id and user.id in texts
+        else _dumps(user_document(user))
+        for user in tenant.users
+    }
+    return rows
 
 
 def _revision(connection: sqlite3.Connection) -> str | None:

@@ -93,7 +93,7 @@ def snapshot_document(tenant: Tenant) -> dict[str, Any]:
         "formatVersion": FORMAT_VERSION,
         "organization": _organization_document(tenant.organization),
         "subscribedSkus": [_sku_document(sku) for sku in tenant.subscribedSkus],
-        "users": [_user_document(user) for user in tenant.users],
+        "users": [user_document(user) for user in tenant.users],
         "groups": [_group_document(group) for group in tenant.groups],
     }
     if tenant.devices:
@@ -313,7 +313,8 @@ def _license_documents(licenses: Iterable[AssignedLicense]) -> list[dict[str, An
     return [{"skuId": item.skuId, "disabledPlans": sorted(item.disabledPlans)} for item in licenses]
 
 
-def _user_document(user: User) -> dict[str, Any]:
+def user_document(user: User) -> dict[str, Any]:
+    """One user as a snapshot holds it: Graph's shape."""
     document: dict[str, Any] = {name: getattr(user, name) for name in _USER_FIELDS}
     # every other Graph property as read, in name order so the output doesn't depend on the input
     for name in sorted(user.attributes):

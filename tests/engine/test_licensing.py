@@ -1,5 +1,7 @@
 """Entra's group-based licensing behaviour, scenario by scenario (design.md's list)."""
 
+from dataclasses import replace
+
 import pytest
 
 from reconciler.engine import recompute, simulate
@@ -288,3 +290,16 @@ def test_a_conflicting_plan_turned_off_in_the_group_is_no_conflict():
         _tenant([_user("ana", licenseAssignmentStates=(direct,))], [target], OFFICE_SKUS)
     )
     assert _licenses(tenant, "ana") == {E1: frozenset(), E3: frozenset({SHAREPOINT_2})}
+
+
+def test_users_a_change_leaves_as_they_were_are_the_very_same_objects():
+    sales = _dynamic("sales", 'user.department -eq "Sales"', AssignedLicense(E5))
+    before = recompute(_tenant([_user("ana"), _user("bo", department="IT")], [sales]))
+    after = simulate(
+        before, {"sales": replace(sales, membershipRule="user.accountEnabled -eq true")}
+    )
+    ana_before, bo_before = before.users
+    ana_after, bo_after = after.users
+    # writers tell the users a change touched by identity: ana is untouched, bo gains E5
+    assert ana_after is ana_before
+    assert bo_after is not bo_before and _licenses(after, "bo") == {E5: frozenset()}

@@ -1,5 +1,6 @@
 """The local tenant: one SQLite file holding what Entra would show, changed a change at a time."""
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -7,6 +8,7 @@ import sys
 import threading
 import time
 import uuid
+from contextlib import closing
 from dataclasses import replace
 
 import pytest
@@ -447,3 +449,22 @@ def test_reprocessing_an_unknown_user_names_it_and_still_reprocesses_the_others(
     assert all(
         any(s.error == "CountViolation" for s in after[u].licenseAssignmentStates) for u in short
     )
+
+
+def _user_row(path, user_id: str) -> str:
+    with closing(sqlite3.connect(path)) as connection:
+        return connection.execute("SELECT doc FROM users WHERE id = ?", (user_id,)).fetchone()[0]
+
+
+def test_a_write_keeps_the_stored_rows_of_users_it_left_as_they_were(db, contoso):
+    untouched = next(u for u in contoso.users if u.id not in (DANIEL, AARAV))
+    # the same JSON written otherwise: a row written anew would lose the spaces
+    spaced = json.dumps(json.loads(_user_row(db.path, untouched.id)), indent=1)
+    with closing(sqlite3.connect(db.path)) as connection, connection:
+        connection.execute("UPDATE users SET doc = ? WHERE id = ?", (spaced, untouched.id))
+    with LocalTenant(db.path) as other:
+        other.apply(RemoveMembers(POWER_BI_GROUP, "LIC-PowerBI-Pro", (DANIEL, AARAV)))
+        # and its own write is what it reads back, without parsing the file again
+        assert other.read() is other.read()
+    assert _user_row(db.path, untouched.id) == spaced
+    assert "\n" not in _user_row(db.path, DANIEL)  # a user the write changed is written anew
