@@ -19,7 +19,8 @@ from reconciler.providers.base import Provider
 # `Error`: the group's licenses weren't assigned (CountViolation, MutuallyExclusiveViolation,
 # ...). `ActiveWithError`: taking the group's licenses away failed (DependencyViolation), so the
 # user keeps them in error; Microsoft's fix for both is to remove the cause and then reprocess
-# the user (graph-licensing.md §3, and the 2025 text on deleting a group), so both are chosen.
+# the user (its guide to group license problems, and its text on deleting a licensed group),
+# so both are chosen.
 FAILED_STATES = frozenset({ERROR, ACTIVE_WITH_ERROR})
 
 # UserResult.status values, as `reprocess --format json` prints them

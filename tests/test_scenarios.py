@@ -1,4 +1,4 @@
-"""The scenario corpus: design.md's "scenarios it must get right", one folder each.
+"""The scenario corpus: the licensing scenarios reconciler must get right, one folder each.
 
 Every folder under examples/scenarios/ holds a small Graph-shaped tenant (tenant.json) as Entra
 has settled it, a policy (policies/), a README saying which design scenario it shows, and

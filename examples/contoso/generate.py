@@ -29,7 +29,7 @@ OUTPUT = Path(__file__).with_name("tenant.json")
 NOW = datetime(2025, 1, 15, tzinfo=UTC)
 
 # Products and all their service plans, copied from Microsoft's "Product names and service plan
-# identifiers for licensing" list (shared/data/sku-service-plans.csv); never read at run time.
+# identifiers for licensing" list (its CSV download); never read at run time.
 SKUS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
     # Microsoft 365 E5
     (

@@ -1,4 +1,4 @@
-"""Replication lag: a group created a moment ago may be unknown to the next requests (§2.4).
+"""Replication lag: a group created a moment ago may be unknown to the next requests.
 
 Graph's directory is replicated; a request that reaches a replica the new group hasn't reached
 yet answers as if it didn't exist: 404 `Request_ResourceNotFound`, and binding members to it

@@ -18,7 +18,7 @@ from reconciler.reprocess import (
 
 FORMAT_VERSION = 1
 
-# what removes the cause, per error, from Microsoft's troubleshooting guide (graph-licensing §3)
+# what removes the cause, per error, from Microsoft's guide to group license problems
 _FIXES = {
     "CountViolation": "free seats (remove direct assignments or other groups' members) or buy more",
     "MutuallyExclusiveViolation": "remove the conflicting license or group membership, or "

@@ -1,4 +1,4 @@
-"""Entra's group-based licensing behaviour, scenario by scenario (design.md's list)."""
+"""Entra's group-based licensing behaviour, scenario by scenario."""
 
 from dataclasses import replace
 

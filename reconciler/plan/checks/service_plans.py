@@ -18,7 +18,7 @@ NEW_SERVICE_PLAN = "new-service-plan"
 PLAN_PENDING_PROVISIONING = "plan-pending-provisioning"
 
 _ACKNOWLEDGE = "run `reconciler lock` to acknowledge"
-# provisioningStatus values of a plan members can't use yet (graph-licensing.md §1.1)
+# provisioningStatus values of a plan members can't use yet (Graph's servicePlanInfo)
 _PENDING_HINTS = {
     "PendingProvisioning": (
         "Microsoft is still setting the service up in this tenant; it reaches members once its "
