@@ -1,6 +1,6 @@
 """`POST /$batch`: up to 20 requests, `dependsOn`, 424 for a failed dependency, per-item 429.
 
-The envelope is 200 whenever it parses and 400 when it is malformed (the reference, §2.8).
+The envelope is 200 whenever it parses and 400 when it is malformed, as Graph documents it.
 Graph runs items without `dependsOn` in any order, so here they run in an order shuffled from
 the faults' seed, each after the items it depends on (which must come earlier in the batch);
 their answers come back in the *reverse* of that order, so a client that matches answers to

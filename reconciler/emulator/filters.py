@@ -1,6 +1,6 @@
 """`$filter` as Graph's directory supports it for users and groups.
 
-Supported without advanced query parameters (the reference, §1.6, §1.7, §4):
+Supported without advanced query parameters (Graph's docs for the user and group properties):
   `prop eq 'text'|true|false|number|null`, `prop in ('a','b')`, `startsWith(prop,'text')`,
   `assignedLicenses/any(x:x/skuId eq GUID)`, `groupTypes/any(c:c eq 'Unified')`,
   `hasMembersWithLicenseErrors eq true` (groups), joined with `and` / `or` and parentheses.

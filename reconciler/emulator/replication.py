@@ -4,8 +4,8 @@ Graph's directory is replicated; a request that reaches a replica the new group 
 yet answers as if it didn't exist: 404 `Request_ResourceNotFound`, and binding members to it
 400 `Request_BadRequest` "...objects being referenced don't exist.". With a `lag` fault, each
 group created lags so for a number of requests naming it, or for a time. Only requests that name
-the group in their path lag; lists and filters see it at once (emulator's choice: the reference
-describes the lag only for requests to the new group).
+the group in their path lag; lists and filters see it at once (emulator's choice: Microsoft
+describes the lag for requests to the new group).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Every property a rule can name: its type, its operators and where Graph keeps its value.
 
 Lookups ignore case: the docs call names case-sensitive, yet their own examples write
-`employeehiredate`, `objectid` and `memberof` (rule-language A3), so case alone never rejects.
+`employeehiredate`, `objectid` and `memberof`, so case alone never rejects.
 """
 
 from __future__ import annotations
