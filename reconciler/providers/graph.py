@@ -242,10 +242,8 @@ def _clean(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def _user(obj: dict[str, Any]) -> dict[str, Any]:
-    user = _clean(obj)
-    manager = user.get("manager")
-    user["manager"] = {"id": manager["id"]} if isinstance(manager, dict) else None
-    return user
+    """A user as read, its `manager` null when Graph gave none."""
+    return _with_manager(_user_clean(obj))
 
 
 def _user_clean(obj: dict[str, Any]) -> dict[str, Any]:
@@ -255,6 +253,11 @@ def _user_clean(obj: dict[str, Any]) -> dict[str, Any]:
         manager = user["manager"]
         user["manager"] = {"id": manager["id"]} if isinstance(manager, dict) else None
     return user
+
+
+def _with_manager(user: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a cleaned user, with `manager` null if it has none."""
+    return {"manager": None, **user}
 
 
 @dataclass
@@ -302,7 +305,8 @@ def _tenant(
             "formatVersion": FORMAT_VERSION,
             "organization": organization,
             "subscribedSkus": skus,
-            "users": [_user(users[key]) for key in build["users"]],
+            # saved users are clean already
+            "users": [_with_manager(users[key]) for key in build["users"]],
             "groups": [groups[key] for key in build["groups"]],
         },
         source,

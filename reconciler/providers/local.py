@@ -294,11 +294,11 @@ def _rows(tenant: Tenant, before: Tenant | None = None, stored: Rows | None = No
         table: {obj[key]: _dumps(obj) for obj in document.get(collection, ())}
         for table, (collection, key) in _TABLES.items()
     }
-    kept = {id(user): user.id for user in before.users} if before is not None else {}
+    old = {user.id: user for user in before.users} if before is not None else {}
     texts = stored["users"] if stored is not None else {}
     rows["users"] = {
         user.id: texts[user.id]
-        if kept.get(id(user)) == user.id and user.id in texts
+        if old.get(user.id) is user and user.id in texts
         else _dumps(user_document(user))
         for user in tenant.users
     }
