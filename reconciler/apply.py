@@ -12,7 +12,13 @@ from typing import Any
 
 from reconciler.audit import FAILURE, SUCCESS, AuditLog, group_results
 from reconciler.errors import ReconcilerError
-from reconciler.plan.changes import Change, reprocesses
+from reconciler.plan.changes import (
+    AddLicense,
+    Change,
+    ChangeDisabledPlans,
+    RemoveLicense,
+    reprocesses,
+)
 from reconciler.plan.document import changes_from_document
 from reconciler.providers.base import AppliedChange, Provider
 
@@ -67,17 +73,36 @@ def apply_changes(
     result; anything else is a bug and propagates.
     """
     succeeded: list[AppliedChange] = []
-    for index, change in enumerate(changes):
+    index = 0
+    while index < len(changes):
+        batch = _license_batch(changes, index)
         try:
-            applied = provider.apply(change)
+            applied = provider.apply_together(batch)
         except ReconcilerError as error:
-            # each change is all or nothing, so the later ones may depend on what didn't happen
+            # each batch is all or nothing, so the later ones may depend on what didn't happen
             return ApplyResult(
-                tuple(succeeded), Failure(change, error), tuple(changes[index + 1 :])
+                tuple(succeeded), Failure(changes[index], error), tuple(changes[index + 1 :])
             )
-        succeeded.append(applied)
-        progress(index, applied)
+        for done in applied:
+            succeeded.append(done)
+            progress(index, done)
+            index += 1
     return ApplyResult(tuple(succeeded))
+
+
+_LICENSE_CHANGES = (AddLicense, ChangeDisabledPlans, RemoveLicense)
+
+
+def _license_batch(changes: Sequence[Change], start: int) -> list[Change]:
+    """The change at `start`, with the license changes of the same group right after it: one
+    `assignLicense`, so Entra assigns a group's new products all or nothing, as plans foresee."""
+    batch = [changes[start]]
+    if isinstance(changes[start], _LICENSE_CHANGES):
+        for change in changes[start + 1 :]:
+            if not isinstance(change, _LICENSE_CHANGES) or change.groupId != batch[0].groupId:
+                break
+            batch.append(change)
+    return batch
 
 
 def apply_plan(

@@ -17,6 +17,11 @@ about, EMS all seven. The facts, read from the plan document (plan.schema.json):
     planRemovalsKeptBy
                      optional: sorted [userPrincipalName, skuPartNumber, [keptBy, ...]], keptBy
                      a group displayName or null (a direct assignment), null first, then sorted
+    temporaryRemovals
+                     optional: sorted [userPrincipalName, skuPartNumber], the license removals
+                     that revert on their own (`temporary: true`)
+    kept             optional: sorted [userPrincipalName, group displayName the user leaves,
+                     skuPartNumber, [keptBy, ...]], keptBy as in planRemovalsKeptBy
     seats            optional: {skuPartNumber: {"prepaid", "consumedNow", "consumedAfter",
                      "countViolations"}} for the SKUs (and keys) named; countViolations sorted
     warnings         optional: sorted [code, severity, group or null, user or null], every
@@ -66,6 +71,8 @@ _TOP_KEYS = {
     "licenseAdditions",
     "licenseRemovalReasons",
     "planRemovalsKeptBy",
+    "temporaryRemovals",
+    "kept",
     "seats",
     "warnings",
     "guards",
@@ -206,6 +213,23 @@ def _plan_removals_kept_by(document: Facts) -> list[list[Any]]:
             sorted(r.get("keptBy", []), key=_kept_by_key),
         ]
         for r in removals
+    )
+
+
+def _temporary_removals(document: Facts) -> list[list[str]]:
+    removals = document["impact"]["licenseRemovals"]
+    return sorted([r["userPrincipalName"], r["skuPartNumber"]] for r in removals if r["temporary"])
+
+
+def _kept(document: Facts) -> list[list[Any]]:
+    return sorted(
+        [
+            k["userPrincipalName"],
+            k["group"],
+            k["skuPartNumber"],
+            sorted(k["keptBy"], key=_kept_by_key),
+        ]
+        for k in document["impact"]["kept"]
     )
 
 
@@ -351,6 +375,10 @@ def _plan_facts(plan: Plan, expected: Facts) -> Facts:
         facts["licenseRemovalReasons"] = _license_removal_reasons(document, wanted)
     if "planRemovalsKeptBy" in expected:
         facts["planRemovalsKeptBy"] = _plan_removals_kept_by(document)
+    if "temporaryRemovals" in expected:
+        facts["temporaryRemovals"] = _temporary_removals(document)
+    if "kept" in expected:
+        facts["kept"] = _kept(document)
     if "seats" in expected:
         facts["seats"] = _seats(document, expected["seats"])
     if "warnings" in expected:

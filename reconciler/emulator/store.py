@@ -189,13 +189,16 @@ class Store:
 
     # --- writes -------------------------------------------------------------------------
 
-    def apply(self, changes: Iterable[Change]) -> list[AppliedChange]:
-        """Applies the changes in order through the engine; a refusal becomes a GraphError."""
+    def apply(self, changes: Iterable[Change], together: bool = False) -> list[AppliedChange]:
+        """Applies the changes in order through the engine, or `together` as one processing;
+        a refusal becomes a GraphError."""
         with self.lock:
             applied = []
             try:
                 with self.tenant.lock():
-                    for change in changes:
+                    if together:
+                        applied = self.tenant.apply_together(list(changes))
+                    for change in () if together else changes:
                         applied.append(self.tenant.apply(change))
             except LicensingError as exc:
                 raise bad_request(exc.message) from exc

@@ -219,9 +219,9 @@ def assign_license(app: App, request: Request, group_id: str) -> Response:
             raise bad_request(f"License {sku_id} does not correspond to a valid company License.")
         if str(sku_id).lower() in held:  # removing what isn't assigned is a no-op (emulator)
             changes.append(RemoveLicense(group["id"], name, held[str(sku_id).lower()]["skuId"]))
-    # adds first, as in Microsoft's procedure for moving users between products
+    # one call is one processing: the products it adds are assigned all or nothing
     if changes:
-        app.store.apply(changes)
+        app.store.apply(changes, together=True)
     _process(app, group["id"])
     after = app.store.state().group(group["id"])
     names = ["id", "displayName", "groupTypes", "securityEnabled", "assignedLicenses"]

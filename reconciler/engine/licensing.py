@@ -5,35 +5,45 @@ is left in an error state.
   and only from security-enabled groups.
 - A user's licence for a product is the union of the plans enabled by every assignment of it
   (direct and each group), and uses one seat.
-- A group's products are assigned to a user all or nothing: if one fails, none is assigned.
-- A user beyond a product's seats gets `state: Error, error: CountViolation`, and the group's
-  other products `error: Other`. Entra doesn't document whom it serves first; here the seats go
-  to direct assignments, then to group assignments a user already holds, then to new ones in
-  order of group displayName and userPrincipalName.
-- A group product with a plan that is mutually exclusive with a plan the user has from another
-  product fails with `MutuallyExclusiveViolation` (engine/catalog.py lists the conflicts).
+- A license already held stays held: a user who holds a product, through any group or
+  directly, needs no new seat for it when a group's assignment of it changes or a new group
+  gives it too. Only users who don't hold a product yet compete for the seats left: in order
+  of group displayName and userPrincipalName (Entra doesn't document whom it serves first).
+- A group's new products are assigned to a user all or nothing: if one fails, none of them is.
+  A user beyond a product's seats gets `state: Error, error: CountViolation`, the group's other
+  new products `error: Other`; products the user already held stay as they were.
+- A new product with a plan mutually exclusive with a plan the user holds from another product
+  fails with `MutuallyExclusiveViolation`: the license held wins (engine/catalog.py).
 - A seat shortage stays in error, even once seats are free, until it is reprocessed or the
   group's licenses change; a conflict clears as soon as the conflicting license is gone.
-- Taking away a plan that another of the user's plans depends on fails: the user keeps that
-  group's licenses, `state: ActiveWithError, error: DependencyViolation`, until the dependency is
-  met another way or the dependent plan goes. A group product whose plan would lack its
-  prerequisite fails with `DependencyViolation` (all or nothing, as above).
+- Dependent plans: engine/dependencies.py.
+- Cascades: a user's `assignedPlans` follows their licenses, and rules reading it (or memberOf)
+  are evaluated again until memberships settle (engine/assigned_plans.py, engine/membership.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime
 
+from reconciler.engine.assigned_plans import enabled_plans, service_names, with_assigned_plans
 from reconciler.engine.catalog import DEFAULT_RULES, ServicePlanRules
-from reconciler.engine.membership import dynamic_members
+from reconciler.engine.dependencies import (
+    OTHER_ERROR,
+    bundled,
+    delivered,
+    settle_dependencies,
+)
+from reconciler.engine.membership import (
+    dynamic_members,
+    evaluated_rules,
+    reads_assigned_plans,
+)
 from reconciler.errors import ReconcilerError
 from reconciler.model import (
     ACTIVE,
-    ACTIVE_WITH_ERROR,
     COUNT_VIOLATION,
-    DEPENDENCY_VIOLATION,
     ERROR,
     MUTUALLY_EXCLUSIVE_VIOLATION,
     NO_ERROR,
@@ -44,8 +54,11 @@ from reconciler.model import (
     Tenant,
     User,
 )
+from reconciler.rules.ast import MemberOf
 
-OTHER_ERROR = "Other"  # "the result of an error with another license assigned by the same group"
+# Rounds of evaluating rules that read assignedPlans or memberOf before giving up: each round
+# follows one more link of a chain of groups whose licenses feed each other's rules.
+MAX_ROUNDS = 20
 
 
 class LicensingError(ReconcilerError):
@@ -62,7 +75,8 @@ def simulate(
 
     A deleted group also leaves the groups it was a member of, as it does in Entra.
     """
-    after = {**{group.id: group for group in tenant.groups}, **groups}
+    before = {group.id: group for group in tenant.groups}
+    after = {**before, **groups}
     deleted = {group_id.lower() for group_id, group in groups.items() if group is None}
     kept = tuple(
         replace(group, members=tuple(m for m in group.members if m.lower() not in deleted))
@@ -71,7 +85,21 @@ def simulate(
         for group in after.values()
         if group is not None
     )
-    return recompute(replace(tenant, groups=kept), now, rules)
+    fresh = {
+        group_id
+        for group_id, group in groups.items()
+        if group is not None and _rule_changed(before.get(group_id), group)
+    }
+    return recompute(replace(tenant, groups=kept), now, rules, fresh)
+
+
+def _rule_changed(before: Group | None, after: Group) -> bool:
+    """Whether Entra evaluates the group's membership anew: a new group or a new rule."""
+    return (
+        before is None
+        or before.membershipRule != after.membershipRule
+        or before.is_dynamic != after.is_dynamic
+    )
 
 
 def effective_usage_location(user: User, organization: Organization) -> str | None:
@@ -92,26 +120,73 @@ def check_deletable(group: Group) -> None:
 
 
 def recompute(
-    tenant: Tenant, now: datetime | None = None, rules: ServicePlanRules = DEFAULT_RULES
+    tenant: Tenant,
+    now: datetime | None = None,
+    rules: ServicePlanRules = DEFAULT_RULES,
+    fresh: Collection[str] = (),
 ) -> Tenant:
-    """Memberships, licenses, seats and error states, as Entra settles them for `tenant`."""
-    members = dynamic_members(tenant, now)
-    groups = tuple(
-        replace(group, members=members[group.id]) if group.id in members else group
-        for group in tenant.groups
-    )
-    tenant = replace(tenant, groups=groups)
-    states = _settle(tenant, rules)
-    users = tuple(_settled(user, states.get(user.id, ())) for user in tenant.users)
+    """Memberships, licenses, seats and error states, as Entra settles them for `tenant`.
+
+    `fresh` names groups whose rule is new or changed (a memberOf group then drops members
+    its sources lost). Rules that read assignedPlans or memberOf are evaluated again after
+    licenses change, until memberships settle; LicensingError if they don't.
+    """
+    parsed = evaluated_rules(tenant)
+    by_plans = {key for key, rule in parsed.items() if reads_assigned_plans(rule)}
+    cascading = by_plans | {key for key, rule in parsed.items() if isinstance(rule.body, MemberOf)}
+    plans = _plans_by_sku(tenant)
+    services = service_names(tenant) if by_plans else {}
+    members = dynamic_members(tenant, now, fresh)
+    for _ in range(MAX_ROUNDS):
+        groups = tuple(
+            replace(group, members=members[group.id]) if group.id in members else group
+            for group in tenant.groups
+        )
+        grouped = replace(tenant, groups=groups)
+        states = _settle(grouped, plans, rules)
+        users = tuple(_settled(user, states.get(user.id, ())) for user in tenant.users)
+        if by_plans:
+            users = tuple(
+                with_assigned_plans(
+                    user, enabled_plans(user.assignedLicenses, plans), services, now
+                )
+                for user in users
+            )
+        settled = replace(grouped, users=users)
+        if not cascading:
+            break
+        again = dynamic_members(settled, now, fresh, only=cascading)
+        moved = {key for key, found in again.items() if found != members.get(key)}
+        if not moved:
+            break
+        members.update(again)
+    else:
+        names = sorted(g.displayName for g in tenant.groups if g.id in moved)
+        raise LicensingError(
+            f"memberships don't settle after {MAX_ROUNDS} rounds: the licenses of "
+            f"{', '.join(names)} change the assignedPlans or groups their own rules read"
+        )
+    return _with_consumed_units(settled)
+
+
+def _with_consumed_units(tenant: Tenant) -> Tenant:
+    """`consumedUnits` as the number of users holding each product: one seat per user."""
     consumed: dict[str, int] = {}
-    for user in users:
+    for user in tenant.users:
         for assigned in user.assignedLicenses:
             consumed[assigned.skuId.lower()] = consumed.get(assigned.skuId.lower(), 0) + 1
     skus = tuple(
         replace(sku, consumedUnits=consumed.get(sku.skuId.lower(), 0))
         for sku in tenant.subscribedSkus
     )
-    return replace(tenant, users=users, subscribedSkus=skus)
+    return replace(tenant, subscribedSkus=skus)
+
+
+def _plans_by_sku(tenant: Tenant) -> dict[str, frozenset[str]]:
+    return {
+        sku.skuId.lower(): frozenset(plan.servicePlanId.lower() for plan in sku.servicePlans)
+        for sku in tenant.subscribedSkus
+    }
 
 
 def _settled(user: User, states: tuple[LicenseAssignmentState, ...]) -> User:
@@ -127,7 +202,7 @@ def effective_licenses(states: Iterable[LicenseAssignmentState]) -> tuple[Assign
     """One license per product: the plans disabled in every active assignment stay disabled."""
     disabled: dict[str, frozenset[str]] = {}
     for state in states:
-        if not _delivered(state):
+        if not delivered(state):
             continue
         key = state.skuId
         disabled[key] = (
@@ -142,15 +217,12 @@ def licensing_groups(tenant: Tenant) -> list[Group]:
 
 
 def _settle(
-    tenant: Tenant, rules: ServicePlanRules
+    tenant: Tenant, plans: Mapping[str, frozenset[str]], rules: ServicePlanRules
 ) -> dict[str, tuple[LicenseAssignmentState, ...]]:
+    """Every user's license states; `tenant.users` carry the states before the change."""
     users = {user.id.lower(): user for user in tenant.users}
     seats = {sku.skuId.lower(): sku.prepaidUnits.enabled for sku in tenant.subscribedSkus}
-    plans = {
-        sku.skuId.lower(): frozenset(plan.servicePlanId.lower() for plan in sku.servicePlans)
-        for sku in tenant.subscribedSkus
-    }
-    watched = rules.watched
+    held_before = {user.id: _held(user) for user in tenant.users}
     holders: dict[str, set[str]] = {}
     states: dict[str, list[LicenseAssignmentState]] = {}
     # the plans each user has enabled so far, by product: what a new assignment may clash with
@@ -169,36 +241,36 @@ def _settle(
                     LicenseAssignmentState(state.skuId, state.disabledPlans, None)
                 )
 
-    for group, user in _group_assignments(tenant, users):
+    pairs = _group_assignments(tenant, users)
+    # products a user already holds stay held, whatever else the group does: no seat needed
+    for group, user in pairs:
+        for assigned in group.assignedLicenses:
+            if assigned.skuId.lower() in held_before[user.id]:
+                grant(user.id, assigned.skuId.lower(), assigned.disabledPlans)
+    # the seats left go to new holders, in seat order
+    for group, user in pairs:
+        held = held_before[user.id]
+        new = [a for a in group.assignedLicenses if a.skuId.lower() not in held]
         failed = _failed_before(group, user)
-        if failed:
-            # Entra leaves a failed assignment in error until the group or user is
-            # reprocessed, even once seats are free again
-            states.setdefault(user.id, []).extend(failed)
-            continue
-        skus = [assigned.skuId.lower() for assigned in group.assignedLicenses]
-        held = enabled.get(user.id, {})
         errors: dict[str, str] = {}
-        for assigned, sku in zip(group.assignedLicenses, skus, strict=True):
-            adding = plans.get(sku, frozenset()) & watched
-            if adding:
-                adding -= {p.lower() for p in assigned.disabledPlans}
-            if adding and rules.conflict(
-                adding, {plan for other, ons in held.items() if other != sku for plan in ons}
-            ):
-                errors[sku] = MUTUALLY_EXCLUSIVE_VIOLATION
-            elif user.id not in holders.get(sku, ()) and len(holders.get(sku, ())) >= seats.get(
-                sku, 0
-            ):
-                errors[sku] = COUNT_VIOLATION
-        for assigned, sku in zip(group.assignedLicenses, skus, strict=True):
-            if errors:
+        if not failed:
+            errors = _new_assignment_errors(
+                new, enabled.get(user.id, {}), holders, user.id, seats, plans, rules
+            )
+        for assigned in group.assignedLicenses:
+            sku = assigned.skuId.lower()
+            if sku in held:
                 state = LicenseAssignmentState(
-                    assigned.skuId,
-                    assigned.disabledPlans,
-                    group.id,
-                    ERROR,
-                    errors.get(sku, OTHER_ERROR),
+                    assigned.skuId, assigned.disabledPlans, group.id, ACTIVE, NO_ERROR
+                )
+            elif failed:
+                # Entra leaves a failed assignment in error until the group or user is
+                # reprocessed, even once seats are free again
+                state = next(s for s in failed if s.skuId.lower() == sku)
+            elif errors:
+                error = errors.get(sku, OTHER_ERROR)
+                state = LicenseAssignmentState(
+                    assigned.skuId, assigned.disabledPlans, group.id, ERROR, error
                 )
             else:
                 grant(user.id, sku, assigned.disabledPlans)
@@ -209,79 +281,42 @@ def _settle(
     if rules.dependencies:
         dependent = {r.servicePlanId for r in rules.dependencies}
         watched_skus = {sku for sku, on in plans.items() if on & dependent}
+        # the built-in catalog's only: a policy's own dependencies say what its tenant needs
+        exempt = bundled(plans, DEFAULT_RULES) if watched_skus else {}
         for user in tenant.users if watched_skus else ():
             if any(s.skuId.lower() in watched_skus for s in states.get(user.id, ())):
-                states[user.id] = _settle_dependencies(user, states[user.id], plans, rules)
+                states[user.id] = settle_dependencies(user, states[user.id], plans, rules, exempt)
     return {user_id: tuple(found) for user_id, found in states.items()}
 
 
-def _delivered(state: LicenseAssignmentState) -> bool:
-    """Whether the user has the assignment's plans: active, or kept in error by a dependency."""
-    return state.state in (ACTIVE, ACTIVE_WITH_ERROR)
+def _held(user: User) -> frozenset[str]:
+    """The products (lower-case skuId) a user holds before a change, from any assignment."""
+    return frozenset(s.skuId.lower() for s in user.licenseAssignmentStates if delivered(s))
 
 
-def _settle_dependencies(
-    user: User,
-    found: list[LicenseAssignmentState],
+def _new_assignment_errors(
+    new: list[AssignedLicense],
+    held: Mapping[str, set[str]],
+    holders: Mapping[str, set[str]],
+    user_id: str,
+    seats: Mapping[str, int],
     plans: Mapping[str, frozenset[str]],
     rules: ServicePlanRules,
-) -> list[LicenseAssignmentState]:
-    """The user's states once plans left without their prerequisite are dealt with.
-
-    Each round either keeps a group's removed licenses or fails a group's new ones, and a group
-    goes through each at most once, so the rounds end.
-    """
-
-    def on(state: LicenseAssignmentState) -> frozenset[str]:
-        disabled = {plan.lower() for plan in state.disabledPlans}
-        return plans.get(state.skuId.lower(), frozenset()) - disabled
-
-    def failed(
-        state: LicenseAssignmentState, how: str, cause: frozenset[str]
-    ) -> LicenseAssignmentState:
-        # the product that breaks the dependency names it; the group's others show `Other`
-        error = DEPENDENCY_VIOLATION if on(state) & cause else OTHER_ERROR
-        return replace(state, state=how, error=error)
-
-    while True:
-        unmet = rules.unmet(frozenset().union(*(on(s) for s in found if _delivered(s))))
-        if not unmet:
-            return found
-        needed = rules.prerequisites(unmet)
-        now = {
-            (s.assignedByGroup, s.skuId.lower(), s.disabledPlans) for s in found if _delivered(s)
-        }
-        removed = [
-            s
-            for s in user.licenseAssignmentStates
-            if s.assignedByGroup is not None
-            and _delivered(s)
-            and (s.assignedByGroup, s.skuId.lower(), s.disabledPlans) not in now
-        ]
-        # Entra refuses the removal of a prerequisite: the user keeps that group's licenses
-        keeping = {s.assignedByGroup for s in removed if on(s) & needed}
-        if keeping:
-            kept = [
-                failed(s, ACTIVE_WITH_ERROR, needed)
-                for s in removed
-                if s.assignedByGroup in keeping
-            ]
-            kept_skus = {(s.assignedByGroup, s.skuId.lower()) for s in kept}
-            found = [
-                replace(s, state=ERROR, error=OTHER_ERROR) if s.assignedByGroup in keeping else s
-                for s in found
-                if (s.assignedByGroup, s.skuId.lower()) not in kept_skus
-            ] + kept
-            continue
-        # otherwise a group hands out a plan the user has no prerequisite for: that group fails
-        failing = {
-            s.assignedByGroup
-            for s in found
-            if s.assignedByGroup is not None and s.state == ACTIVE and on(s) & unmet
-        }
-        if not failing:
-            return found  # only a direct assignment lacks it: no group's doing
-        found = [failed(s, ERROR, unmet) if s.assignedByGroup in failing else s for s in found]
+) -> dict[str, str]:
+    """Why each of a group's new products can't be assigned to a user, by lower-case skuId."""
+    errors: dict[str, str] = {}
+    watched = rules.watched
+    for assigned in new:
+        sku = assigned.skuId.lower()
+        adding = plans.get(sku, frozenset()) & watched
+        if adding:
+            adding -= {p.lower() for p in assigned.disabledPlans}
+        others = {plan for other, on in held.items() if other != sku for plan in on}
+        if adding and rules.conflict(adding, others):
+            errors[sku] = MUTUALLY_EXCLUSIVE_VIOLATION
+        elif user_id not in holders.get(sku, ()) and len(holders.get(sku, ())) >= seats.get(sku, 0):
+            errors[sku] = COUNT_VIOLATION
+    return errors
 
 
 def _group_assignments(tenant: Tenant, users: Mapping[str, User]) -> list[tuple[Group, User]]:
@@ -295,24 +330,9 @@ def _group_assignments(tenant: Tenant, users: Mapping[str, User]) -> list[tuple[
 
     def order(pair: tuple[Group, User]) -> tuple:
         group, user = pair
-        return (
-            not _held_before(group, user),
-            group.displayName.lower(),
-            group.id,
-            user.userPrincipalName.lower(),
-        )
+        return (group.displayName.lower(), group.id, user.userPrincipalName.lower())
 
     return sorted(pairs, key=order)
-
-
-def _held_before(group: Group, user: User) -> bool:
-    """Whether the user already held every product of the group through it."""
-    active = {
-        state.skuId.lower()
-        for state in user.licenseAssignmentStates
-        if state.assignedByGroup == group.id and state.state == ACTIVE
-    }
-    return all(assigned.skuId.lower() in active for assigned in group.assignedLicenses)
 
 
 def _failed_before(group: Group, user: User) -> tuple[LicenseAssignmentState, ...]:

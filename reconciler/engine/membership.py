@@ -1,34 +1,82 @@
-"""Dynamic group membership as Entra computes it, through the rule language's index."""
+"""Dynamic group membership as Entra computes it, through the rule language's index.
+
+memberOf rules read the direct members of their source groups, after those groups' own rules
+are evaluated. A memberOf group only gains members until its rule changes: Microsoft documents
+that "membership of a memberOf dynamic group doesn't automatically update when a child group is
+deleted or when members are removed from a child group" (groups-dynamic-rule-member-of, Preview
+limitations).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 from reconciler.model import Group, Tenant
 from reconciler.rules import compute_memberships, parse
-from reconciler.rules.ast import MemberOf
+from reconciler.rules.ast import MemberOf, Rule
+from reconciler.rules.properties import graph_properties
 
 PROCESSING_ON = "On"
+ASSIGNED_PLANS = "assignedPlans"
 
 
-def dynamic_members(tenant: Tenant, now: datetime | None = None) -> dict[str, tuple[str, ...]]:
+def dynamic_members(
+    tenant: Tenant,
+    now: datetime | None = None,
+    fresh: Collection[str] = (),
+    only: Collection[str] | None = None,
+) -> dict[str, tuple[str, ...]]:
     """Members of each dynamic group whose processing is On, by group id.
 
     A Paused group keeps the members it has, so it is left out. A user rule selects users and
-    a device rule devices; memberOf rules see the direct members of the tenant's other groups.
+    a device rule devices. memberOf groups keep the members they have and add new ones, except
+    those in `fresh` (groups whose rule is new or changed), which are evaluated anew. `only`
+    limits the evaluation to those group ids.
     """
-    groups = [group for group in tenant.groups if _evaluated(group)]
-    if not groups:
+    rules = evaluated_rules(tenant)
+    if only is not None:
+        rules = {key: rule for key, rule in rules.items() if key in only}
+    if not rules:
         return {}
-    rules = {group.id: parse(group.membershipRule or "") for group in groups}
-    users = [user.attributes for user in tenant.users]
-    devices = list(tenant.devices)
-    if any(isinstance(rule.body, MemberOf) for rule in rules.values()):
-        # memberOf rules read an object's direct groups; a memberOf group can't define another,
-        # so the tenant's current members are the right input
-        member_of = member_of_index((group.id, group.members) for group in tenant.groups)
+    plain = {key: rule for key, rule in rules.items() if not isinstance(rule.body, MemberOf)}
+    result = _evaluate(tenant, plain, now, None)
+    member_of = {key: rule for key, rule in rules.items() if key not in plain}
+    if member_of:
+        # a memberOf group can't define another one, so one pass over the sources settles them
+        sources = ((g.id, result.get(g.id, g.members)) for g in tenant.groups)
+        found = _evaluate(tenant, member_of, now, member_of_index(sources))
+        current = {group.id: group.members for group in tenant.groups}
+        fresh_ids = {group_id.lower() for group_id in fresh}
+        for group_id, members in found.items():
+            if group_id.lower() not in fresh_ids:
+                members = _union(current.get(group_id, ()), members)
+            result[group_id] = members
+    return result
+
+
+def evaluated_rules(tenant: Tenant) -> dict[str, Rule]:
+    """The parsed rule of every group whose membership Entra evaluates now, by group id."""
+    return {
+        group.id: parse(group.membershipRule or "") for group in tenant.groups if _evaluated(group)
+    }
+
+
+def reads_assigned_plans(rule: Rule) -> bool:
+    """Whether a rule's outcome can change when a user's licenses do."""
+    return ASSIGNED_PLANS in graph_properties(rule)
+
+
+def _evaluate(
+    tenant: Tenant,
+    rules: Mapping[str, Rule],
+    now: datetime | None,
+    member_of: Mapping[str, list[dict[str, str]]] | None,
+) -> dict[str, tuple[str, ...]]:
+    users: list[Mapping[str, Any]] = [user.attributes for user in tenant.users]
+    devices: list[Mapping[str, Any]] = list(tenant.devices)
+    if member_of is not None:
         users = [_with_member_of(user.attributes, user.id, member_of) for user in tenant.users]
         devices = [_with_member_of(d, str(d.get("id")), member_of) for d in tenant.devices]
     result: dict[str, tuple[str, ...]] = {}
@@ -37,9 +85,16 @@ def dynamic_members(tenant: Tenant, now: datetime | None = None) -> dict[str, tu
         ("device", devices, [str(device.get("id")) for device in tenant.devices]),
     ):
         selected = {key: rule for key, rule in rules.items() if rule.object_type == object_type}
+        if not selected:
+            continue
         for group_id, positions in compute_memberships(selected, objects, now).items():
             result[group_id] = tuple(ids[i] for i in positions)
     return result
+
+
+def _union(kept: Iterable[str], added: Iterable[str]) -> tuple[str, ...]:
+    seen = {member.lower() for member in kept}
+    return (*kept, *(member for member in added if member.lower() not in seen))
 
 
 def _evaluated(group: Group) -> bool:

@@ -115,6 +115,10 @@ def _update(wanted: DesiredGroup, existing: Group, tenant: Tenant) -> Iterator[C
             f"{want}; declare it with groupType {'m365' if want == kinds[0] else 'security'}",
             wanted.location,
         )
+    if wanted.membershipRule is None and wanted.members is None:
+        # a policy silent about membership leaves it as it is: dynamic with its rule, or not
+        kept = tuple(t for t in existing.groupTypes if t == DYNAMIC_MEMBERSHIP)
+        wanted = replace(wanted, groupTypes=(*wanted.groupTypes, *kept))
     managed = [
         name
         for name in _PROPERTIES
@@ -122,6 +126,7 @@ def _update(wanted: DesiredGroup, existing: Group, tenant: Tenant) -> Iterator[C
         # name (ignoring case, as Entra does) has nothing to rename
         if not (name == "description" and wanted.description is None)
         and not (name == "displayName" and not wanted.id)
+        and not (name in _FOLDED and wanted.membershipRule is None and wanted.members is None)
     ]
     changed = _changed_properties(
         {name: getattr(existing, name) for name in managed},

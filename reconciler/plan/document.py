@@ -57,10 +57,12 @@ def plan_document(plan: Plan) -> Document:
                 {**asdict(seat), "countViolations": list(seat.countViolations)}
                 for seat in plan.seats
             ],
+            "kept": [{**asdict(kept), "keptBy": list(kept.keptBy)} for kept in plan.impact.kept],
         },
         "warnings": [_warning(warning) for warning in plan.warnings],
         "guards": {
             "licenseRemovals": plan.guards.licenseRemovals,
+            "temporaryRemovals": plan.guards.temporaryRemovals,
             "maxLicenseRemovals": plan.guards.maxLicenseRemovals,
             "protected": [_group(group_id, name) for group_id, name in plan.guards.protected],
             "refused": plan.guards.refused,

@@ -19,6 +19,7 @@ DEFAULT_MAX_LICENSE_REMOVALS = 10
 @dataclass(frozen=True, slots=True)
 class Guards:
     licenseRemovals: int  # products lost plus products whose plans shrink, per user
+    temporaryRemovals: int  # of those, losses that revert once Entra processes the group
     maxLicenseRemovals: int
     protected: tuple[tuple[str, str], ...]  # (id, displayName) of protected groups taking away
     reasons: tuple[str, ...]  # why apply refuses, and what to do; empty when it doesn't
@@ -33,17 +34,21 @@ def guards(desired: DesiredState, impact: Impact, before: Tenant) -> Guards:
     limit = desired.settings.maxLicenseRemovals
     if limit is None:
         limit = DEFAULT_MAX_LICENSE_REMOVALS
-    count = len(impact.licenseRemovals) + len(impact.planRemovals)
+    removals = (*impact.licenseRemovals, *impact.planRemovals)
+    count = len(removals)
+    temporary = sum(1 for removal in removals if removal.temporary)
     protected = _protected_losing(desired, impact, before)
     reasons = []
     if count > limit:
+        which = f" ({count - temporary} lasting, {temporary} temporary)" if temporary else ""
         reasons.append(
-            f"the plan takes {count} licenses away, more than settings.maxLicenseRemovals ({limit})"
+            f"the plan takes {count} licenses away{which}, "
+            f"more than settings.maxLicenseRemovals ({limit})"
         )
     reasons += [
         f"the plan takes licenses away through protected group {name}" for _, name in protected
     ]
-    return Guards(count, limit, protected, tuple(reasons))
+    return Guards(count, temporary, limit, protected, tuple(reasons))
 
 
 def _protected_losing(

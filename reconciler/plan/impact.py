@@ -1,9 +1,10 @@
 """What a plan does to people: who loses or gains a product, who loses plans of one they keep.
 
 Computed by comparing each user before and after the whole change set (engine.simulate), so a
-user who keeps a product through another group or a direct assignment is not listed as losing it.
-One loss the end states don't show is added: a static group turned dynamic loses every member
-before Entra evaluates the rule, so its licenses go away for a while even from those who return.
+user who keeps a product through another group or a direct assignment is not listed as losing it
+(they are listed in `kept` when they leave a group that gave it). One loss the end states don't
+show is added, marked temporary: a static group turned dynamic loses every member before Entra
+evaluates the rule, so its licenses go away for a while even from those who return.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
+from reconciler.engine.membership import reads_assigned_plans
 from reconciler.model import (
     ACTIVE,
     ACTIVE_WITH_ERROR,
+    ERROR,
     Group,
     LicenseAssignmentState,
     Sku,
@@ -22,6 +25,7 @@ from reconciler.model import (
 )
 from reconciler.plan.changes import Change, UpdateGroup
 from reconciler.policy.desired import PAUSED
+from reconciler.rules import RuleError, parse
 
 DIRECT = None  # keptBy entry of a direct assignment
 TURNED_DYNAMIC = (
@@ -40,6 +44,7 @@ class LicenseRemoval:
     skuPartNumber: str
     group: str | None  # displayName of the group it came through
     reason: str
+    temporary: bool = False  # the license returns on its own once Entra processes the group
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +59,19 @@ class PlanRemoval:
     group: str | None
     reason: str
     keptBy: tuple[str | None, ...] = ()  # groups (displayName) or DIRECT still assigning it
+    temporary: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """A user who leaves a group but keeps a product it gave them, through other assignments."""
+
+    userId: str
+    userPrincipalName: str
+    skuId: str
+    skuPartNumber: str
+    group: str  # displayName of the group the user leaves
+    keptBy: tuple[str | None, ...]  # groups (displayName) or DIRECT still assigning it
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +105,7 @@ class Impact:
     planRemovals: tuple[PlanRemoval, ...] = ()
     licenseAdditions: tuple[LicenseAddition, ...] = ()
     planAdditions: tuple[PlanAddition, ...] = ()
+    kept: tuple[Kept, ...] = ()
 
 
 def impact(before: Tenant, after: Tenant, changes: Iterable[Change] = ()) -> Impact:
@@ -97,12 +116,16 @@ def impact(before: Tenant, after: Tenant, changes: Iterable[Change] = ()) -> Imp
     for user in before.users:
         later = after_users.get(user.id)
         if later is not None:
-            for item in (*compare.losses(user, later), *compare.gains(user, later)):
+            for item in (
+                *compare.losses(user, later),
+                *compare.gains(user, later),
+                *compare.kept(user, later),
+            ):
                 found[type(item)].append(item)
     return Impact(*(tuple(found[kind]) for kind in _KINDS))
 
 
-_KINDS = (LicenseRemoval, PlanRemoval, LicenseAddition, PlanAddition)  # Impact's field order
+_KINDS = (LicenseRemoval, PlanRemoval, LicenseAddition, PlanAddition, Kept)  # Impact's order
 
 
 class _Compare:
@@ -166,11 +189,37 @@ class _Compare:
                 )
             part_number = _part_number(self.skus, assigned.skuId)
             common = (user.id, user.userPrincipalName, assigned.skuId, part_number)
+            temporary = dropped_by is not None
             if target is None:
-                yield LicenseRemoval(*common, self.name(group_id), reason)
+                yield LicenseRemoval(*common, self.name(group_id), reason, temporary)
             else:
                 kept = tuple(self.name(s.assignedByGroup) for s in states)
-                yield PlanRemoval(*common, self.plans(lost), self.name(group_id), reason, kept)
+                yield PlanRemoval(
+                    *common, self.plans(lost), self.name(group_id), reason, kept, temporary
+                )
+
+    def kept(self, user: User, later: User) -> Iterator[Kept]:
+        """Products the user keeps through other assignments after leaving a group giving them
+        (a group turned dynamic drops every member for a while, so all of its members leave)."""
+        for state in _delivered_states(user):
+            group_id = state.assignedByGroup
+            if group_id is None:
+                continue
+            staying = user.id in self.members_after.get(group_id, frozenset())
+            if staying and group_id not in self.turned_dynamic:
+                continue
+            keeping = [
+                s for s in _delivering(later, state.skuId.lower()) if s.assignedByGroup != group_id
+            ]
+            if keeping:
+                yield Kept(
+                    user.id,
+                    user.userPrincipalName,
+                    state.skuId,
+                    _part_number(self.skus, state.skuId),
+                    self.name(group_id) or group_id,
+                    tuple(self.name(s.assignedByGroup) for s in keeping),
+                )
 
     def _worst(
         self,
@@ -221,11 +270,11 @@ def _part_number(skus: Mapping[str, Sku], sku_id: str) -> str:
 
 def _delivering(user: User, sku_key: str) -> list[LicenseAssignmentState]:
     """The user's assignments that give them the product now."""
-    return [
-        s
-        for s in user.licenseAssignmentStates
-        if s.skuId.lower() == sku_key and s.state in (ACTIVE, ACTIVE_WITH_ERROR)
-    ]
+    return [s for s in _delivered_states(user) if s.skuId.lower() == sku_key]
+
+
+def _delivered_states(user: User) -> list[LicenseAssignmentState]:
+    return [s for s in user.licenseAssignmentStates if s.state in (ACTIVE, ACTIVE_WITH_ERROR)]
 
 
 def _turned_dynamic_group(user: User, sku_key: str, turned_dynamic: set[str]) -> str | None:
@@ -275,7 +324,18 @@ def _lost(
         group = groups_before.get(state.assignedByGroup)
         after = groups_after.get(state.assignedByGroup)
         still_member = user.id in members_after.get(state.assignedByGroup, frozenset())
-        return state.assignedByGroup, _reason(sku_key, group, after, still_member)
+        failing = next(
+            (
+                s
+                for s in later.licenseAssignmentStates
+                if s.assignedByGroup == state.assignedByGroup
+                and s.skuId.lower() == sku_key
+                and s.state == ERROR
+            ),
+            None,
+        )
+        reason = _reason(sku_key, group, after, still_member, state, failing)
+        return state.assignedByGroup, reason
     return None, "assignment changed"
 
 
@@ -313,7 +373,15 @@ def _gained(
     return None, "assignment changed"
 
 
-def _reason(sku_key: str, before: Group | None, after: Group | None, still_member: bool) -> str:
+def _reason(
+    sku_key: str,
+    before: Group | None,
+    after: Group | None,
+    still_member: bool,
+    held: LicenseAssignmentState,
+    failing: LicenseAssignmentState | None,
+) -> str:
+    """Why a group gives a user less than before, in what Entra does."""
     if after is None:
         return "group retired"
     if not still_member:
@@ -322,9 +390,22 @@ def _reason(sku_key: str, before: Group | None, after: Group | None, still_membe
                 return "not selected by the membership rule the group now has"
             if before is not None and before.membershipRule != after.membershipRule:
                 return "no longer matches the edited membership rule"
+            if _reads_assigned_plans(after.membershipRule):
+                return "no longer matches the membership rule once their assignedPlans change"
             return "no longer matches the membership rule"
         return "removed from the group's members"
     assigned = {a.skuId.lower(): a for a in after.assignedLicenses}
     if sku_key not in assigned:
         return "license removed from the group"
-    return "service plans disabled on the group"
+    if failing is not None:
+        return f"the group's assignment fails for them ({failing.error})"
+    if assigned[sku_key].disabledPlans != held.disabledPlans:
+        return "service plans disabled on the group"
+    return "assignment changed"
+
+
+def _reads_assigned_plans(rule: str | None) -> bool:
+    try:
+        return bool(rule) and reads_assigned_plans(parse(rule or ""))
+    except RuleError:
+        return False

@@ -100,6 +100,11 @@ class Provider(Protocol):
         """Make one change, all of it or none of it."""
         ...
 
+    def apply_together(self, changes: Sequence[Change]) -> list[AppliedChange]:
+        """Make several license changes of one group as one change of its licenses, which
+        Entra processes at once (all or nothing for each member)."""
+        ...
+
     def reprocess(self, user_ids: Sequence[str]) -> dict[str, str]:
         """Entra's reprocessLicenseAssignment for each user; what failed, by user id."""
         ...

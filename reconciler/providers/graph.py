@@ -210,6 +210,10 @@ class GraphTenant:
         """Make one change, wait (within reason) for Entra to process the group's licenses."""
         return self.writer.apply(change)
 
+    def apply_together(self, changes: Sequence[Change]) -> list[AppliedChange]:
+        """Several license changes of one group in one `assignLicense` call."""
+        return self.writer.apply_together(changes)
+
     def reprocess(self, user_ids: Sequence[str]) -> dict[str, str]:
         """Entra's reprocessLicenseAssignment for each user; what failed, by user id."""
         return self.writer.reprocess(user_ids)

@@ -139,7 +139,7 @@ class GraphWriter:
             change = replace(change, memberIds=members)
             self._members_change(change)
         elif isinstance(change, AddLicense | ChangeDisabledPlans | RemoveLicense):
-            self._license(change)
+            self._license([change])
         elif isinstance(change, DeleteGroup):
             response = self._send(group, "DELETE", f"/groups/{group}")
             if not response.ok and response.status != 404:  # 404: deleted already
@@ -270,23 +270,39 @@ class GraphWriter:
                     again += _follow_up(change, request, answer)
             queue = again + queue
 
-    def _license(self, change: AddLicense | ChangeDisabledPlans | RemoveLicense) -> None:
-        group = change.groupId
-        if isinstance(change, RemoveLicense):
-            body: dict[str, Any] = {"addLicenses": [], "removeLicenses": [change.skuId]}
-            wanted = None
-        else:
-            sku = change.license.skuId if isinstance(change, AddLicense) else change.skuId
-            plans = change.license.disabledPlans if isinstance(change, AddLicense) else change.after
-            wanted = {"skuId": sku, "disabledPlans": sorted(plans)}
-            body = {"addLicenses": [wanted], "removeLicenses": []}
+    def apply_together(self, changes: Sequence[Change]) -> list[AppliedChange]:
+        """Several license changes of one group in one `assignLicense` call: one processing."""
+        if len(changes) == 1:
+            return [self.apply(changes[0])]
+        changes = [replace(change, groupId=self.real_id(change.groupId)) for change in changes]
+        licensed = [
+            c for c in changes if isinstance(c, AddLicense | ChangeDisabledPlans | RemoveLicense)
+        ]
+        if len(licensed) != len(changes) or len({c.groupId for c in changes}) != 1:
+            raise ProviderError("only license changes of one group are made together")
+        self._license(licensed)
+        group = changes[0].groupId
+        state = self._settle(group, changes[0].displayName)
+        done = state is not None
+        return [AppliedChange(c, group, done, processingFailed=state == FAILED) for c in changes]
+
+    def _license(self, changes: Sequence[AddLicense | ChangeDisabledPlans | RemoveLicense]) -> None:
+        group = changes[0].groupId
+        wanted = [_license_wanted(change) for change in changes]
+        body: dict[str, Any] = {
+            "addLicenses": [item for item in wanted if item is not None],
+            "removeLicenses": [c.skuId for c in changes if isinstance(c, RemoveLicense)],
+        }
         url = f"/groups/{group}/assignLicense"
         response = self._send(group, "POST", url, body, idempotent=True)
         if response.ok:
             return
-        if response.status == 400 and self._license_is(group, change, wanted):
+        if response.status == 400 and all(
+            self._license_is(group, change, item)
+            for change, item in zip(changes, wanted, strict=True)
+        ):
             return  # re-applied: the group already assigns it so (or no longer does)
-        raise _refusal(change, "POST", url, response, body)
+        raise _refusal(changes[0], "POST", url, response, body)
 
     def _license_is(self, group: str, change: Change, wanted: dict[str, Any] | None) -> bool:
         url = f"/groups/{group}?$select=id,assignedLicenses"
@@ -409,3 +425,14 @@ def _refusal(
         said = answer.error_message or "the change was refused"
         return LicensingError(f"Entra refused the change to group {change.displayName}: {said}")
     return error
+
+
+def _license_wanted(
+    change: AddLicense | ChangeDisabledPlans | RemoveLicense,
+) -> dict[str, Any] | None:
+    """The `addLicenses` item a change sends; None for a removal."""
+    if isinstance(change, RemoveLicense):
+        return None
+    sku = change.license.skuId if isinstance(change, AddLicense) else change.skuId
+    plans = change.license.disabledPlans if isinstance(change, AddLicense) else change.after
+    return {"skuId": sku, "disabledPlans": sorted(plans)}

@@ -119,22 +119,27 @@ class LocalTenant:
 
     def apply(self, change: Change) -> AppliedChange:
         """Make one change through the engine, in one transaction; starts an apply session."""
+        return self.apply_together([change])[0]
+
+    def apply_together(self, changes: Sequence[Change]) -> list[AppliedChange]:
+        """Make several changes as one processing through the engine, in one transaction, as
+        Entra processes one `assignLicense` call that adds and removes several products."""
         self._start_session()
-        placeholder = change.group.id if isinstance(change, CreateGroup) else None
         resolved: list[Change] = []
 
         def make(before: Tenant) -> Tenant:
-            resolved.append(self._resolve(change, before))
+            resolved.clear()
+            for change in changes:
+                resolved.append(self._resolve(change, before))
             groups = {group.id: group for group in before.groups}
             return simulate(before, apply_to_groups(groups, resolved))
 
         self._update(make)
-        change = resolved[0]
-        group_id = change.groupId
-        if placeholder is not None:
-            # only once committed: a CreateGroup that failed created nothing to refer to
-            self._created[placeholder] = group_id
-        return AppliedChange(change, group_id)
+        for change, done in zip(changes, resolved, strict=True):
+            if isinstance(change, CreateGroup):
+                # only once committed: a CreateGroup that failed created nothing to refer to
+                self._created[change.group.id] = done.groupId
+        return [AppliedChange(done, done.groupId) for done in resolved]
 
     def reprocess(self, user_ids: Sequence[str]) -> dict[str, str]:
         """Entra's reprocessLicenseAssignment: the users' failed group assignments tried again,

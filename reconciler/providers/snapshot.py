@@ -362,6 +362,9 @@ class SnapshotTenant:
     def apply(self, change: Change) -> AppliedChange:
         raise self._read_only()
 
+    def apply_together(self, changes: Sequence[Change]) -> list[AppliedChange]:
+        raise self._read_only()
+
     def reprocess(self, user_ids: Sequence[str]) -> dict[str, str]:
         raise self._read_only()
 

@@ -134,6 +134,43 @@ def _member(member: Document) -> str:
 
 
 def _removal_lines(impact: Document, show_all: bool) -> list[str]:
+    """Lasting losses, then temporary ones, then those who leave a group but keep the license."""
+    lasting = {
+        key: [r for r in impact[key] if not r.get("temporary")]
+        for key in ("licenseRemovals", "planRemovals")
+    }
+    temporary = {
+        key: [r for r in impact[key] if r.get("temporary")]
+        for key in ("licenseRemovals", "planRemovals")
+    }
+    lines = _loss_lines("Licenses removed:", lasting, show_all)
+    lines += _loss_lines(
+        "Licenses removed for a while (they return once Entra processes the group):",
+        temporary,
+        show_all,
+    )
+    return lines + _kept_lines(impact.get("kept", []), show_all)
+
+
+def _kept_lines(kept: Sequence[Document], show_all: bool) -> list[str]:
+    """Users who leave a group and keep what it gave them, and through what."""
+    if not kept:
+        return []
+    lines = ["Leaving a group but keeping its licenses:"]
+    ordered = sorted(kept, key=lambda k: (k["group"].lower(), k["userPrincipalName"].lower()))
+    shown = ordered if show_all else ordered[:REMOVALS_SHOWN]
+    for k in shown:
+        through = ", ".join(name or "a direct assignment" for name in k["keptBy"])
+        lines.append(
+            f"  {k['userPrincipalName']} leaves {k['group']} and keeps {k['skuPartNumber']} "
+            f"through {through}"
+        )
+    if len(shown) < len(ordered):
+        lines.append(f"  ... and {len(ordered) - len(shown)} more (--show-all lists them)")
+    return [*lines, ""]
+
+
+def _loss_lines(heading: str, impact: Document, show_all: bool) -> list[str]:
     """Every loss, grouped by the group it comes through; 50 unless show_all, products first."""
     products: dict[str, list[str]] = {}
     plans: dict[str, list[str]] = {}
@@ -162,7 +199,7 @@ def _removal_lines(impact: Document, show_all: bool) -> list[str]:
             shown[group] += lines[:take]
             if room is not None:
                 room -= take
-    lines = ["Licenses removed:"]
+    lines = [heading]
     hidden = []
     for group in groups:
         total = len(products.get(group, [])) + len(plans.get(group, []))
@@ -250,8 +287,13 @@ def _guard_lines(guards: Document) -> list[str]:
     if not guards["licenseRemovals"] and not guards["refused"]:
         return []
     count, limit = guards["licenseRemovals"], guards["maxLicenseRemovals"]
+    temporary = guards.get("temporaryRemovals", 0)
+    which = f" ({count - temporary} lasting, {temporary} temporary)" if temporary else ""
     if not guards["refused"]:
-        return [f"Guards: {count} license removals, within maxLicenseRemovals ({limit}).", ""]
+        return [
+            f"Guards: {count} license removals{which}, within maxLicenseRemovals ({limit}).",
+            "",
+        ]
     lines = ["Apply will refuse this plan without --allow-removals:"]
     lines += [f"  {reason}" for reason in guards["reasons"]]
     return [*lines, ""]
@@ -261,7 +303,8 @@ _COLOURS = {"+": "green", "~": "yellow", "-": "red"}
 _HEADINGS = (
     "# ",
     "Plan:",
-    "Licenses removed:",
+    "Licenses removed",
+    "Leaving a group",
     "Licenses added:",
     "Seats:",
     "Warnings:",

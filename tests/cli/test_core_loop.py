@@ -25,8 +25,12 @@ def test_demo_plan_shows_changes_removals_and_summary(run, demo):
     assert (
         "    kaito.suzuki@contoso.com loses SPE_E5 (no longer matches the edited membership rule)"
     ) in result.stdout
-    # the VP of Sales keeps E5 through LIC-M365-E5-Leadership, so isn't listed
-    assert "ava.cooper@contoso.com" not in result.stdout
+    # the VP of Sales keeps E5 through LIC-M365-E5-Leadership: named as keeping it, not losing it
+    assert "ava.cooper@contoso.com loses" not in result.stdout
+    assert (
+        "  ava.cooper@contoso.com leaves LIC-M365-E5-Sales and keeps SPE_E5 through "
+        "LIC-M365-E5-Leadership"
+    ) in result.stdout
     assert result.stdout.rstrip().endswith("Plan: 1 to add, 4 to change, 1 to remove.")
 
 

@@ -208,3 +208,28 @@ def test_a_static_group_turned_dynamic_drops_every_member_first():
     desired = DesiredState(None, Settings(maxMembershipDropPercent=50), (dynamic,), ())
     [warning] = [w for w in _found(desired, tenant) if w.code == "membership-drop"]
     assert "turning it dynamic drops 4 of LIC-All's 4 members (100%)" in warning.message
+
+
+def test_a_memberof_group_keeping_members_who_left_its_source_is_named():
+    source = Group(
+        "g-source",
+        "Sales",
+        groupTypes=("DynamicMembership",),
+        membershipRule='user.department -eq "Sales"',
+        membershipRuleProcessingState="On",
+    )
+    licensed = Group(
+        "g-licensed",
+        "LIC-From-Sales",
+        groupTypes=("DynamicMembership",),
+        membershipRule="user.memberOf -any (group.objectId -in ['g-source'])",
+        membershipRuleProcessingState="On",
+        assignedLicenses=(AssignedLicense(EMS),),
+    )
+    tenant = _tenant([user("ana", "Sales"), user("ben", "HR")], [source, licensed])
+    narrowed = desired_group("Sales", 'user.department -eq "Nobody"')
+    found = [w for w in _found(DesiredState(None, Settings(), (narrowed,), ()), tenant)]
+    stale = [w for w in found if w.code == "member-of-stale"]
+    assert [(w.severity, w.group) for w in stale] == [("warning", "LIC-From-Sales")]
+    assert "ana@contoso.com" in stale[0].message
+    assert _warnings(tenant, desired_group("Sales", 'user.department -eq "Sales"')) == set()

@@ -240,3 +240,12 @@ def test_a_static_group_turned_dynamic_sets_its_rule_and_processing_in_the_same_
             ),
         ),
     ]
+
+
+def test_a_dynamic_group_declared_without_rule_or_members_keeps_its_membership():
+    # the policy manages only LIC-Sales's licenses: it stays dynamic, with its rule
+    changes = diff(
+        _desired(group("LIC-Sales", licenses=[license_of(E3)])),
+        TENANT,
+    )
+    assert changes == (RemoveLicense("g-sales", "LIC-Sales", E5),)

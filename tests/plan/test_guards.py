@@ -140,3 +140,16 @@ def test_a_protected_group_that_only_enables_a_plan_is_not_blamed_for_another_s_
     [removal] = plan.impact.planRemovals
     assert (removal.servicePlans, removal.group) == (("YAMMER_ENTERPRISE",), "LIC-Extra")
     assert plan.guards.protected == () and not plan.guards.refused
+
+
+def test_temporary_losses_count_toward_the_guard_and_the_reason_says_which_are_which():
+    # LIC-EMS turned dynamic: u00 and u01 (Sales) lose EMS while Entra re-evaluates it
+    turned = desired_group(
+        "LIC-EMS", 'user.department -eq "Sales"', licenses=[desired_license(EMS)]
+    )
+    found = _guards(turned, maxLicenseRemovals=1)
+    assert (found.licenseRemovals, found.temporaryRemovals) == (2, 2)
+    assert found.reasons == (
+        "the plan takes 2 licenses away (0 lasting, 2 temporary), "
+        "more than settings.maxLicenseRemovals (1)",
+    )

@@ -142,6 +142,7 @@ def test_a_plan_without_changes_says_so_and_is_valid():
     assert all(seat["consumedNow"] == seat["consumedAfter"] for seat in impact["seats"])
     assert document["guards"] == {
         "licenseRemovals": 0,
+        "temporaryRemovals": 0,
         "maxLicenseRemovals": 10,
         "protected": [],
         "refused": False,
@@ -256,6 +257,7 @@ def test_impact_lists_exactly_the_removals_and_guards_count_them():
                 "skuPartNumber": "SPE_E5",
                 "group": "LIC-Old",
                 "reason": "group retired",
+                "temporary": False,
             },
             {
                 "userId": "ben",
@@ -264,6 +266,7 @@ def test_impact_lists_exactly_the_removals_and_guards_count_them():
                 "skuPartNumber": "EMS",
                 "group": "LIC-Static",
                 "reason": "removed from the group's members",
+                "temporary": False,
             },
         ],
         "planRemovals": [
@@ -276,6 +279,7 @@ def test_impact_lists_exactly_the_removals_and_guards_count_them():
                 "reason": "service plans disabled on the group",
                 "skuId": E3,
                 "keptBy": ["LIC-Sales"],
+                "temporary": False,
             }
         ],
         "licenseAdditions": [
@@ -285,9 +289,21 @@ def test_impact_lists_exactly_the_removals_and_guards_count_them():
         ],
         "planAdditions": [],
         "seats": document["impact"]["seats"],
+        # ben leaves LIC-Sales by its edited rule and keeps SPE_E3 through his direct assignment
+        "kept": [
+            {
+                "userId": "ben",
+                "userPrincipalName": "ben@contoso.com",
+                "skuId": E3,
+                "skuPartNumber": "SPE_E3",
+                "group": "LIC-Sales",
+                "keptBy": [None],
+            }
+        ],
     }
     assert document["guards"] == {
         "licenseRemovals": 3,
+        "temporaryRemovals": 0,
         "maxLicenseRemovals": 10,
         "protected": [],
         "refused": False,

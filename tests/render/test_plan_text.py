@@ -2,6 +2,7 @@
 
 import click
 
+from reconciler.engine import recompute
 from reconciler.model import (
     AssignedLicense,
     Group,
@@ -251,3 +252,64 @@ def test_a_product_lost_whole_is_shown_before_plans_lost_when_the_list_is_cut():
         == 49
     )
     assert "  ... and 11 more through A-Retail (--show-all lists them)" in lines
+
+
+def test_temporary_losses_are_listed_apart_from_lasting_ones_and_the_guard_says_which():
+    # LIC-Static is turned dynamic: ana matches its rule and gets E5 back, ben doesn't
+    tenant = Tenant(
+        TENANT.organization,
+        TENANT.subscribedSkus,
+        TENANT.users,
+        (
+            Group(
+                "g-old", "LIC-Old", members=("ana", "ben"), assignedLicenses=(AssignedLicense(E5),)
+            ),
+        ),
+    )
+    desired = DesiredState(
+        None,
+        Settings(),
+        (group("LIC-Old", 'user.department -eq "Sales"', licenses=[license_of(E5)]),),
+        (),
+    )
+    text = plan_text(plan_document(build_plan(desired, recompute(tenant)))).splitlines()
+    lasting = text.index("Licenses removed:")
+    temporary = text.index(
+        "Licenses removed for a while (they return once Entra processes the group):"
+    )
+    assert (
+        lasting
+        < text.index(
+            "    ben@contoso.com loses SPE_E5 "
+            "(not selected by the membership rule the group now has)"
+        )
+        < temporary
+    )
+    assert any(line.startswith("    ana@contoso.com loses SPE_E5") for line in text[temporary:])
+    assert (
+        "Guards: 2 license removals (1 lasting, 1 temporary), within maxLicenseRemovals (10)."
+        in text
+    )
+
+
+def test_users_who_leave_a_group_but_keep_its_license_are_named_with_what_keeps_it():
+    tenant = Tenant(
+        TENANT.organization,
+        TENANT.subscribedSkus,
+        TENANT.users,
+        (
+            *TENANT.groups,
+            Group("g-all", "LIC-All", members=("ben",), assignedLicenses=(AssignedLicense(E3),)),
+        ),
+    )
+    desired = DesiredState(
+        None,
+        Settings(),
+        (group("LIC-Sales", 'user.department -eq "Sales"', licenses=[license_of(E3)]),),
+        (),
+    )
+    document = plan_document(build_plan(desired, recompute(tenant)))
+    text = plan_text(document).splitlines()
+    assert "Leaving a group but keeping its licenses:" in text
+    assert "  ben@contoso.com leaves LIC-Sales and keeps SPE_E3 through LIC-All" in text
+    assert not any("ben@contoso.com loses" in line for line in text)

@@ -186,7 +186,7 @@ def dependency_violation(facts: Facts) -> Iterator[PlanWarning]:
 
 def _new_errors(facts: Facts, error: str) -> Iterator[tuple[User, str, str | None]]:
     """(user, skuId, group name) for each assignment in `error` after the plan, not before."""
-    name_of = _GroupNames(facts.after)
+    name_of = _GroupNames(facts.before, facts.after)
     before = {
         (user.id, s.assignedByGroup, s.skuId.lower())
         for user in facts.before.users
@@ -211,8 +211,11 @@ def _managed(facts: Facts) -> Iterator[tuple]:
 class _GroupNames:
     """displayName by group id, built once per check: a finding per user must not scan groups."""
 
-    def __init__(self, tenant: Tenant) -> None:
-        self.names = {group.id.lower(): group.displayName for group in tenant.groups}
+    def __init__(self, *tenants: Tenant) -> None:
+        # later tenants' names win; earlier ones name groups the plan deletes
+        self.names = {
+            group.id.lower(): group.displayName for tenant in tenants for group in tenant.groups
+        }
 
     def __call__(self, group_id: str | None) -> str | None:
         return None if group_id is None else self.names.get(group_id.lower(), group_id)

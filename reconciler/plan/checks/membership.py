@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from reconciler.engine.membership import evaluated_rules
 from reconciler.plan.changes import UpdateGroup
 from reconciler.plan.checks import Facts
 from reconciler.plan.diff import find_group
 from reconciler.plan.warnings import INFO, WARNING, PlanWarning
 from reconciler.rules import parse
+from reconciler.rules.ast import MemberOf
 from reconciler.rules.errors import RuleError
 from reconciler.rules.linter import lint
 
@@ -78,4 +80,42 @@ def rule_lints(facts: Facts) -> Iterator[PlanWarning]:
             )
 
 
-CHECKS = (membership_drop, rule_lints)
+def member_of_stale(facts: Facts) -> Iterator[PlanWarning]:
+    """memberOf groups that keep members who left every source group, as Entra does.
+
+    Microsoft documents that a memberOf group doesn't update when members are removed from a
+    source group or the source is deleted: they stay (with its licenses) until its rule changes.
+    """
+    members = {group.id.lower(): {m.lower() for m in group.members} for group in facts.after.groups}
+    users = {user.id.lower(): user.userPrincipalName for user in facts.after.users}
+    locations = {wanted.displayName.lower(): wanted.location for wanted in facts.desired.groups}
+    try:
+        rules = evaluated_rules(facts.after)
+    except RuleError:
+        return
+    for group in facts.after.groups:
+        rule = rules.get(group.id)
+        if rule is None or not isinstance(rule.body, MemberOf):
+            continue
+        sources = set().union(*(members.get(g.lower(), set()) for g in rule.body.group_ids))
+        stale = sorted(
+            users[m.lower()]
+            for m in group.members
+            if m.lower() not in sources and m.lower() in users
+        )
+        if not stale:
+            continue
+        shown = ", ".join(stale[:5]) + (f" and {len(stale) - 5} more" if len(stale) > 5 else "")
+        yield PlanWarning(
+            "member-of-stale",
+            WARNING,
+            f"{group.displayName} keeps {len(stale)} members who are in none of its source "
+            f"groups ({shown}): Entra doesn't update a memberOf group when members leave a "
+            "source group or it is deleted, until the group's rule changes",
+            "edit the memberOf rule (or remove and add it back) to have Entra evaluate it anew",
+            group=group.displayName,
+            location=locations.get(group.displayName.lower()),
+        )
+
+
+CHECKS = (membership_drop, rule_lints, member_of_stale)
