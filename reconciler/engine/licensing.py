@@ -137,14 +137,17 @@ def recompute(
     plans = _plans_by_sku(tenant)
     services = service_names(tenant) if by_plans else {}
     members = dynamic_members(tenant, now, fresh)
+    # each round starts from the licenses the last one settled, as Entra processes a group
+    # whose members change because of other groups' licenses after those licenses are applied
+    users = tenant.users
     for _ in range(MAX_ROUNDS):
         groups = tuple(
             replace(group, members=members[group.id]) if group.id in members else group
             for group in tenant.groups
         )
-        grouped = replace(tenant, groups=groups)
+        grouped = replace(tenant, groups=groups, users=users)
         states = _settle(grouped, plans, rules)
-        users = tuple(_settled(user, states.get(user.id, ())) for user in tenant.users)
+        users = tuple(_settled(user, states.get(user.id, ())) for user in users)
         if by_plans:
             users = tuple(
                 with_assigned_plans(

@@ -61,6 +61,15 @@ class UpdateGroup:
             and DYNAMIC_MEMBERSHIP not in self.before  # type: ignore[operator]
         )
 
+    @property
+    def turns_static(self) -> bool:
+        """A dynamic group made static: it keeps the members it has, so no one drops out."""
+        return (
+            self.property == "groupTypes"
+            and DYNAMIC_MEMBERSHIP in self.before  # type: ignore[operator]
+            and DYNAMIC_MEMBERSHIP not in self.after  # type: ignore[operator]
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class AddMembers:

@@ -23,6 +23,8 @@ from reconciler.plan.changes import (
     RemoveMembers,
     UpdateGroup,
 )
+from reconciler.rules import RuleError, parse
+from reconciler.rules.ast import MemberOf
 
 _GIVING: tuple[type, ...] = (CreateGroup, UpdateGroup, AddMembers, AddLicense, ChangeDisabledPlans)
 _TAKING: tuple[type, ...] = (
@@ -50,6 +52,8 @@ def safe_order(changes: Iterable[Change], before: Tenant, after: Tenant) -> tupl
         if isinstance(change, UpdateGroup):
             if change.property == "membershipRuleProcessingState" and change.after == "Paused":
                 return False  # pausing drops no one, and must come before a rule edit
+            if change.turns_static:
+                return False  # it keeps its members, and must come before members are added
             return change.property in MEMBERSHIP_PROPERTIES and change.groupId in shrinking
         if isinstance(change, ChangeDisabledPlans):
             return bool(change.after - change.before)
@@ -58,13 +62,33 @@ def safe_order(changes: Iterable[Change], before: Tenant, after: Tenant) -> tupl
     taking_groups = [c.groupId for c in changes if isinstance(c, UpdateGroup) and taking(c)]
     rank = _move_order(dict.fromkeys(taking_groups), before, after)
 
-    def key(indexed: tuple[int, Change]) -> tuple[int, int, int, int]:
+    def key(indexed: tuple[int, Change]) -> tuple[int, float, int, int]:
         index, change = indexed
         phase = _TAKING if taking(change) else _GIVING
         group_rank = rank.get(change.groupId, 0) if phase is _TAKING else 0
-        return (phase is _TAKING, phase.index(type(change)), group_rank, index)
+        kind: float = phase.index(type(change))
+        if phase is _GIVING and _sets_member_of_rule(change):
+            # a memberOf rule reads its sources' members: they are added first
+            kind = _GIVING.index(AddMembers) + 0.5
+        return (phase is _TAKING, kind, group_rank, index)
 
     return tuple(change for _, change in sorted(enumerate(changes), key=key))
+
+
+def _sets_member_of_rule(change: Change) -> bool:
+    if not isinstance(change, UpdateGroup):
+        return False
+    rules = [after for name, _, after in change.also if name == "membershipRule"]
+    if change.property == "membershipRule":
+        rules.append(change.after)
+    return any(isinstance(rule, str) and _is_member_of(rule) for rule in rules)
+
+
+def _is_member_of(rule: str) -> bool:
+    try:
+        return isinstance(parse(rule).body, MemberOf)
+    except RuleError:
+        return False
 
 
 def _move_order(groups: dict[str, None], before: Tenant, after: Tenant) -> dict[str, int]:

@@ -330,3 +330,34 @@ def test_an_add_on_bought_apart_still_needs_its_prerequisite_from_another_produc
     before = _phone_tenant([ann], [_group("e3", O365_E3, members=["ann"])])
     after = _change(before, _group("e3", O365_E3))
     assert (O365_E3, "e3", "ActiveWithError", "DependencyViolation") in _states(after, "ann")
+
+
+def test_a_cascade_that_meets_a_conflict_settles_with_the_license_that_came_first():
+    # a new group gives ann Office 365 E3 (with Exchange Plan 2 here); the group for Exchange
+    # users then gives her E1, whose SharePoint conflicts: E3 was there first and wins
+    skus = (
+        Sku(
+            O365_E3,
+            "ENTERPRISEPACK",
+            (
+                ServicePlan(EXCHANGE_2, "EXCHANGE_S_ENTERPRISE"),
+                ServicePlan(SHAREPOINT_2, "SHAREPOINTENTERPRISE"),
+            ),
+            PrepaidUnits(5),
+        ),
+        Sku(
+            O365_E1,
+            "STANDARDPACK",
+            (ServicePlan(SHAREPOINT_1, "SHAREPOINTSTANDARD"),),
+            PrepaidUnits(5),
+        ),
+    )
+    by_exchange = _group("a-by-exchange", O365_E1, rule=HAS_EXCHANGE)
+    before = recompute(
+        Tenant(Organization("org", "Contoso", "US"), skus, (_user("ann"),), (by_exchange,))
+    )
+    after = _change(before, _group("z-new", O365_E3, members=["ann"]))
+    assert _states(after, "ann") == {
+        (O365_E3, "z-new", ACTIVE, "None"),
+        (O365_E1, "a-by-exchange", ERROR, MUTUALLY_EXCLUSIVE_VIOLATION),
+    }

@@ -164,3 +164,47 @@ def test_users_moving_to_another_product_through_two_shrinking_groups_gain_first
         "B-Leads",
         "A-Support",
     ]
+
+
+def _actions(plan) -> list[tuple[str, str, str]]:
+    return [(type(c).__name__, c.displayName, getattr(c, "property", "")) for c in plan.changes]
+
+
+def test_a_group_turned_static_is_converted_before_members_are_added_to_it():
+    # B-E5 becomes static with ana only: Graph refuses members added to a dynamic group, and
+    # the conversion keeps its members, so it gives nothing away
+    desired = DesiredState(
+        None,
+        Settings(),
+        (desired_group("B-E5", members=("ana",), licenses=[desired_license(E5)]),),
+        (),
+    )
+    actions = _actions(build_plan(desired, TENANT))
+    assert actions.index(("UpdateGroup", "B-E5", "groupTypes")) < actions.index(
+        ("AddMembers", "B-E5", "")
+    )
+    assert actions[-1] == ("RemoveMembers", "B-E5", "")
+
+
+def test_a_memberof_rule_is_set_after_its_source_gets_its_members():
+    source = Group("g-src", "C-Source")
+    tenant = recompute(replace(TENANT, groups=(*TENANT.groups, source)))
+    desired = DesiredState(
+        None,
+        Settings(),
+        (
+            desired_group(
+                "A-E3",
+                "user.memberOf -any (group.objectId -in ['g-src'])",
+                licenses=[desired_license(E3)],
+            ),
+            desired_group("C-Source", members=("ana", "ben")),
+        ),
+        (),
+    )
+    plan = build_plan(desired, tenant)
+    actions = _actions(plan)
+    assert actions.index(("AddMembers", "C-Source", "")) < actions.index(
+        ("UpdateGroup", "A-E3", "membershipRule")
+    )
+    assert not plan.impact.licenseRemovals
