@@ -6,7 +6,7 @@ caller can say what was made, what failed and what was never tried.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,8 +74,7 @@ def apply_changes(
     """
     succeeded: list[AppliedChange] = []
     index = 0
-    while index < len(changes):
-        batch = _license_batch(changes, index)
+    for batch in license_batches(changes):
         try:
             applied = provider.apply_together(batch)
         except ReconcilerError as error:
@@ -93,16 +92,23 @@ def apply_changes(
 _LICENSE_CHANGES = (AddLicense, ChangeDisabledPlans, RemoveLicense)
 
 
-def _license_batch(changes: Sequence[Change], start: int) -> list[Change]:
-    """The change at `start`, with the license changes of the same group right after it: one
+def license_batches(changes: Sequence[Change]) -> Iterator[list[Change]]:
+    """The changes in order, a group's license changes that come together in one batch: one
     `assignLicense`, so Entra assigns a group's new products all or nothing, as plans foresee."""
-    batch = [changes[start]]
-    if isinstance(changes[start], _LICENSE_CHANGES):
-        for change in changes[start + 1 :]:
-            if not isinstance(change, _LICENSE_CHANGES) or change.groupId != batch[0].groupId:
-                break
-            batch.append(change)
-    return batch
+    batch: list[Change] = []
+    for change in changes:
+        joins = (
+            batch
+            and isinstance(change, _LICENSE_CHANGES)
+            and isinstance(batch[0], _LICENSE_CHANGES)
+            and change.groupId == batch[0].groupId
+        )
+        if batch and not joins:
+            yield batch
+            batch = []
+        batch.append(change)
+    if batch:
+        yield batch
 
 
 def apply_plan(

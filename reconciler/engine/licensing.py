@@ -43,6 +43,7 @@ from reconciler.engine.membership import (
 from reconciler.errors import ReconcilerError
 from reconciler.model import (
     ACTIVE,
+    ACTIVE_WITH_ERROR,
     COUNT_VIOLATION,
     ERROR,
     MUTUALLY_EXCLUSIVE_VIOLATION,
@@ -220,9 +221,16 @@ def licensing_groups(tenant: Tenant) -> list[Group]:
 
 
 def _settle(
-    tenant: Tenant, plans: Mapping[str, frozenset[str]], rules: ServicePlanRules
+    tenant: Tenant,
+    plans: Mapping[str, frozenset[str]],
+    rules: ServicePlanRules,
+    kept: frozenset[tuple[str, str]] = frozenset(),
 ) -> dict[str, tuple[LicenseAssignmentState, ...]]:
-    """Every user's license states; `tenant.users` carry the states before the change."""
+    """Every user's license states; `tenant.users` carry the states before the change.
+
+    `kept` (user id, lower-case skuId) are products a dependency keeps on users whose group
+    no longer gives them: they hold a seat, so the seats left for new holders are fewer.
+    """
     users = {user.id.lower(): user for user in tenant.users}
     seats = {sku.skuId.lower(): sku.prepaidUnits.enabled for sku in tenant.subscribedSkus}
     held_before = {user.id: _held(user) for user in tenant.users}
@@ -244,6 +252,8 @@ def _settle(
                     LicenseAssignmentState(state.skuId, state.disabledPlans, None)
                 )
 
+    for user_id, sku in kept:
+        holders.setdefault(sku, set()).add(user_id)
     pairs = _group_assignments(tenant, users)
     # products a user already holds stay held, whatever else the group does: no seat needed
     for group, user in pairs:
@@ -289,6 +299,15 @@ def _settle(
         for user in tenant.users if watched_skus else ():
             if any(s.skuId.lower() in watched_skus for s in states.get(user.id, ())):
                 states[user.id] = settle_dependencies(user, states[user.id], plans, rules, exempt)
+        held = {
+            (user_id, s.skuId.lower())
+            for user_id, found in states.items()
+            for s in found
+            if s.state == ACTIVE_WITH_ERROR
+        }
+        if not held <= kept:
+            # seats were handed out as if those were free: hand them out again
+            return _settle(tenant, plans, rules, kept | held)
     return {user_id: tuple(found) for user_id, found in states.items()}
 
 

@@ -7,7 +7,8 @@ from datetime import datetime
 
 from reconciler.engine import recompute, simulate
 from reconciler.engine.catalog import DEFAULT_RULES, PlanDependency, ServicePlanRules
-from reconciler.model import Tenant
+from reconciler.engine.membership import evaluated_rules
+from reconciler.model import ACTIVE, Tenant
 from reconciler.plan.changes import Change, CreateGroup, DeleteGroup, apply_to_groups
 from reconciler.plan.checks import Facts, plan_warnings
 from reconciler.plan.checks import licensing as licensing_checks
@@ -16,10 +17,11 @@ from reconciler.plan.checks import service_plans as service_plan_checks
 from reconciler.plan.diff import diff
 from reconciler.plan.guards import Guards, guards
 from reconciler.plan.impact import Impact, impact
-from reconciler.plan.order import safe_order
+from reconciler.plan.order import phases
 from reconciler.plan.seats import SeatForecast, seat_forecast
 from reconciler.plan.warnings import PlanWarning
 from reconciler.policy.desired import DesiredState
+from reconciler.rules.ast import MemberOf
 
 CHECKS = (
     *licensing_checks.CHECKS,
@@ -64,6 +66,18 @@ def service_plan_rules(desired: DesiredState) -> ServicePlanRules:
     )
 
 
+def _order_matters(after: Tenant) -> bool:
+    """Whether settling the changes in turn can end elsewhere than settling them at once: a
+    product runs full or an assignment fails once they are all made, or a memberOf group
+    (which keeps members its sources lose) follows a group they change."""
+    full = any(sku.consumedUnits >= sku.prepaidUnits.enabled for sku in after.subscribedSkus)
+    failing = any(
+        state.state != ACTIVE for user in after.users for state in user.licenseAssignmentStates
+    )
+    member_of = any(isinstance(rule.body, MemberOf) for rule in evaluated_rules(after).values())
+    return full or failing or member_of
+
+
 def build_plan(desired: DesiredState, tenant: Tenant, now: datetime | None = None) -> Plan:
     """Diff `desired` against `tenant`, foresee the tenant after the changes, and check both."""
     rules = service_plan_rules(desired)
@@ -72,7 +86,17 @@ def build_plan(desired: DesiredState, tenant: Tenant, now: datetime | None = Non
     after = simulate(tenant, groups, now, rules)
     # impact compares two settled states, so only the plan's changes make a difference
     before = recompute(tenant, now, rules)
-    changes = safe_order(changes, before, after)
+    giving, taking = phases(changes, before, after)
+    changes = giving + taking
+    if giving and taking and _order_matters(after):
+        # apply gives before it takes: a seat or a conflict the takings free comes too late for
+        # the givings, whose errors stay until reprocessed; settled all at once, it wouldn't
+        middle = simulate(
+            tenant, apply_to_groups({g.id: g for g in tenant.groups}, giving), now, rules
+        )
+        after = simulate(
+            middle, apply_to_groups({g.id: g for g in middle.groups}, taking), now, rules
+        )
     found = impact(before, after, changes)
     seats = seat_forecast(before, after)
     warnings = plan_warnings(Facts(desired, before, after, changes, seats), CHECKS)

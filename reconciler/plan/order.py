@@ -37,7 +37,15 @@ _TAKING: tuple[type, ...] = (
 
 
 def safe_order(changes: Iterable[Change], before: Tenant, after: Tenant) -> tuple[Change, ...]:
-    """`changes` (in diff's order) with every giving change before every taking one.
+    """`changes` (in diff's order) with every giving change before every taking one."""
+    giving, taking = phases(changes, before, after)
+    return giving + taking
+
+
+def phases(
+    changes: Iterable[Change], before: Tenant, after: Tenant
+) -> tuple[tuple[Change, ...], tuple[Change, ...]]:
+    """The giving changes and the taking ones, each in the order apply runs them.
 
     `before` and `after` are the tenant settled now and after all changes: a group whose
     members after are not all its members now has a rule or processing change that takes.
@@ -67,12 +75,16 @@ def safe_order(changes: Iterable[Change], before: Tenant, after: Tenant) -> tupl
         phase = _TAKING if taking(change) else _GIVING
         group_rank = rank.get(change.groupId, 0) if phase is _TAKING else 0
         kind: float = phase.index(type(change))
-        if phase is _GIVING and _sets_member_of_rule(change):
-            # a memberOf rule reads its sources' members: they are added first
-            kind = _GIVING.index(AddMembers) + 0.5
+        if _sets_member_of_rule(change):
+            # a memberOf rule reads its sources' members: they are added (or removed) first
+            kind = phase.index(AddMembers if phase is _GIVING else RemoveMembers) + 0.5
         return (phase is _TAKING, kind, group_rank, index)
 
-    return tuple(change for _, change in sorted(enumerate(changes), key=key))
+    ordered = sorted(enumerate(changes), key=key)
+    return (
+        tuple(change for _, change in ordered if not taking(change)),
+        tuple(change for _, change in ordered if taking(change)),
+    )
 
 
 def _sets_member_of_rule(change: Change) -> bool:

@@ -88,6 +88,14 @@ def _tenant(users, groups, seats: int = 10) -> Tenant:
     )
 
 
+def _one_seat_of_ems(tenant: Tenant) -> Tenant:
+    skus = tuple(
+        replace(s, prepaidUnits=PrepaidUnits(enabled=1)) if s.skuId == EMS else s
+        for s in tenant.subscribedSkus
+    )
+    return replace(tenant, subscribedSkus=skus)
+
+
 def _change(tenant: Tenant, *groups: Group | tuple[str, None]) -> Tenant:
     changed = {}
     for group in groups:
@@ -128,13 +136,7 @@ def test_a_product_added_to_a_group_keeps_the_products_its_members_hold_when_it_
     # one EMS seat for two members: the one without a seat keeps SPE_E3 from the same group
     users = [_user("ann"), _user("bob")]
     before = _tenant(users, [_group("a", E3, members=["ann", "bob"])], seats=2)
-    tight = replace(
-        before,
-        subscribedSkus=tuple(
-            replace(s, prepaidUnits=PrepaidUnits(enabled=1)) if s.skuId == EMS else s
-            for s in before.subscribedSkus
-        ),
-    )
+    tight = _one_seat_of_ems(before)
     after = _change(tight, _group("a", E3, EMS, members=["ann", "bob"]))
     assert _skus_of(after, "ann") == {E3, EMS}
     assert _states(after, "bob") == {(E3, "a", ACTIVE, "None"), (EMS, "a", ERROR, COUNT_VIOLATION)}
@@ -143,13 +145,7 @@ def test_a_product_added_to_a_group_keeps_the_products_its_members_hold_when_it_
 def test_new_members_fail_all_or_nothing_on_a_groups_new_products():
     users = [_user("ann"), _user("bob")]
     before = _tenant(users, [], seats=2)
-    tight = replace(
-        before,
-        subscribedSkus=tuple(
-            replace(s, prepaidUnits=PrepaidUnits(enabled=1)) if s.skuId == EMS else s
-            for s in before.subscribedSkus
-        ),
-    )
+    tight = _one_seat_of_ems(before)
     after = _change(tight, _group("a", E3, EMS, members=["ann", "bob"]))
     assert _skus_of(after, "ann") == {E3, EMS}
     assert _skus_of(after, "bob") == set()

@@ -208,3 +208,29 @@ def test_a_memberof_rule_is_set_after_its_source_gets_its_members():
         ("UpdateGroup", "A-E3", "membershipRule")
     )
     assert not plan.impact.licenseRemovals
+
+
+def test_a_seat_freed_by_a_member_removed_comes_too_late_for_a_member_added_in_the_same_plan():
+    # every E5 seat is taken; LIC-Static swaps ben for ana: apply adds ana first, Entra finds no
+    # seat and leaves her in CountViolation until she is reprocessed, ben's seat frees after
+    static = Group(
+        "g-static", "LIC-Static", members=("ben",), assignedLicenses=(AssignedLicense(E5),)
+    )
+    full = replace(
+        TENANT,
+        subscribedSkus=tuple(
+            replace(s, prepaidUnits=PrepaidUnits(1)) if s.skuId == E5 else s
+            for s in TENANT.subscribedSkus
+        ),
+        groups=(static,),
+    )
+    desired = DesiredState(
+        None,
+        Settings(),
+        (desired_group("LIC-Static", members=("ana",), licenses=[desired_license(E5)]),),
+        (),
+    )
+    plan = build_plan(desired, recompute(full))
+    assert [r.userId for r in plan.impact.licenseRemovals] == ["ben"]
+    assert plan.impact.licenseAdditions == ()
+    assert [s.countViolations for s in plan.seats if s.skuId == E5] == [("ana@contoso.com",)]
