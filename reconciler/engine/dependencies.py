@@ -69,6 +69,7 @@ def settle_dependencies(
         error = DEPENDENCY_VIOLATION if on(state) & cause else OTHER_ERROR
         return replace(state, state=how, error=error)
 
+    held = {s.skuId.lower() for s in user.licenseAssignmentStates if delivered(s)}
     while True:
         giving = [s for s in found if delivered(s)]
         judged = frozenset().union(
@@ -96,17 +97,29 @@ def settle_dependencies(
             ]
             kept_skus = {(s.assignedByGroup, s.skuId.lower()) for s in kept}
             found = [
-                replace(s, state=ERROR, error=OTHER_ERROR) if s.assignedByGroup in keeping else s
+                # the group's other products go into error too; those held stay delivered
+                replace(
+                    s,
+                    state=ACTIVE_WITH_ERROR if s.skuId.lower() in held else ERROR,
+                    error=OTHER_ERROR,
+                )
+                if s.assignedByGroup in keeping
+                else s
                 for s in found
                 if (s.assignedByGroup, s.skuId.lower()) not in kept_skus
             ] + kept
             continue
-        # otherwise a group hands out a plan the user has no prerequisite for: that group fails
+
+        # otherwise a group hands out a plan the user has no prerequisite for: that group's
+        # new products fail; what the user already held stays held
+        def new(state: LicenseAssignmentState) -> bool:
+            return state.assignedByGroup is not None and state.skuId.lower() not in held
+
         failing = {
-            s.assignedByGroup
-            for s in found
-            if s.assignedByGroup is not None and s.state == ACTIVE and on(s) & unmet
+            s.assignedByGroup for s in found if new(s) and s.state == ACTIVE and on(s) & unmet
         }
         if not failing:
-            return found  # only a direct assignment lacks it: no group's doing
-        found = [failed(s, ERROR, unmet) if s.assignedByGroup in failing else s for s in found]
+            return found  # only a direct assignment, or what was held, lacks it
+        found = [
+            failed(s, ERROR, unmet) if s.assignedByGroup in failing and new(s) else s for s in found
+        ]

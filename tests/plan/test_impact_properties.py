@@ -541,6 +541,8 @@ FIXED = (
     CONFLICTING_MOVE_LOSES_THE_SEAT,
     SEAT_TAKEN_BY_AN_ADD_ON_THAT_FAILS,
     KEPT_PREREQUISITE_OVERSPENDS_SEATS,
+    PREREQUISITE_REMOVED_FROM_TWO_GROUPS,
+    ADD_ON_LOST_WHEN_ITS_GROUP_KEEPS_THE_PREREQUISITE,
 )
 
 
@@ -630,16 +632,6 @@ KNOWN_GAPS = [
         (
             "TWO_PREREQUISITES_TAKEN_AWAY",
             TWO_PREREQUISITES_TAKEN_AWAY,
-            (_every_change_in_who_holds_what_once_applied_is_in_the_impact,),
-        ),
-        (
-            "PREREQUISITE_REMOVED_FROM_TWO_GROUPS",
-            PREREQUISITE_REMOVED_FROM_TWO_GROUPS,
-            (_nobody_the_plan_says_loses_a_product_still_holds_it_once_applied,),
-        ),
-        (
-            "ADD_ON_LOST_WHEN_ITS_GROUP_KEEPS_THE_PREREQUISITE",
-            ADD_ON_LOST_WHEN_ITS_GROUP_KEEPS_THE_PREREQUISITE,
             (_every_change_in_who_holds_what_once_applied_is_in_the_impact,),
         ),
         (
