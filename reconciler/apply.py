@@ -12,13 +12,7 @@ from typing import Any
 
 from reconciler.audit import FAILURE, SUCCESS, AuditLog, group_results
 from reconciler.errors import ReconcilerError
-from reconciler.plan.changes import (
-    AddLicense,
-    Change,
-    ChangeDisabledPlans,
-    RemoveLicense,
-    reprocesses,
-)
+from reconciler.plan.changes import Change, LicenseChange, reprocesses
 from reconciler.plan.document import changes_from_document
 from reconciler.providers.base import AppliedChange, Provider
 
@@ -89,9 +83,6 @@ def apply_changes(
     return ApplyResult(tuple(succeeded))
 
 
-_LICENSE_CHANGES = (AddLicense, ChangeDisabledPlans, RemoveLicense)
-
-
 def license_batches(changes: Sequence[Change]) -> Iterator[list[Change]]:
     """The changes in order, a group's license changes that come together in one batch: one
     `assignLicense`, so Entra assigns a group's new products all or nothing, as plans foresee."""
@@ -99,8 +90,8 @@ def license_batches(changes: Sequence[Change]) -> Iterator[list[Change]]:
     for change in changes:
         joins = (
             batch
-            and isinstance(change, _LICENSE_CHANGES)
-            and isinstance(batch[0], _LICENSE_CHANGES)
+            and isinstance(change, LicenseChange)
+            and isinstance(batch[0], LicenseChange)
             and change.groupId == batch[0].groupId
         )
         if batch and not joins:

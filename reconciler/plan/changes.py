@@ -126,6 +126,10 @@ Change = (
 )
 
 
+# changes to a group's licenses: one `assignLicense` can carry several of one group
+LicenseChange = AddLicense | ChangeDisabledPlans | RemoveLicense
+
+
 def apply_to_groups(
     groups: Mapping[str, Group], changes: Iterable[Change]
 ) -> dict[str, Group | None]:
@@ -160,9 +164,7 @@ def apply_to_groups(
     return edited
 
 
-def _with_license_change(
-    group: Group, change: AddLicense | ChangeDisabledPlans | RemoveLicense
-) -> Group:
+def _with_license_change(group: Group, change: LicenseChange) -> Group:
     licenses = [assigned for assigned in group.assignedLicenses if assigned.skuId != _sku(change)]
     if isinstance(change, AddLicense):
         licenses.append(change.license)
@@ -171,7 +173,7 @@ def _with_license_change(
     return replace(group, assignedLicenses=tuple(sorted(licenses, key=lambda a: a.skuId)))
 
 
-def _sku(change: AddLicense | ChangeDisabledPlans | RemoveLicense) -> str:
+def _sku(change: LicenseChange) -> str:
     return change.license.skuId if isinstance(change, AddLicense) else change.skuId
 
 

@@ -9,23 +9,18 @@ evaluates the rule, so its licenses go away for a while even from those who retu
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
-from reconciler.engine.membership import reads_assigned_plans
 from reconciler.model import (
-    ACTIVE,
-    ACTIVE_WITH_ERROR,
-    ERROR,
-    Group,
     LicenseAssignmentState,
     Sku,
     Tenant,
     User,
 )
 from reconciler.plan.changes import Change, UpdateGroup
+from reconciler.plan.reasons import delivered_states, delivering, gain_cause, loss_cause
 from reconciler.policy.desired import PAUSED
-from reconciler.rules import RuleError, parse
 
 DIRECT = None  # keptBy entry of a direct assignment
 TURNED_DYNAMIC = (
@@ -184,7 +179,7 @@ class _Compare:
             if dropped_by is not None:
                 group_id, reason = dropped_by, TURNED_DYNAMIC
             else:
-                group_id, reason = _lost(
+                group_id, reason = loss_cause(
                     user, later, key, lost, self.enabled, self.groups, self.members_after
                 )
             part_number = _part_number(self.skus, assigned.skuId)
@@ -201,7 +196,7 @@ class _Compare:
     def kept(self, user: User, later: User) -> Iterator[Kept]:
         """Products the user keeps through other assignments after leaving a group giving them
         (a group turned dynamic drops every member for a while, so all of its members leave)."""
-        for state in _delivered_states(user):
+        for state in delivered_states(user):
             group_id = state.assignedByGroup
             if group_id is None:
                 continue
@@ -209,7 +204,7 @@ class _Compare:
             if staying and group_id not in self.turned_dynamic:
                 continue
             keeping = [
-                s for s in _delivering(later, state.skuId.lower()) if s.assignedByGroup != group_id
+                s for s in delivering(later, state.skuId.lower()) if s.assignedByGroup != group_id
             ]
             if keeping:
                 yield Kept(
@@ -231,7 +226,7 @@ class _Compare:
     ) -> tuple[frozenset[str] | None, list[LicenseAssignmentState], str | None]:
         """The plans at the user's worst moment, the assignments giving them, and the group
         turned dynamic that makes that moment worse than the end (None if none does)."""
-        states = _delivering(later, key)
+        states = delivering(later, key)
         dropped_by = _turned_dynamic_group(user, key, self.turned_dynamic)
         if dropped_by is None or target is None:
             return target, states, None
@@ -254,7 +249,7 @@ class _Compare:
             )
             if key in had and not gained:
                 continue
-            group_id, reason = _gained(user, later, key, *self.groups)
+            group_id, reason = gain_cause(user, later, key, *self.groups)
             part_number = _part_number(self.skus, assigned.skuId)
             common = (user.id, user.userPrincipalName, assigned.skuId, part_number)
             if key in had:
@@ -268,21 +263,12 @@ def _part_number(skus: Mapping[str, Sku], sku_id: str) -> str:
     return sku.skuPartNumber if sku else sku_id
 
 
-def _delivering(user: User, sku_key: str) -> list[LicenseAssignmentState]:
-    """The user's assignments that give them the product now."""
-    return [s for s in _delivered_states(user) if s.skuId.lower() == sku_key]
-
-
-def _delivered_states(user: User) -> list[LicenseAssignmentState]:
-    return [s for s in user.licenseAssignmentStates if s.state in (ACTIVE, ACTIVE_WITH_ERROR)]
-
-
 def _turned_dynamic_group(user: User, sku_key: str, turned_dynamic: set[str]) -> str | None:
     """The group turned dynamic that gave the user the product."""
     return next(
         (
             s.assignedByGroup
-            for s in _delivering(user, sku_key)
+            for s in delivering(user, sku_key)
             if s.assignedByGroup in turned_dynamic
         ),
         None,
@@ -293,119 +279,3 @@ def _enabled(skus: Mapping[str, Sku], sku_id: str, disabled: frozenset[str]) -> 
     sku = skus.get(sku_id.lower())
     plans = {plan.servicePlanId.lower() for plan in sku.servicePlans} if sku else set()
     return frozenset(plans - {plan.lower() for plan in disabled})
-
-
-def _lost(
-    user: User,
-    later: User,
-    sku_key: str,
-    lost: frozenset[str],
-    enabled: Callable[[str, frozenset[str]], frozenset[str]],
-    groups: tuple[Mapping[str, Group], Mapping[str, Group]],
-    members_after: Mapping[str, frozenset[str]],
-) -> tuple[str | None, str]:
-    """The group that gave the user one of the `lost` plans and gives it no more, and why.
-
-    A group that changed its assignment without taking any of them away isn't the cause.
-    """
-    groups_before, groups_after = groups
-    now = {
-        state.assignedByGroup: enabled(state.skuId, state.disabledPlans)
-        for state in _delivering(later, sku_key)
-    }
-    for state in _delivering(user, sku_key):
-        if state.assignedByGroup is None:
-            continue
-        gave = enabled(state.skuId, state.disabledPlans) & lost
-        if lost and (not gave or gave <= now.get(state.assignedByGroup, frozenset())):
-            continue
-        if not lost and state.assignedByGroup in now:
-            continue  # a product without plans: only its assignment going counts
-        group = groups_before.get(state.assignedByGroup)
-        after = groups_after.get(state.assignedByGroup)
-        still_member = user.id in members_after.get(state.assignedByGroup, frozenset())
-        failing = next(
-            (
-                s
-                for s in later.licenseAssignmentStates
-                if s.assignedByGroup == state.assignedByGroup
-                and s.skuId.lower() == sku_key
-                and s.state == ERROR
-            ),
-            None,
-        )
-        reason = _reason(sku_key, group, after, still_member, state, failing)
-        return state.assignedByGroup, reason
-    return None, "assignment changed"
-
-
-def _gained(
-    user: User,
-    later: User,
-    sku_key: str,
-    groups_before: Mapping[str, Group],
-    groups_after: Mapping[str, Group],
-) -> tuple[str | None, str]:
-    """The group whose new assignment gives the user the product, and why."""
-    for state in _delivering(later, sku_key):
-        if state.assignedByGroup is None:
-            return None, "assigned directly"
-        before = groups_before.get(state.assignedByGroup)
-        if before is None:
-            return state.assignedByGroup, "new group"
-        if user.id not in before.members:
-            after = groups_after.get(state.assignedByGroup)
-            if after is not None and after.is_dynamic:
-                return state.assignedByGroup, "matches the membership rule"
-            return state.assignedByGroup, "added to the group's members"
-        before_state = next(
-            (
-                s
-                for s in user.licenseAssignmentStates
-                if s.assignedByGroup == state.assignedByGroup and s.skuId.lower() == sku_key
-            ),
-            None,
-        )
-        if before_state is None:
-            return state.assignedByGroup, "license added to the group"
-        if before_state.disabledPlans != state.disabledPlans:
-            return state.assignedByGroup, "service plans enabled on the group"
-    return None, "assignment changed"
-
-
-def _reason(
-    sku_key: str,
-    before: Group | None,
-    after: Group | None,
-    still_member: bool,
-    held: LicenseAssignmentState,
-    failing: LicenseAssignmentState | None,
-) -> str:
-    """Why a group gives a user less than before, in what Entra does."""
-    if after is None:
-        return "group retired"
-    if not still_member:
-        if after.is_dynamic:
-            if before is not None and not before.is_dynamic:
-                return "not selected by the membership rule the group now has"
-            if before is not None and before.membershipRule != after.membershipRule:
-                return "no longer matches the edited membership rule"
-            if _reads_assigned_plans(after.membershipRule):
-                return "no longer matches the membership rule once their assignedPlans change"
-            return "no longer matches the membership rule"
-        return "removed from the group's members"
-    assigned = {a.skuId.lower(): a for a in after.assignedLicenses}
-    if sku_key not in assigned:
-        return "license removed from the group"
-    if failing is not None:
-        return f"the group's assignment fails for them ({failing.error})"
-    if assigned[sku_key].disabledPlans != held.disabledPlans:
-        return "service plans disabled on the group"
-    return "assignment changed"
-
-
-def _reads_assigned_plans(rule: str | None) -> bool:
-    try:
-        return bool(rule) and reads_assigned_plans(parse(rule or ""))
-    except RuleError:
-        return False

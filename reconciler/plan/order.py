@@ -3,13 +3,16 @@
 Everything that gives comes first (new groups, members added, rules that only add members,
 licenses added, plans enabled); everything that takes comes after (rules that drop members,
 members removed, plans disabled, licenses removed, retired groups deleted). A user moving from
-one group or product to another thus has the new license before the old one goes.
+one group or product to another thus has the new license before the old one goes. Within a
+phase, a memberOf rule comes after its sources' member changes, and a rule on assignedPlans
+after the phase's license changes, so each reads what the others settle.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from reconciler.engine.membership import reads_assigned_plans
 from reconciler.model import Tenant
 from reconciler.plan.changes import (
     MEMBERSHIP_PROPERTIES,
@@ -24,7 +27,7 @@ from reconciler.plan.changes import (
     UpdateGroup,
 )
 from reconciler.rules import RuleError, parse
-from reconciler.rules.ast import MemberOf
+from reconciler.rules.ast import MemberOf, Rule
 
 _GIVING: tuple[type, ...] = (CreateGroup, UpdateGroup, AddMembers, AddLicense, ChangeDisabledPlans)
 _TAKING: tuple[type, ...] = (
@@ -75,9 +78,13 @@ def phases(
         phase = _TAKING if taking(change) else _GIVING
         group_rank = rank.get(change.groupId, 0) if phase is _TAKING else 0
         kind: float = phase.index(type(change))
-        if _sets_member_of_rule(change):
+        rule = _new_rule(change)
+        if rule is not None and isinstance(rule.body, MemberOf):
             # a memberOf rule reads its sources' members: they are added (or removed) first
             kind = phase.index(AddMembers if phase is _GIVING else RemoveMembers) + 0.5
+        elif rule is not None and reads_assigned_plans(rule):
+            # a rule on assignedPlans reads the licenses the phase's other changes set
+            kind = len(phase)
         return (phase is _TAKING, kind, group_rank, index)
 
     ordered = sorted(enumerate(changes), key=key)
@@ -87,20 +94,20 @@ def phases(
     )
 
 
-def _sets_member_of_rule(change: Change) -> bool:
+def _new_rule(change: Change) -> Rule | None:
+    """The membership rule a change sets, parsed; None if it sets none."""
     if not isinstance(change, UpdateGroup):
-        return False
+        return None
     rules = [after for name, _, after in change.also if name == "membershipRule"]
     if change.property == "membershipRule":
         rules.append(change.after)
-    return any(isinstance(rule, str) and _is_member_of(rule) for rule in rules)
-
-
-def _is_member_of(rule: str) -> bool:
-    try:
-        return isinstance(parse(rule).body, MemberOf)
-    except RuleError:
-        return False
+    for rule in rules:
+        if isinstance(rule, str):
+            try:
+                return parse(rule)
+            except RuleError:
+                return None
+    return None
 
 
 def _move_order(groups: dict[str, None], before: Tenant, after: Tenant) -> dict[str, int]:

@@ -46,9 +46,9 @@ from reconciler.plan.changes import (
     AddLicense,
     AddMembers,
     Change,
-    ChangeDisabledPlans,
     CreateGroup,
     DeleteGroup,
+    LicenseChange,
     RemoveLicense,
     RemoveMembers,
     UpdateGroup,
@@ -138,7 +138,7 @@ class GraphWriter:
             members = tuple(self.real_id(member) for member in change.memberIds)
             change = replace(change, memberIds=members)
             self._members_change(change)
-        elif isinstance(change, AddLicense | ChangeDisabledPlans | RemoveLicense):
+        elif isinstance(change, LicenseChange):
             self._license([change])
         elif isinstance(change, DeleteGroup):
             response = self._send(group, "DELETE", f"/groups/{group}")
@@ -275,9 +275,7 @@ class GraphWriter:
         if len(changes) == 1:
             return [self.apply(changes[0])]
         changes = [replace(change, groupId=self.real_id(change.groupId)) for change in changes]
-        licensed = [
-            c for c in changes if isinstance(c, AddLicense | ChangeDisabledPlans | RemoveLicense)
-        ]
+        licensed = [c for c in changes if isinstance(c, LicenseChange)]
         if len(licensed) != len(changes) or len({c.groupId for c in changes}) != 1:
             raise ProviderError("only license changes of one group are made together")
         self._license(licensed)
@@ -286,7 +284,7 @@ class GraphWriter:
         done = state is not None
         return [AppliedChange(c, group, done, processingFailed=state == FAILED) for c in changes]
 
-    def _license(self, changes: Sequence[AddLicense | ChangeDisabledPlans | RemoveLicense]) -> None:
+    def _license(self, changes: Sequence[LicenseChange]) -> None:
         group = changes[0].groupId
         wanted = [_license_wanted(change) for change in changes]
         body: dict[str, Any] = {
@@ -427,9 +425,7 @@ def _refusal(
     return error
 
 
-def _license_wanted(
-    change: AddLicense | ChangeDisabledPlans | RemoveLicense,
-) -> dict[str, Any] | None:
+def _license_wanted(change: LicenseChange) -> dict[str, Any] | None:
     """The `addLicenses` item a change sends; None for a removal."""
     if isinstance(change, RemoveLicense):
         return None

@@ -234,3 +234,29 @@ def test_a_seat_freed_by_a_member_removed_comes_too_late_for_a_member_added_in_t
     assert [r.userId for r in plan.impact.licenseRemovals] == ["ben"]
     assert plan.impact.licenseAdditions == ()
     assert [s.countViolations for s in plan.seats if s.skuId == E5] == [("ana@contoso.com",)]
+
+
+def test_a_rule_on_assigned_plans_is_set_after_the_licenses_its_phase_changes():
+    exchange = "efb87545-963c-4e0d-99df-69c6916d9eb0"  # EXCHANGE_S_ENTERPRISE
+    # Sales (ana) stays, others join: a rule edit that only gives
+    rule = (
+        f'(user.department -eq "Sales") -or (user.assignedPlans -any (assignedPlan.servicePlanId '
+        f'-eq "{exchange}" -and assignedPlan.capabilityStatus -eq "Enabled"))'
+    )
+    desired = DesiredState(
+        None,
+        Settings(),
+        (
+            desired_group("A-E3", rule, licenses=[desired_license(E3)]),
+            desired_group(
+                "B-E5",
+                'user.department -eq "Support"',
+                licenses=[desired_license(E5), desired_license(EMS)],
+            ),
+        ),
+        (),
+    )
+    actions = _actions(build_plan(desired, TENANT))
+    assert actions.index(("AddLicense", "B-E5", "")) < actions.index(
+        ("UpdateGroup", "A-E3", "membershipRule")
+    )
