@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from reconciler.engine import recompute, simulate
 from reconciler.engine.catalog import DEFAULT_RULES, PlanDependency, ServicePlanRules
-from reconciler.engine.membership import evaluated_rules
-from reconciler.model import ACTIVE, Tenant
+from reconciler.engine.membership import evaluated_rules, reads_assigned_plans
+from reconciler.model import ACTIVE, DYNAMIC_MEMBERSHIP, Group, Tenant
 from reconciler.plan.changes import Change, CreateGroup, DeleteGroup, apply_to_groups
 from reconciler.plan.checks import Facts, plan_warnings
 from reconciler.plan.checks import licensing as licensing_checks
@@ -20,7 +21,7 @@ from reconciler.plan.impact import Impact, impact
 from reconciler.plan.order import phases
 from reconciler.plan.seats import SeatForecast, seat_forecast
 from reconciler.plan.warnings import PlanWarning
-from reconciler.policy.desired import DesiredState
+from reconciler.policy.desired import PAUSED, DesiredState
 from reconciler.rules.ast import MemberOf
 
 CHECKS = (
@@ -78,6 +79,51 @@ def _order_matters(after: Tenant) -> bool:
     return full or failing or member_of
 
 
+def _while_turning_dynamic(
+    tenant: Tenant,
+    groups: Mapping[str, Group | None],
+    now: datetime | None,
+    rules: ServicePlanRules,
+) -> Tenant | None:
+    """The tenant while groups turned dynamic are empty, if other rules read what they give.
+
+    Entra removes every member of a group turned dynamic before it evaluates the rule; rules on
+    assignedPlans (and memberOf) see them go, so their groups' licenses go for a while too
+    (Microsoft: "License removal of dynamic membership groups with rules based on licenses
+    with an initial static group").
+    """
+    before = {group.id: group for group in tenant.groups}
+    turning = {
+        group_id: group
+        for group_id, group in groups.items()
+        if group is not None
+        and group.is_dynamic
+        and group.membershipRuleProcessingState != PAUSED
+        and group_id in before
+        and not before[group_id].is_dynamic
+    }
+    every = {**before, **groups}
+    rules_read = evaluated_rules(replace(tenant, groups=tuple(g for g in every.values() if g)))
+    follows = any(
+        reads_assigned_plans(rule) or isinstance(rule.body, MemberOf)
+        for group_id, rule in rules_read.items()
+        if group_id not in turning
+    )
+    if not turning or not follows:
+        return None
+    emptied = {
+        group_id: replace(
+            group,
+            groupTypes=tuple(t for t in group.groupTypes if t != DYNAMIC_MEMBERSHIP),
+            membershipRule=None,
+            membershipRuleProcessingState=None,
+            members=(),
+        )
+        for group_id, group in turning.items()
+    }
+    return simulate(tenant, {**groups, **emptied}, now, rules)
+
+
 def build_plan(desired: DesiredState, tenant: Tenant, now: datetime | None = None) -> Plan:
     """Diff `desired` against `tenant`, foresee the tenant after the changes, and check both."""
     rules = service_plan_rules(desired)
@@ -97,7 +143,7 @@ def build_plan(desired: DesiredState, tenant: Tenant, now: datetime | None = Non
         after = simulate(
             middle, apply_to_groups({g.id: g for g in middle.groups}, taking), now, rules
         )
-    found = impact(before, after, changes)
+    found = impact(before, after, changes, _while_turning_dynamic(tenant, groups, now, rules))
     seats = seat_forecast(before, after)
     warnings = plan_warnings(Facts(desired, before, after, changes, seats), CHECKS)
     return Plan(

@@ -23,6 +23,10 @@ from reconciler.plan.reasons import delivered_states, delivering, gain_cause, lo
 from reconciler.policy.desired import PAUSED
 
 DIRECT = None  # keptBy entry of a direct assignment
+CASCADE = (
+    "Entra removes every member of a group turned dynamic before evaluating its rule, and "
+    "rules reading their licenses follow; it returns once processing completes"
+)
 TURNED_DYNAMIC = (
     "static group turned dynamic: Entra removes every member before evaluating the rule; "
     "the license returns once processing completes"
@@ -103,9 +107,16 @@ class Impact:
     kept: tuple[Kept, ...] = ()
 
 
-def impact(before: Tenant, after: Tenant, changes: Iterable[Change] = ()) -> Impact:
-    """Every product and service plan a user has before and not after, or gains, with why."""
-    compare = _Compare(before, after, changes)
+def impact(
+    before: Tenant, after: Tenant, changes: Iterable[Change] = (), during: Tenant | None = None
+) -> Impact:
+    """Every product and service plan a user has before and not after, or gains, with why.
+
+    `during` is the tenant while groups turned dynamic are empty, when their rules read other
+    groups' licenses (assignedPlans, memberOf): what users lack then, and have again after,
+    are temporary losses too.
+    """
+    compare = _Compare(before, after, changes, during)
     after_users = {user.id: user for user in after.users}
     found: dict[type, list] = {kind: [] for kind in _KINDS}
     for user in before.users:
@@ -126,8 +137,14 @@ _KINDS = (LicenseRemoval, PlanRemoval, LicenseAddition, PlanAddition, Kept)  # I
 class _Compare:
     """The lookups one comparison of two settled tenants needs, built once for every user."""
 
-    def __init__(self, before: Tenant, after: Tenant, changes: Iterable[Change]) -> None:
+    def __init__(
+        self, before: Tenant, after: Tenant, changes: Iterable[Change], during: Tenant | None
+    ) -> None:
         self.skus = {sku.skuId.lower(): sku for sku in before.subscribedSkus}
+        self.during = {user.id: user for user in during.users} if during else {}
+        self.members_during = (
+            {group.id: frozenset(group.members) for group in during.groups} if during else {}
+        )
         self.groups = (
             {group.id: group for group in before.groups},
             {group.id: group for group in after.groups},
@@ -173,18 +190,32 @@ class _Compare:
             key = assigned.skuId.lower()
             before_plans = self.enabled(assigned.skuId, assigned.disabledPlans)
             target, states, dropped_by = self._worst(user, later, key, before_plans, now.get(key))
+            cascade = None if dropped_by else self._cascaded(user, key, before_plans, target)
+            if cascade is not None:
+                target, states = cascade
             lost = before_plans - target if target is not None else before_plans
             if target is not None and not lost:
                 continue
             if dropped_by is not None:
                 group_id, reason = dropped_by, TURNED_DYNAMIC
+            elif cascade is not None:
+                group_id, cause = loss_cause(
+                    user,
+                    self.during[user.id],
+                    key,
+                    lost,
+                    self.enabled,
+                    self.groups,
+                    self.members_during,
+                )
+                reason = f"{cause} while a group turned dynamic is empty ({CASCADE})"
             else:
                 group_id, reason = loss_cause(
                     user, later, key, lost, self.enabled, self.groups, self.members_after
                 )
             part_number = _part_number(self.skus, assigned.skuId)
             common = (user.id, user.userPrincipalName, assigned.skuId, part_number)
-            temporary = dropped_by is not None
+            temporary = dropped_by is not None or cascade is not None
             if target is None:
                 yield LicenseRemoval(*common, self.name(group_id), reason, temporary)
             else:
@@ -236,6 +267,22 @@ class _Compare:
         if kept and not before_plans - during > before_plans - target:
             return target, states, None
         return (during if kept else None), kept, dropped_by
+
+    def _cascaded(
+        self, user: User, key: str, before_plans: frozenset[str], target: frozenset[str] | None
+    ) -> tuple[frozenset[str] | None, list[LicenseAssignmentState]] | None:
+        """The plans the user has while groups turned dynamic are empty, and what gives them,
+        when that is less than at the end (None otherwise)."""
+        meanwhile = self.during.get(user.id)
+        if meanwhile is None or target is None:
+            return None
+        states = delivering(meanwhile, key)
+        if not states:
+            return None, []
+        during = frozenset().union(*(self.enabled(s.skuId, s.disabledPlans) for s in states))
+        if before_plans - during > before_plans - target:
+            return during, states
+        return None
 
     def gains(self, user: User, later: User) -> Iterator[LicenseAddition | PlanAddition]:
         """Products the user gets, and plans of products they keep."""
