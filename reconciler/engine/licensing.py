@@ -76,6 +76,28 @@ def simulate(
 
     A deleted group also leaves the groups it was a member of, as it does in Entra.
     """
+    changed, fresh = _with_groups(tenant, groups)
+    return recompute(changed, now, rules, fresh)
+
+
+def memberships(
+    tenant: Tenant, groups: Mapping[str, Group | None], now: datetime | None = None
+) -> Tenant:
+    """The tenant's groups, with their members, once the given groups change; licenses are
+    left as they were (what rules on assignedPlans read is not followed)."""
+    changed, fresh = _with_groups(tenant, groups)
+    members = dynamic_members(changed, now, fresh)
+    return replace(
+        changed,
+        groups=tuple(
+            replace(group, members=members[group.id]) if group.id in members else group
+            for group in changed.groups
+        ),
+    )
+
+
+def _with_groups(tenant: Tenant, groups: Mapping[str, Group | None]) -> tuple[Tenant, set[str]]:
+    """The tenant with the groups changed or deleted, and the ids of those whose rule is new."""
     before = {group.id: group for group in tenant.groups}
     after = {**before, **groups}
     deleted = {group_id.lower() for group_id, group in groups.items() if group is None}
@@ -91,7 +113,7 @@ def simulate(
         for group_id, group in groups.items()
         if group is not None and _rule_changed(before.get(group_id), group)
     }
-    return recompute(replace(tenant, groups=kept), now, rules, fresh)
+    return replace(tenant, groups=kept), fresh
 
 
 def _rule_changed(before: Group | None, after: Group) -> bool:

@@ -8,8 +8,9 @@ from datetime import datetime
 
 from reconciler.engine import recompute, simulate
 from reconciler.engine.catalog import DEFAULT_RULES, PlanDependency, ServicePlanRules
+from reconciler.engine.licensing import memberships
 from reconciler.engine.membership import evaluated_rules, reads_assigned_plans
-from reconciler.model import ACTIVE, DYNAMIC_MEMBERSHIP, Group, Tenant
+from reconciler.model import DYNAMIC_MEMBERSHIP, Group, Tenant
 from reconciler.plan.changes import Change, CreateGroup, DeleteGroup, apply_to_groups
 from reconciler.plan.checks import Facts, plan_warnings
 from reconciler.plan.checks import licensing as licensing_checks
@@ -67,18 +68,6 @@ def service_plan_rules(desired: DesiredState) -> ServicePlanRules:
     )
 
 
-def _order_matters(after: Tenant) -> bool:
-    """Whether settling the changes in turn can end elsewhere than settling them at once: a
-    product runs full or an assignment fails once they are all made, or a memberOf group
-    (which keeps members its sources lose) follows a group they change."""
-    full = any(sku.consumedUnits >= sku.prepaidUnits.enabled for sku in after.subscribedSkus)
-    failing = any(
-        state.state != ACTIVE for user in after.users for state in user.licenseAssignmentStates
-    )
-    member_of = any(isinstance(rule.body, MemberOf) for rule in evaluated_rules(after).values())
-    return full or failing or member_of
-
-
 def _while_turning_dynamic(
     tenant: Tenant,
     groups: Mapping[str, Group | None],
@@ -129,20 +118,22 @@ def build_plan(desired: DesiredState, tenant: Tenant, now: datetime | None = Non
     rules = service_plan_rules(desired)
     changes = diff(desired, tenant)
     groups = apply_to_groups({g.id: g for g in tenant.groups}, changes)
-    after = simulate(tenant, groups, now, rules)
     # impact compares two settled states, so only the plan's changes make a difference
     before = recompute(tenant, now, rules)
-    giving, taking = phases(changes, before, after)
+    # which changes give and which take is a question of memberships only
+    giving, taking = phases(changes, before, memberships(tenant, groups, now))
     changes = giving + taking
-    if giving and taking and _order_matters(after):
+    if giving and taking:
         # apply gives before it takes: a seat or a conflict the takings free comes too late for
-        # the givings, whose errors stay until reprocessed; settled all at once, it wouldn't
+        # the givings, whose errors stay until reprocessed, as Entra settles them in turn
         middle = simulate(
             tenant, apply_to_groups({g.id: g for g in tenant.groups}, giving), now, rules
         )
         after = simulate(
             middle, apply_to_groups({g.id: g for g in middle.groups}, taking), now, rules
         )
+    else:
+        after = simulate(tenant, groups, now, rules)
     found = impact(before, after, changes, _while_turning_dynamic(tenant, groups, now, rules))
     seats = seat_forecast(before, after)
     warnings = plan_warnings(Facts(desired, before, after, changes, seats), CHECKS)
