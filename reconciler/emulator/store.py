@@ -193,13 +193,12 @@ class Store:
         """Applies the changes in order through the engine, or `together` as one processing;
         a refusal becomes a GraphError."""
         with self.lock:
-            applied = []
             try:
                 with self.tenant.lock():
                     if together:
                         applied = self.tenant.apply_together(list(changes))
-                    for change in () if together else changes:
-                        applied.append(self.tenant.apply(change))
+                    else:
+                        applied = [self.tenant.apply(change) for change in changes]
             except LicensingError as exc:
                 raise bad_request(exc.message) from exc
             except ProviderError as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from reconciler.model import Group, Tenant
@@ -59,8 +60,17 @@ def dynamic_members(
 def evaluated_rules(tenant: Tenant) -> dict[str, Rule]:
     """The parsed rule of every group whose membership Entra evaluates now, by group id."""
     return {
-        group.id: parse(group.membershipRule or "") for group in tenant.groups if _evaluated(group)
+        group.id: parsed_rule(group.membershipRule or "")
+        for group in tenant.groups
+        if _evaluated(group)
     }
+
+
+@lru_cache(maxsize=4096)
+def parsed_rule(text: str) -> Rule:
+    """`text` parsed (RuleError if Entra would refuse it): a plan settles a tenant several
+    times, and the same rules are read each time."""
+    return parse(text)
 
 
 def reads_assigned_plans(rule: Rule) -> bool:

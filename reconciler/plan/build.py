@@ -91,14 +91,15 @@ def _while_turning_dynamic(
         and group_id in before
         and not before[group_id].is_dynamic
     }
+    if not turning:
+        return None
     every = {**before, **groups}
     rules_read = evaluated_rules(replace(tenant, groups=tuple(g for g in every.values() if g)))
-    follows = any(
+    if not any(
         reads_assigned_plans(rule) or isinstance(rule.body, MemberOf)
         for group_id, rule in rules_read.items()
         if group_id not in turning
-    )
-    if not turning or not follows:
+    ):
         return None
     emptied = {
         group_id: replace(

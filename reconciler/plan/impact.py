@@ -23,10 +23,6 @@ from reconciler.plan.reasons import delivered_states, delivering, gain_cause, lo
 from reconciler.policy.desired import PAUSED
 
 DIRECT = None  # keptBy entry of a direct assignment
-CASCADE = (
-    "Entra removes every member of a group turned dynamic before evaluating its rule, and "
-    "rules reading their licenses follow; it returns once processing completes"
-)
 TURNED_DYNAMIC = (
     "static group turned dynamic: Entra removes every member before evaluating the rule; "
     "the license returns once processing completes"
@@ -208,7 +204,10 @@ class _Compare:
                     self.groups,
                     self.members_during,
                 )
-                reason = f"{cause} while a group turned dynamic is empty ({CASCADE})"
+                turned = ", ".join(sorted(str(self.name(g)) for g in self.turned_dynamic))
+                reason = (
+                    f"{cause} while the group turned dynamic ({turned}) is empty, until processed"
+                )
             else:
                 group_id, reason = loss_cause(
                     user, later, key, lost, self.enabled, self.groups, self.members_after

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from reconciler.engine.membership import reads_assigned_plans
+from reconciler.engine.membership import parsed_rule, reads_assigned_plans
 from reconciler.model import Tenant
 from reconciler.plan.changes import (
     MEMBERSHIP_PROPERTIES,
@@ -26,7 +26,7 @@ from reconciler.plan.changes import (
     RemoveMembers,
     UpdateGroup,
 )
-from reconciler.rules import RuleError, parse
+from reconciler.rules import RuleError
 from reconciler.rules.ast import MemberOf, Rule
 
 _GIVING: tuple[type, ...] = (CreateGroup, UpdateGroup, AddMembers, AddLicense, ChangeDisabledPlans)
@@ -104,7 +104,7 @@ def _new_rule(change: Change) -> Rule | None:
     for rule in rules:
         if isinstance(rule, str):
             try:
-                return parse(rule)
+                return parsed_rule(rule)
             except RuleError:
                 return None
     return None

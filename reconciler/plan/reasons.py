@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from reconciler.engine.dependencies import delivered
-from reconciler.engine.membership import reads_assigned_plans
+from reconciler.engine.membership import parsed_rule, reads_assigned_plans
 from reconciler.model import ERROR, Group, LicenseAssignmentState, User
-from reconciler.rules import RuleError, parse
+from reconciler.rules import RuleError
 
 
 def delivering(user: User, sku_key: str) -> list[LicenseAssignmentState]:
@@ -132,6 +132,6 @@ def _reason(
 
 def _reads_assigned_plans(rule: str | None) -> bool:
     try:
-        return bool(rule) and reads_assigned_plans(parse(rule or ""))
+        return bool(rule) and reads_assigned_plans(parsed_rule(rule or ""))
     except RuleError:
         return False

@@ -135,14 +135,10 @@ def _member(member: Document) -> str:
 
 def _removal_lines(impact: Document, show_all: bool) -> list[str]:
     """Lasting losses, then temporary ones, then those who leave a group but keep the license."""
-    lasting = {
-        key: [r for r in impact[key] if not r.get("temporary")]
-        for key in ("licenseRemovals", "planRemovals")
-    }
-    temporary = {
-        key: [r for r in impact[key] if r.get("temporary")]
-        for key in ("licenseRemovals", "planRemovals")
-    }
+    lasting, temporary = (
+        {key: [r for r in impact[key] if bool(r.get("temporary")) is flag] for key in _LOSSES}
+        for flag in (False, True)
+    )
     lines = _loss_lines("Licenses removed:", lasting, show_all)
     lines += _loss_lines(
         "Licenses removed for a while (they return once Entra processes the group):",
@@ -150,6 +146,9 @@ def _removal_lines(impact: Document, show_all: bool) -> list[str]:
         show_all,
     )
     return lines + _kept_lines(impact.get("kept", []), show_all)
+
+
+_LOSSES = ("licenseRemovals", "planRemovals")
 
 
 def _kept_lines(kept: Sequence[Document], show_all: bool) -> list[str]:

@@ -109,7 +109,8 @@ def member_of_stale(facts: Facts) -> Iterator[PlanWarning]:
         yield PlanWarning(
             "member-of-stale",
             WARNING,
-            f"{group.displayName} keeps {len(stale)} members who are in none of its source "
+            f"{group.displayName} keeps {len(stale)} "
+            f"{'member who is' if len(stale) == 1 else 'members who are'} in none of its source "
             f"groups ({shown}): Entra doesn't update a memberOf group when members leave a "
             "source group or it is deleted, until the group's rule changes",
             "edit the memberOf rule (or remove and add it back) to have Entra evaluate it anew",
