@@ -7,9 +7,14 @@ import click
 from reconciler import __version__
 from reconciler.cli.apply import apply
 from reconciler.cli.audit import audit
+from reconciler.cli.drift import drift
 from reconciler.cli.emulator import emulator
+from reconciler.cli.explain import explain
+from reconciler.cli.fmt import fmt
+from reconciler.cli.import_cmd import import_
 from reconciler.cli.lock import lock
 from reconciler.cli.plan import plan, show, validate
+from reconciler.cli.report import report
 from reconciler.cli.reprocess import reprocess
 from reconciler.cli.rule import rule
 from reconciler.cli.tenant import tenant
@@ -38,12 +43,17 @@ cli.add_command(validate)
 cli.add_command(plan)
 cli.add_command(apply)
 cli.add_command(lock)
+cli.add_command(fmt)
+cli.add_command(import_)
 cli.add_command(show)
 cli.add_command(audit)
+cli.add_command(drift)
 cli.add_command(reprocess)
+cli.add_command(report)
 cli.add_command(rule)
 cli.add_command(tenant)
 cli.add_command(emulator)
+cli.add_command(explain)
 
 
 def main() -> None:

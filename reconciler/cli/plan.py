@@ -12,14 +12,18 @@ from pathlib import Path
 
 import click
 
+from reconciler.audit import utc_now
 from reconciler.cli.options import Sources, format_option, open_tenant_for, source_options
+from reconciler.drift import drift_items, read_drift
 from reconciler.errors import ReconcilerError
+from reconciler.plan.build import Plan
 from reconciler.plan.document import Document, plan_document
 from reconciler.plan.origin import with_origin
 from reconciler.plan.planfile import read_plan_file, write_plan_file
 from reconciler.plan.planning import check_pin, freshness_now, plan_now
 from reconciler.plan.stale import Freshness
 from reconciler.policy import load_policy, resolve
+from reconciler.providers.base import Provider, ProviderError
 from reconciler.render.plan_json import plan_json
 from reconciler.render.plan_text import colourize, plan_text
 
@@ -29,13 +33,14 @@ from reconciler.render.plan_text import colourize, plan_text
 @click.option("--offline", is_flag=True, help="Check files only; don't read the tenant.")
 def validate(sources: Sources, offline: bool) -> None:
     """Check the policy: YAML, schema and rules; names too when the tenant can be read."""
-    loaded = load_policy(sources.policy)
+    # the names are checked even in a policy with problems, so one run reports every problem
+    loaded = load_policy(sources.policy, keep_going=not offline)
     if offline:
         click.echo(f"policy in {sources.policy} is valid (names not checked against a tenant)")
         return
     with open_tenant_for(sources, loaded) as provider:
         tenant = provider.read()
-    desired = resolve(loaded, tenant.subscribedSkus)
+    desired = resolve(loaded, tenant.subscribedSkus, tenant=tenant)
     check_pin(desired.tenant, tenant, loaded)
     click.echo(
         f"policy in {sources.policy} is valid: {len(desired.groups)} managed groups, "
@@ -68,10 +73,11 @@ def plan(
     detailed_exitcode: bool,
 ) -> None:
     """Show what apply would change, and who would lose which licenses."""
-    loaded = load_policy(sources.policy)
+    loaded = load_policy(sources.policy, keep_going=True)  # plan_now reports every problem
     with open_tenant_for(sources, loaded) as provider:
         tenant = provider.read()
-        document = plan_document(plan_now(loaded, tenant))
+        built = plan_now(loaded, tenant)
+        document = with_drift(plan_document(built), built, provider, sources)
     if out_file is not None or output_format == "json":
         document = with_origin(document, loaded, tenant)
     if out_file is not None:
@@ -99,6 +105,23 @@ def show(sources: Sources, plan_file: Path, output_format: str, show_all: bool) 
     if warning is not None:
         # on stderr, after the plan: seen at a terminal, and `--format json` stays JSON
         click.echo(f"warning: {warning}", err=True)
+
+
+def with_drift(document: Document, built: Plan, provider: Provider, sources: Sources) -> Document:
+    """The plan document with what changed outside reconciler, when the tenant's audit log says.
+
+    A plan that can't read the log is still a plan: it says so on stderr and goes on; a
+    snapshot has no log to read, which needs no saying.
+    """
+    if not built.changes:
+        return document  # nothing differs from the policy, so nothing drifted from it
+    try:
+        drift = read_drift(built, provider, utc_now())
+    except ProviderError as error:
+        if not (sources.tenant or "").startswith("snapshot:"):
+            click.echo(f"note: changes made outside reconciler not looked for: {error}", err=True)
+        return document
+    return {**document, "drift": drift_items(drift)}
 
 
 def _freshness(document: Document, sources: Sources) -> Freshness:

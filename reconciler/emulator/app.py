@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Callable
 from functools import partial
 
-from reconciler.emulator import batch, delta, reads, writes
+from reconciler.emulator import audit_log, batch, delta, reads, writes
 from reconciler.emulator.errors import GraphError, error_body, no_segment
 from reconciler.emulator.faults import Faults
 from reconciler.emulator.messages import Request, Response
@@ -46,6 +46,9 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("DELETE", "/groups/{id}/members/{id}/$ref", writes.remove_member),
     ("POST", "/groups/{id}/assignLicense", writes.assign_license),
     ("POST", "/$batch", batch.batch),
+    # Microsoft's docs write the path both ways
+    ("GET", "/auditLogs/directoryAudits", audit_log.directory_audits),
+    ("GET", "/auditLogs/directoryaudits", audit_log.directory_audits),
 ]
 
 
@@ -102,12 +105,14 @@ class App:
         return time.time() + self.clock_offset
 
     def dispatch(self, request: Request) -> Response:
-        """The answer to one request; a GraphError becomes Graph's error body."""
+        """The answer to one request, made as its caller; a GraphError becomes Graph's
+        error body."""
         try:
             refusal = self.replication.refusal(request)
             if refusal is not None:
                 raise refusal
-            return self._route(request)
+            with audit_log.calling(request):
+                return self._route(request)
         except GraphError as error:
             body = error.body(request.header("client-request-id"))
             return Response(error.status, body, dict(error.headers))

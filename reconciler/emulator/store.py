@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from reconciler.emulator.audit_log import caller
 from reconciler.emulator.errors import GraphError, bad_request, not_found
 from reconciler.engine.licensing import LicensingError
 from reconciler.errors import ReconcilerError
@@ -194,7 +195,8 @@ class Store:
         a refusal becomes a GraphError."""
         with self.lock:
             try:
-                with self.tenant.lock():
+                # the directory audit log names the request's caller as making the change
+                with self.tenant.lock(), self.tenant.acting_as(caller()):
                     if together:
                         applied = self.tenant.apply_together(list(changes))
                     else:
@@ -213,7 +215,7 @@ class Store:
         """Entra's reprocessLicenseAssignment: the user's failed group assignments tried again."""
         with self.lock:
             try:
-                with self.tenant.lock():
+                with self.tenant.lock(), self.tenant.acting_as(caller()):
                     self.tenant.reprocess([user_id])
             except ReconcilerError as exc:
                 raise GraphError(500, "InternalServerError", exc.message) from exc

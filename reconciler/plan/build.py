@@ -19,6 +19,7 @@ from reconciler.plan.checks import service_plans as service_plan_checks
 from reconciler.plan.diff import diff
 from reconciler.plan.guards import Guards, guards
 from reconciler.plan.impact import Impact, impact
+from reconciler.plan.managed import Released, released, unmanaged_licensed, with_memory
 from reconciler.plan.order import phases
 from reconciler.plan.seats import SeatForecast, seat_forecast
 from reconciler.plan.warnings import PlanWarning
@@ -44,6 +45,10 @@ class Plan:
     seats: tuple[SeatForecast, ...]
     warnings: tuple[PlanWarning, ...]
     guards: Guards
+    # groups groups.lock.yaml remembers that the policy no longer declares: left as they are
+    released: tuple[Released, ...] = ()
+    # groups that assign licenses outside the policy
+    unmanaged: tuple[Group, ...] = ()
 
     @property
     def changes_present(self) -> bool:
@@ -116,6 +121,7 @@ def _while_turning_dynamic(
 
 def build_plan(desired: DesiredState, tenant: Tenant, now: datetime | None = None) -> Plan:
     """Diff `desired` against `tenant`, foresee the tenant after the changes, and check both."""
+    desired = with_memory(desired, desired.groupLock, tenant)
     rules = service_plan_rules(desired)
     changes = diff(desired, tenant)
     groups = apply_to_groups({g.id: g for g in tenant.groups}, changes)
@@ -146,4 +152,6 @@ def build_plan(desired: DesiredState, tenant: Tenant, now: datetime | None = Non
         seats,
         warnings,
         guards(desired, found, before),
+        released(desired, desired.groupLock, tenant),
+        unmanaged_licensed(desired, tenant),
     )

@@ -68,7 +68,17 @@ def plan_document(plan: Plan) -> Document:
             "refused": plan.guards.refused,
             "reasons": list(plan.guards.reasons),
         },
+        "released": [
+            {"group": _group(item.group.id, item.group.displayName), "protect": item.protect}
+            for item in plan.released
+        ],
+        "unmanaged": [_unmanaged(group, names) for group in plan.unmanaged],
     }
+
+
+def _unmanaged(group: Group, names: _Names) -> Document:
+    skus = [names.sku(assigned.skuId) for assigned in group.assignedLicenses]
+    return {**_group(group.id, group.displayName), "skus": skus}
 
 
 def _warning(warning: PlanWarning) -> Document:

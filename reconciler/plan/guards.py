@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from reconciler.model import Tenant
 from reconciler.plan.diff import find_group
 from reconciler.plan.impact import Impact
+from reconciler.plan.managed import retired_protected
 from reconciler.policy.desired import DesiredState
 
 # Small enough that a mistaken rule on a large group is stopped before it runs, large enough
@@ -47,6 +48,12 @@ def guards(desired: DesiredState, impact: Impact, before: Tenant) -> Guards:
         )
     reasons += [
         f"the plan takes licenses away through protected group {name}" for _, name in protected
+    ]
+    # the block no longer says `protect: true`, but groups.lock.yaml still does
+    reasons += [
+        f"the plan retires protected group {item.displayName} (protected in groups.lock.yaml: "
+        "set `protect: false` in its block and run `reconciler lock` first, in a change of its own)"
+        for item in retired_protected(desired, desired.groupLock)
     ]
     return Guards(count, temporary, limit, protected, tuple(reasons))
 

@@ -25,7 +25,7 @@ def plan_now(loaded: LoadedPolicy, tenant: Tenant) -> Plan:
     # the tenant is millions of frozen objects without cycles: sparing them the collector's
     # passes saves about a third of a large tenant's planning time
     gc.freeze()
-    desired = resolve(loaded, tenant.subscribedSkus)
+    desired = resolve(loaded, tenant.subscribedSkus, tenant=tenant)
     check_pin(desired.tenant, tenant, loaded)
     return build_plan(desired, tenant)
 

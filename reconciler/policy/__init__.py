@@ -1,8 +1,8 @@
 """Policy format v1: YAML files -> checked LoadedPolicy -> DesiredState resolved against a tenant.
 
 policy = load_policy("policies/")              # offline: YAML, schema, rule syntax
-state = resolve(policy, tenant.subscribedSkus)  # SKU and plan names against the tenant
-state.lock                                      # skus.lock.yaml beside the policy, or None
+state = resolve(policy, tenant.subscribedSkus, tenant=tenant)  # names against the tenant
+state.lock, state.groupLock     # skus.lock.yaml and groups.lock.yaml beside the policy, or None
 
 Every problem is a PolicyError (an InputError) at the YAML node's file:line:column; a stage
 reports all its problems at once in `error.errors`, the first one being the error itself.

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reconciler.errors import Location
+from reconciler.policy.group_lock import GroupLock
 from reconciler.policy.lock import SkuLock
 
 ON, PAUSED = "On", "Paused"  # membershipRuleProcessingState
@@ -85,7 +86,8 @@ class DesiredState:
     """Everything the policy asks for; only these groups are ever changed.
 
     `lock` is the policy's skus.lock.yaml (the service plans its SKUs had when last locked),
-    None when the policy has none yet.
+    `groupLock` its groups.lock.yaml (the groups it managed when last locked); None when the
+    policy has none yet.
     """
 
     tenant: str | None
@@ -93,3 +95,4 @@ class DesiredState:
     groups: tuple[DesiredGroup, ...]
     retired: tuple[RetiredGroup, ...]
     lock: SkuLock | None = None
+    groupLock: GroupLock | None = None

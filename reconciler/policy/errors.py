@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+from pathlib import PurePath
+
 from reconciler.errors import InputError, Location
 from reconciler.rules import RuleError
 
@@ -9,8 +13,8 @@ from reconciler.rules import RuleError
 class PolicyError(InputError):
     """An invalid policy. The message and location are the first problem in file order.
 
-    A stage (reading, schema, names) reports every problem it finds, so one run shows them all;
-    `errors` holds them in file order, this error first.
+    Every stage (reading, schema, names) reports every problem it finds in every file, so one
+    run shows them all; `errors` holds them in file order, this error first.
     """
 
     def __init__(
@@ -23,21 +27,35 @@ class PolicyError(InputError):
         self.errors: tuple[PolicyError, ...] = errors or (self,)
 
 
-def _order(error: PolicyError) -> tuple[str, int, int]:
+def _order(error: PolicyError) -> tuple[tuple[str, ...], int, int]:
     where = error.location
     if where is None:
-        return ("", 0, 0)
-    return (where.file, where.line or 0, where.column or 0)
+        return ((), 0, 0)
+    # component by component, as policy files are read: a/z.yaml before a.yaml
+    return (PurePath(where.file).parts, where.line or 0, where.column or 0)
 
 
-def raise_all(errors: list[PolicyError]) -> None:
+def in_order(errors: Iterable[PolicyError]) -> tuple[PolicyError, ...]:
+    """`errors` sorted by file and position, each problem once."""
+    unique = {(str(error), error.location): error for error in errors}
+    return tuple(sorted(unique.values(), key=_order))
+
+
+def raise_all(errors: Iterable[PolicyError]) -> None:
     """Raise the first of `errors` in file order carrying all of them; nothing if empty."""
-    if not errors:
+    ordered = in_order(errors)
+    if not ordered:
         return
-    ordered = tuple(sorted(errors, key=_order))
     first = ordered[0]
     first.errors = ordered
     raise first
+
+
+def closest(word: str, names: Iterable[str], cutoff: float = 0.6) -> str:
+    """' (did you mean 'x'?)' for the name closest to `word`, ignoring case, or nothing."""
+    lowered = {name.casefold(): name for name in names}
+    close = difflib.get_close_matches(word.casefold(), list(lowered), n=1, cutoff=cutoff)
+    return f" (did you mean '{lowered[close[0]]}'?)" if close else ""
 
 
 class PolicyRuleError(PolicyError):

@@ -144,7 +144,7 @@ def compare(previous: SkuLock | None, lock: SkuLock) -> tuple[SkuChange, ...]:
     return tuple(changes)
 
 
-class _Dumper(yaml.SafeDumper):
+class LockDumper(yaml.SafeDumper):
     """Indents list items under their key, as the policy files are written."""
 
     def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
@@ -161,7 +161,7 @@ def lock_text(lock: SkuLock) -> str:
         skus[key] = {"skuId": sku.skuId, "servicePlans": plans}
     document = {"formatVersion": FORMAT_VERSION, "skus": skus}
     # width: a plan name with spaces must stay on its line
-    body = yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=10_000)
+    body = yaml.dump(document, Dumper=LockDumper, sort_keys=False, allow_unicode=True, width=10_000)
     return _HEADER + body
 
 

@@ -1,8 +1,12 @@
-"""From a checked policy to a DesiredState: SKU and plan names resolved against the tenant."""
+"""From a checked policy to a DesiredState: names resolved against the tenant.
+
+Every stage reports every problem of every file: a file that can't be read doesn't stop the
+others from being checked, and a value a stage found wrong is skipped, not reported again, by
+the stages after it (`broken`).
+"""
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -10,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import Location
-from reconciler.model import DYNAMIC_MEMBERSHIP, UNIFIED, Sku
+from reconciler.model import DYNAMIC_MEMBERSHIP, UNIFIED, Sku, Tenant
 from reconciler.policy.desired import (
     ON,
     DesiredGroup,
@@ -19,10 +23,13 @@ from reconciler.policy.desired import (
     RetiredGroup,
     Settings,
 )
-from reconciler.policy.errors import PolicyError, raise_all
+from reconciler.policy.directory import directory_errors
+from reconciler.policy.errors import PolicyError, closest, in_order, raise_all
+from reconciler.policy.group_lock import GroupLock, load_group_lock
 from reconciler.policy.lock import SkuLock, load_lock
-from reconciler.policy.schema import check, where
-from reconciler.policy.source import Pointer, Positions, load_sources
+from reconciler.policy.merge import load_sources
+from reconciler.policy.schema import check, intact_items, is_broken, is_whole, where
+from reconciler.policy.source import Pointer, Positions
 from reconciler.rules import parse
 from reconciler.rules.properties import graph_properties
 
@@ -33,12 +40,17 @@ _SHOWN = 20  # names listed when a SKU is unknown; a tenant rarely has more
 class LoadedPolicy:
     """A policy read, merged and checked (schema, rules), its names not yet resolved.
 
-    `lock` is its skus.lock.yaml, or None when it has none (or it wasn't asked for).
+    `lock` is its skus.lock.yaml and `group_lock` its groups.lock.yaml, each None when it has
+    none (or it wasn't asked for).
     """
 
     document: Mapping[str, Any]
     positions: Positions
     lock: SkuLock | None = None
+    group_lock: GroupLock | None = None
+    # found offline and kept for resolve() to report with the names (load_policy(keep_going))
+    problems: tuple[PolicyError, ...] = ()
+    broken: frozenset[Pointer] = frozenset()  # paths of the values those problems are about
 
     @property
     def files(self) -> tuple[str, ...]:
@@ -47,43 +59,73 @@ class LoadedPolicy:
     def user_properties(self) -> frozenset[str]:
         """What the policy's rules read of users, in Graph's names: what a tenant read needs."""
         names: set[str] = set()
-        for group in self.document.get("groups", ()):
-            text = group.get("membershipRule")
-            if text:
+        groups = self.document.get("groups", ())
+        for index, group in enumerate(groups if isinstance(groups, list) else ()):
+            text = group.get("membershipRule") if isinstance(group, dict) else None
+            if isinstance(text, str) and text and is_whole(("groups", index), self.broken):
                 rule = parse(text)  # checked when loaded: it parses
                 if rule.object_type == "user":
                     names |= graph_properties(rule)
         return frozenset(names)
 
 
-def load_policy(path: str | os.PathLike[str], with_lock: bool = True) -> LoadedPolicy:
+def load_policy(
+    path: str | os.PathLike[str], with_lock: bool = True, *, keep_going: bool = False
+) -> LoadedPolicy:
     """Read every policy file under `path` and check it, offline; PolicyError if invalid.
 
     With `with_lock`, the lock file is read too (an unreadable lock is a PolicyError);
-    `reconciler lock` reads without it, as it rewrites the lock whatever it holds.
+    `reconciler lock` reads without it, as it rewrites the lock whatever it holds. With
+    `keep_going`, problems are kept in `problems` for resolve() to report with the names'.
     """
-    document, positions = load_sources(Path(path))
-    raise_all(check(document, positions))
-    lock = load_lock(Path(path)) if with_lock else None
-    return LoadedPolicy(document, positions, lock)
+    merged = load_sources(Path(path))
+    errors, broken = check(merged.document, merged.positions, merged.broken)
+    problems = [*merged.errors, *errors]
+    lock, group_lock = None, None
+    if with_lock:
+        try:
+            lock = load_lock(Path(path))
+        except PolicyError as error:
+            problems.extend(error.errors)
+        try:
+            group_lock = load_group_lock(Path(path))
+        except PolicyError as error:
+            problems.extend(error.errors)
+    if not keep_going:
+        raise_all(problems)
+    return LoadedPolicy(
+        merged.document, merged.positions, lock, group_lock, in_order(problems), broken
+    )
 
 
-def resolve(policy: LoadedPolicy, skus: Sequence[Sku]) -> DesiredState:
-    """The DesiredState of `policy` in a tenant with `skus` (its subscribedSkus)."""
+def resolve(
+    policy: LoadedPolicy, skus: Sequence[Sku], *, tenant: Tenant | None = None
+) -> DesiredState:
+    """The DesiredState of `policy` in a tenant with `skus` (its subscribedSkus).
+
+    With `tenant`, static members, pinned ids and retired groups are looked up in its users
+    and groups too. PolicyError with every problem: the policy's own (`problems`) and the names'.
+    """
     resolver = _Resolver(policy, skus)
     document = policy.document
-    groups = tuple(
+    groups = [
         resolver.group(group, ("groups", index))
-        for index, group in enumerate(document.get("groups", []))
-    )
+        for index, group in resolver.items(("groups",), document.get("groups", []))
+    ]
     retired = tuple(
         RetiredGroup(item["displayName"], _guid(item.get("id")), resolver.at(("retired", index)))
-        for index, item in enumerate(document.get("retired", []))
+        for index, item in resolver.items(("retired",), document.get("retired", []))
+        if resolver.whole(("retired", index))
     )
     settings = document.get("settings", {})
+    if not isinstance(settings, dict) or not resolver.intact(("settings",)):
+        settings = {}
     exclusive = tuple(
         resolver.plan_set(names, ("settings", "mutuallyExclusivePlans", index))
-        for index, names in enumerate(settings.get("mutuallyExclusivePlans", []))
+        for index, names in resolver.items(
+            ("settings", "mutuallyExclusivePlans"), settings.get("mutuallyExclusivePlans", [])
+        )
+        if resolver.whole(("settings", "mutuallyExclusivePlans", index))
     )
     dependent = tuple(
         (
@@ -92,9 +134,14 @@ def resolve(policy: LoadedPolicy, skus: Sequence[Sku]) -> DesiredState:
             ),
             resolver.plan_set(item["requires"], ("settings", "dependentPlans", index, "requires")),
         )
-        for index, item in enumerate(settings.get("dependentPlans", []))
+        for index, item in resolver.items(
+            ("settings", "dependentPlans"), settings.get("dependentPlans", [])
+        )
+        if resolver.whole(("settings", "dependentPlans", index))
     )
-    raise_all(resolver.errors)
+    if tenant is not None:
+        resolver.errors += directory_errors(policy, tenant)
+    raise_all([*policy.problems, *resolver.errors])
     return DesiredState(
         tenant=document.get("tenant"),
         settings=Settings(
@@ -103,9 +150,11 @@ def resolve(policy: LoadedPolicy, skus: Sequence[Sku]) -> DesiredState:
             mutuallyExclusivePlans=exclusive,
             dependentPlans=dependent,
         ),
-        groups=groups,
+        # a group is None only where a problem was found, and then this isn't reached
+        groups=tuple(group for group in groups if group is not None),
         retired=retired,
         lock=policy.lock,
+        groupLock=policy.group_lock,
     )
 
 
@@ -115,10 +164,14 @@ def _guid(value: str | None) -> str | None:
 
 
 class _Resolver:
-    """Looks names up in the tenant's SKUs, collecting an error per unknown name."""
+    """Looks names up in the tenant's SKUs, collecting an error per unknown name.
+
+    Values the policy's own problems are about are skipped: their shape is not known.
+    """
 
     def __init__(self, policy: LoadedPolicy, skus: Sequence[Sku]) -> None:
         self.policy = policy
+        self.broken = policy.broken
         self.skus = skus
         self.by_name: dict[str, Sku] = {}
         for sku in skus:
@@ -146,24 +199,36 @@ class _Resolver:
         if name.casefold() in self.plans:
             return self.plans[name.casefold()]
         known = sorted({p.servicePlanName for s in self.skus for p in s.servicePlans})
-        self.error(path, f"unknown service plan '{name}'{_closest(name, known)}")
+        self.error(path, f"unknown service plan '{name}'{closest(name, known)}")
         return ""
 
     def at(self, path: Pointer) -> Location:
         return self.policy.positions.location(path)
 
+    def intact(self, path: Pointer) -> bool:
+        """No problem was found at `path` or above it: the value has the shape the schema says."""
+        return not is_broken(path, self.broken)
+
+    def whole(self, path: Pointer) -> bool:
+        """No problem was found at `path`, above it or anywhere inside it."""
+        return is_whole(path, self.broken)
+
+    def items(self, path: Pointer, value: Any) -> list[tuple[int, Any]]:
+        """The intact entries, with their indexes, of the list `value` at `path`."""
+        return intact_items(value, path, self.broken)
+
     def error(self, path: Pointer, message: str) -> None:
         prefix = where(path, self.policy.document)
         self.errors.append(PolicyError(f"{prefix}: {message}", self.at(path)))
 
-    def group(self, group: Mapping[str, Any], path: Pointer) -> DesiredGroup:
-        rule = group.get("membershipRule")
-        m365 = group.get("groupType", "security") == "m365"
-        group_types = ((UNIFIED,) if m365 else ()) + ((DYNAMIC_MEMBERSHIP,) if rule else ())
-        members = group.get("members")
+    def group(self, group: Mapping[str, Any], path: Pointer) -> DesiredGroup | None:
+        """The group resolved; None when the policy has a problem in it (its licenses are still
+        checked)."""
         licenses = []
         seen: dict[str, Location] = {}
-        for index, entry in enumerate(group.get("licenses", [])):
+        for index, entry in self.items((*path, "licenses"), group.get("licenses", [])):
+            if not self.whole((*path, "licenses", index)):
+                continue
             license_ = self.license(entry, (*path, "licenses", index))
             if license_ is None:
                 continue
@@ -174,6 +239,12 @@ class _Resolver:
             else:
                 seen[license_.skuId.casefold()] = license_.location
                 licenses.append(license_)
+        if not self.whole(path):
+            return None
+        rule = group.get("membershipRule")
+        m365 = group.get("groupType", "security") == "m365"
+        group_types = ((UNIFIED,) if m365 else ()) + ((DYNAMIC_MEMBERSHIP,) if rule else ())
+        members = group.get("members")
         return DesiredGroup(
             displayName=group["displayName"],
             id=_guid(group.get("id")),
@@ -225,15 +296,9 @@ def _unique_members(members: Sequence[str]) -> tuple[str, ...]:
     return tuple(seen.values())
 
 
-def _closest(word: str, names: Sequence[str]) -> str:
-    lowered = {name.casefold(): name for name in names}
-    close = difflib.get_close_matches(word.casefold(), list(lowered), n=1, cutoff=0.6)
-    return f" (did you mean '{lowered[close[0]]}'?)" if close else ""
-
-
 def _unknown_sku(name: str, skus: Sequence[Sku]) -> str:
     names = sorted({sku.skuPartNumber for sku in skus}, key=str.casefold)
-    message = f"unknown SKU '{name}'{_closest(name, names)}"
+    message = f"unknown SKU '{name}'{closest(name, names)}"
     if not names:
         return message + "; the tenant has no subscribed SKUs"
     shown = ", ".join(names[:_SHOWN])
@@ -243,4 +308,4 @@ def _unknown_sku(name: str, skus: Sequence[Sku]) -> str:
 
 def _unknown_plan(name: str, sku: Sku) -> str:
     names = [plan.servicePlanName for plan in sku.servicePlans]
-    return f"unknown service plan '{name}' in {sku.skuPartNumber}{_closest(name, names)}"
+    return f"unknown service plan '{name}' in {sku.skuPartNumber}{closest(name, names)}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -36,24 +37,74 @@ def policy_schema() -> Mapping[str, Any]:
     return load_schema("policy.schema.json")
 
 
-def check(document: Mapping[str, Any], positions: Positions) -> list[PolicyError]:
-    """Every schema and membership rule problem in the merged policy, each at its node."""
+def check(
+    document: Mapping[str, Any], positions: Positions, broken: AbstractSet[Pointer] = frozenset()
+) -> tuple[list[PolicyError], frozenset[Pointer]]:
+    """Every schema and membership rule problem in the merged policy, each at its node, and
+    the paths they spoil (with `broken`, values an earlier stage left empty and this one skips).
+    """
     validator = Draft202012Validator(policy_schema())
     errors: list[PolicyError] = []
-    failed: set[Pointer] = set()
+    spoiled: set[Pointer] = set(broken)
     for error in validator.iter_errors(document):
-        failed.add(tuple(error.absolute_path))
+        path = tuple(error.absolute_path)
+        if is_broken(path, broken):
+            continue  # an empty value an earlier stage reported: not a second problem
         errors.extend(schema_errors(error, document, positions))
+        spoiled.update(_spoiled(error, path))
     groups = document.get("groups")
     for index, group in enumerate(groups if isinstance(groups, list) else []):
         path = ("groups", index, "membershipRule")
         rule = group.get("membershipRule") if isinstance(group, dict) else None
-        if isinstance(rule, str) and path not in failed:
+        if isinstance(rule, str) and not is_broken(path, spoiled):
             try:
                 parse(rule)
             except RuleError as error:
                 errors.append(_rule_error(error, rule, path, document, positions))
-    return errors
+                spoiled.add(path)
+    return errors, frozenset(spoiled)
+
+
+def _spoiled(error: ValidationError, path: Pointer) -> Iterator[Pointer]:
+    """The paths a schema error leaves in doubt, for the stages after it to skip.
+
+    An unknown, missing or conflicting key is a problem of that key, not of the values beside
+    it: those are still checked (a group without displayName still has its SKUs looked up).
+    """
+    keyword, expected, value = error.validator, error.validator_value, error.instance
+    if keyword == "additionalProperties":
+        keys = [key for key in value if key not in error.schema.get("properties", {})]
+    elif keyword == "required":
+        keys = [key for key in expected if key not in value]
+    elif keyword == "dependentRequired":
+        keys = [name for key, needed in expected.items() if key in value for name in (key, *needed)]
+    elif keyword == "not" and set(expected) == {"required"}:
+        keys = list(expected["required"])
+    else:
+        keys = None
+    if keys is None:
+        yield path
+    else:
+        yield from ((*path, key) for key in keys)
+
+
+def is_broken(path: Pointer, broken: AbstractSet[Pointer]) -> bool:
+    """Whether the value at `path`, or one holding it, is in `broken`."""
+    return bool(broken) and any(path[:length] in broken for length in range(len(path) + 1))
+
+
+def is_whole(path: Pointer, broken: AbstractSet[Pointer]) -> bool:
+    """Whether nothing at `path`, above it or inside it is in `broken`."""
+    return not is_broken(path, broken) and not any(p[: len(path)] == path for p in broken)
+
+
+def intact_items(value: Any, path: Pointer, broken: AbstractSet[Pointer]) -> list[tuple[int, Any]]:
+    """The entries of the list `value` at `path`, with their indexes, that aren't broken."""
+    if not isinstance(value, list) or is_broken(path, broken):
+        return []
+    return [
+        (index, item) for index, item in enumerate(value) if not is_broken((*path, index), broken)
+    ]
 
 
 def where(path: Pointer, document: Mapping[str, Any]) -> str:

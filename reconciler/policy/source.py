@@ -1,4 +1,4 @@
-"""Policy YAML with positions: read every file under a path, keep where each value is, merge.
+"""Policy YAML with positions: read each file under a path, keep where each value is.
 
 Values are plain data (dict, list, str, int, float, bool, None), ready for JSON Schema; a
 parallel `Positions` maps each value's path (a tuple of keys and list indexes, as jsonschema's
@@ -25,6 +25,7 @@ Pointer = tuple[str | int, ...]
 SUFFIXES = (".yaml", ".yml")
 # The SKU lock (policy/lock.py) sits at the top of the policy folder but is not policy.
 LOCK_NAME = "skus.lock.yaml"
+GROUP_LOCK_NAME = "groups.lock.yaml"  # the groups the policy manages (policy/group_lock.py)
 # Aliases can expand a small file exponentially ("billion laughs"); a real policy stays far below.
 MAX_VALUES = 1_000_000
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -94,12 +95,18 @@ _Loader.add_implicit_resolver(
 
 @dataclass(frozen=True)
 class SourceFile:
-    """One policy file: its name as shown in messages, its text and its top-level mapping."""
+    """One policy file: its name as shown in messages, its text and its top-level mapping.
+
+    `errors` are problems found in values of an otherwise readable file; `broken` the paths of
+    the values they left empty, which later stages skip rather than report again.
+    """
 
     name: str
     text: str
     document: dict[str, Any]
     entries: dict[Pointer, Position]
+    errors: tuple[PolicyError, ...] = ()
+    broken: frozenset[Pointer] = frozenset()
 
 
 def policy_files(path: Path) -> list[tuple[Path, str]]:
@@ -118,7 +125,7 @@ def policy_files(path: Path) -> list[tuple[Path, str]]:
         subdirectories[:] = [name for name in subdirectories if not name.startswith(".")]
         top = Path(directory) == path
         for name in names:
-            if top and name == LOCK_NAME:
+            if top and name in (LOCK_NAME, GROUP_LOCK_NAME):
                 continue
             if not name.startswith(".") and name.lower().endswith(SUFFIXES):
                 file = Path(directory, name)
@@ -136,6 +143,22 @@ def read_file(
     """Read one YAML file (a policy file, or the `kind` named); PolicyError with its problems.
 
     `keys` names what the file's top-level mapping holds, for the message when it holds none.
+    """
+    source = read_source(path, name, kind, keys)
+    raise_all(source.errors)
+    return source
+
+
+def read_source(
+    path: Path,
+    name: str,
+    kind: str = "policy file",
+    keys: str = "tenant, settings, groups, retired",
+) -> SourceFile:
+    """Read one YAML file; PolicyError when it can't be read as a mapping at all.
+
+    Problems in single values (a duplicate key, an unsupported tag) don't stop it: they are in
+    the result's `errors`, so the rest of the file is still checked.
     """
     try:
         data = path.read_bytes()
@@ -170,8 +193,12 @@ def read_file(
         raise PolicyError(message, _location(name, root))
     builder = _Builder(name, _Loader(text))
     document = builder.value(root, (), None)
-    raise_all(builder.errors)
-    return SourceFile(name, text, document, builder.entries)
+    if not isinstance(document, dict):
+        # the top-level mapping itself is unusable (an unsupported tag on it): nothing to check
+        raise_all(builder.errors)
+    return SourceFile(
+        name, text, document, builder.entries, tuple(builder.errors), frozenset(builder.broken)
+    )
 
 
 def _yaml_message(exc: yaml.MarkedYAMLError, kind: str) -> str:
@@ -202,6 +229,7 @@ class _Builder:
         self.loader = loader
         self.entries: dict[Pointer, Position] = {}
         self.errors: list[PolicyError] = []
+        self.broken: set[Pointer] = set()  # paths of values left empty by an error
         self.count = 0
         self.active: set[int] = set()  # nodes being built, to catch a recursive alias
 
@@ -226,14 +254,11 @@ class _Builder:
                     message = f"'{node.value}' is not a valid !!{tag}"
                 else:
                     message = f"YAML tag {tag} is not supported"
-                self.errors.append(PolicyError(message, location))
-                return None
+                return self.fail(path, message, location)
         if node.tag not in _COLLECTION_TAGS:
-            self.errors.append(PolicyError(f"YAML tag {node.tag} is not supported", location))
-            return None
+            return self.fail(path, f"YAML tag {node.tag} is not supported", location)
         if id(node) in self.active:
-            self.errors.append(PolicyError("an alias refers to itself", location))
-            return None
+            return self.fail(path, "an alias refers to itself", location)
         self.active.add(id(node))
         try:
             if isinstance(node, SequenceNode):
@@ -241,6 +266,11 @@ class _Builder:
             return self.mapping(node, path)
         finally:
             self.active.discard(id(node))
+
+    def fail(self, path: Pointer, message: str, location: Location) -> None:
+        """Record a value that can't be built; it is left empty (None)."""
+        self.errors.append(PolicyError(message, location))
+        self.broken.add(path)
 
     def mapping(self, node: MappingNode, path: Pointer) -> dict[str, Any]:
         own = [pair for pair in node.value if pair[0].tag != _MERGE_TAG]
@@ -279,105 +309,3 @@ class _Builder:
                 message = f"a key must be text, not {key!r}; quote it"
             self.errors.append(PolicyError(message, _location(self.name, node)))
         return None
-
-
-def merge(files: list[SourceFile]) -> tuple[dict[str, Any], Positions]:
-    """One document from many files: groups and retired concatenate, the rest is set once."""
-    document: dict[str, Any] = {}
-    entries: dict[Pointer, Position] = {}
-    errors: list[PolicyError] = []
-    for source in files:
-        entries.setdefault((), source.entries[()])
-        offsets: dict[str, int] = {}
-        for key, value in source.document.items():
-            key_location = source.entries[(key,)].key or source.entries[(key,)].location
-            if key in ("groups", "retired"):
-                if not isinstance(value, list):
-                    message = f"'{key}' must be a list, with a '- displayName: ...' entry per group"
-                    errors.append(PolicyError(message, source.entries[(key,)].location))
-                    continue
-                offsets[key] = len(document.setdefault(key, []))
-                document[key].extend(value)
-                entries.setdefault((key,), source.entries[(key,)])
-            elif key in document:
-                first = entries[(key,)].key
-                message = f"'{key}' is already set at {first}; set it in one file only"
-                errors.append(PolicyError(message, key_location))
-            else:
-                document[key] = value
-                offsets[key] = 0
-        for path, position in source.entries.items():
-            if not path or path[0] not in offsets:
-                continue
-            if path[0] in ("groups", "retired") and len(path) > 1:
-                path = (path[0], int(path[1]) + offsets[str(path[0])], *path[2:])
-                entries[path] = position
-            else:
-                entries.setdefault(path, position)
-    positions = Positions(entries, {source.name: source.text for source in files})
-    errors += _duplicate_groups(document, positions)
-    raise_all(errors)
-    return document, positions
-
-
-def _duplicate_groups(document: dict[str, Any], positions: Positions) -> list[PolicyError]:
-    """A display name declared twice; Entra compares display names ignoring case."""
-    errors = []
-    declared: dict[str, Location] = {}
-    for section in ("groups", "retired"):
-        seen: dict[str, Location] = {}
-        items = document.get(section)
-        for index, group in enumerate(items if isinstance(items, list) else []):
-            name = group.get("displayName") if isinstance(group, dict) else None
-            if not isinstance(name, str):
-                continue
-            here = positions.location((section, index, "displayName"))
-            first = seen.get(name.casefold())
-            if first is None:
-                seen[name.casefold()] = here
-            else:
-                what = "group" if section == "groups" else "retired group"
-                message = f"{what} '{name}' is declared twice: first at {first}"
-                errors.append(PolicyError(message, here))
-            if section == "retired" and name.casefold() in declared:
-                first = declared[name.casefold()]
-                message = f"group '{name}' is both declared (at {first}) and retired"
-                errors.append(PolicyError(message, here))
-        if section == "groups":
-            declared = seen
-    return errors + _duplicate_ids(document, positions)
-
-
-def _duplicate_ids(document: dict[str, Any], positions: Positions) -> list[PolicyError]:
-    """Two entries pinned to one group object, declared or retired."""
-    errors = []
-    seen: dict[str, Location] = {}
-    for section in ("groups", "retired"):
-        items = document.get(section)
-        for index, group in enumerate(items if isinstance(items, list) else []):
-            pin = group.get("id") if isinstance(group, dict) else None
-            if not isinstance(pin, str):
-                continue
-            here = positions.location((section, index, "id"))
-            first = seen.get(pin.casefold())
-            if first is None:
-                seen[pin.casefold()] = here
-            else:
-                message = f"group id {pin} is already used at {first}"
-                errors.append(PolicyError(message, here))
-    return errors
-
-
-def load_sources(path: Path) -> tuple[dict[str, Any], Positions]:
-    """Read and merge every policy file under `path`; an empty directory is an empty policy."""
-    files: list[SourceFile] = []
-    errors: list[PolicyError] = []
-    for file, name in policy_files(path):
-        try:
-            files.append(read_file(file, name))
-        except PolicyError as error:
-            errors.extend(error.errors)
-    raise_all(errors)
-    if not files:
-        return {}, Positions({(): Position(Location(str(path)))}, {})
-    return merge(files)

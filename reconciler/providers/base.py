@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol, Self
 
+from reconciler.directory_audit import AuditQuery, DirectoryAudit
 from reconciler.errors import ReconcilerError
 from reconciler.model import Tenant
 from reconciler.plan.changes import NEW_ID_PREFIX, Change
@@ -107,6 +108,22 @@ class Provider(Protocol):
 
     def reprocess(self, user_ids: Sequence[str]) -> dict[str, str]:
         """Entra's reprocessLicenseAssignment for each user; what failed, by user id."""
+        ...
+
+    def directory_audits(self, query: AuditQuery) -> Iterator[DirectoryAudit]:
+        """Entra's directory audit records (Core Directory's) that match `query`, newest first.
+
+        Each says what changed (activityDisplayName: "Update group", "Add member to group",
+        "Set group license", ...), when (activityDateTime, UTC) and who did it (initiatedBy: a
+        user, or an app: "reconciler" for reconciler's own writes to a local tenant, the app's
+        own name through Graph, or an Entra service such as group-based licensing); the group
+        or user is among targetResources, with the properties changed and their old and new
+        values. Entra keeps them 30 days (with Entra ID P1, which group-based licensing
+        needs); a local tenant keeps every one. Who changed a group outside reconciler: its
+        records whose initiator is neither reconciler (the app "reconciler" locally, its app
+        registration's appId through Graph) nor Entra itself (`is_entra_service`).
+        ProviderError when the tenant has no audit log (a snapshot) or it can't be read.
+        """
         ...
 
     def close(self) -> None:

@@ -8,7 +8,7 @@ their first pages 20 to a JSON batch. The pages become one snapshot document, ch
 converted by `tenant_from_document` as a snapshot file is. Given a `state_dir`, users and groups
 come from delta queries instead, and a repeated read asks only for changes (graph_delta).
 
-Writing (`apply`, `reprocess`) is graph_writes's.
+Writing (`apply`, `reprocess`) is graph_writes's; reading Entra's audit log, graph_audit's.
 """
 
 from __future__ import annotations
@@ -18,15 +18,17 @@ import os
 import re
 import sqlite3
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
+from reconciler.directory_audit import AuditQuery, DirectoryAudit
 from reconciler.errors import InputError
 from reconciler.model import Tenant
 from reconciler.plan.changes import Change
+from reconciler.providers import graph_audit
 from reconciler.providers.base import AppliedChange, ProviderError, collector_paused
 from reconciler.providers.graph_auth import TokenSource, token_source
 from reconciler.providers.graph_delta import sync
@@ -217,6 +219,10 @@ class GraphTenant:
     def reprocess(self, user_ids: Sequence[str]) -> dict[str, str]:
         """Entra's reprocessLicenseAssignment for each user; what failed, by user id."""
         return self.writer.reprocess(user_ids)
+
+    def directory_audits(self, query: AuditQuery) -> Iterator[DirectoryAudit]:
+        """Entra's audit records from `/auditLogs/directoryAudits`, newest first (graph_audit)."""
+        return graph_audit.directory_audits(self.client, query)
 
     def on_processing_wait(self, callback: Callable[[ProcessingWait], None]) -> None:
         """`callback` hears of each poll that finds a group's license processing unfinished."""

@@ -6,6 +6,7 @@ exactly as the snapshot format has it (`snapshot_document` in, `tenant_from_docu
 conversion, one check); `id` is its object id (skuId for skus), unique regardless of case as
 Graph's GUIDs are; `seq` keeps Graph's order, on which the engine's seat order depends. Every
 write stores what `engine.recompute` settles, so the file always holds what Entra would show.
+Every write also appends to Entra's directory audit log, in tables of its own (local_audit).
 
 Each `apply` is one `BEGIN IMMEDIATE` transaction. On top of that, an apply session holds an OS
 lock on `<file>.lock` (flock on POSIX, msvcrt.locking on Windows) from its first apply until
@@ -29,6 +30,8 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any, Self
 
+from reconciler.audit import Clock, default_actor, utc_now
+from reconciler.directory_audit import AuditQuery, DirectoryAudit, Initiator, reconciler_initiator
 from reconciler.engine.licensing import recompute, simulate
 from reconciler.errors import InputError, Location, ReconcilerError
 from reconciler.model import ERROR, Group, Tenant
@@ -40,7 +43,7 @@ from reconciler.plan.changes import (
     UpdateGroup,
     apply_to_groups,
 )
-from reconciler.providers import snapshot
+from reconciler.providers import local_audit, snapshot
 from reconciler.providers.base import (
     AppliedChange,
     ProviderError,
@@ -82,8 +85,18 @@ StrPath = str | os.PathLike[str]
 class LocalTenant:
     """A tenant in one SQLite file; implements `Provider`."""
 
-    def __init__(self, path: StrPath, *, lock_timeout: float = LOCK_TIMEOUT):
+    def __init__(
+        self,
+        path: StrPath,
+        *,
+        lock_timeout: float = LOCK_TIMEOUT,
+        initiator: Initiator | None = None,
+        clock: Clock = utc_now,
+    ):
         self.path = Path(path)
+        # who the directory audit log names as making this provider's writes (local_audit)
+        self.initiator = initiator or reconciler_initiator(default_actor())
+        self._clock = clock
         self._lock_timeout = lock_timeout
         self._lock: _FileLock | None = None
         # placeholder id (new:<name>) -> the id this provider gave the group it created
@@ -134,7 +147,7 @@ class LocalTenant:
             groups = {group.id: group for group in before.groups}
             return simulate(before, apply_to_groups(groups, resolved))
 
-        self._update(make)
+        self._update(make, local_audit.change_records)
         for change, done in zip(changes, resolved, strict=True):
             if isinstance(change, CreateGroup):
                 # only once committed: a CreateGroup that failed created nothing to refer to
@@ -167,7 +180,7 @@ class LocalTenant:
             )
             return recompute(replace(before, users=users))
 
-        self._update(retry)
+        self._update(retry, local_audit.reprocess_records(user_ids))
         return failed
 
     def _start_session(self) -> None:
@@ -175,9 +188,10 @@ class LocalTenant:
         if self._lock is None:
             self._lock = _FileLock(self.path, self._lock_timeout)
 
-    def _update(self, make: Callable[[Tenant], Tenant]) -> None:
-        """Stores `make(tenant)` in one transaction, starting from this provider's last write
-        when no one has written since, rather than parsing the whole file again."""
+    def _update(self, make: Callable[[Tenant], Tenant], record: local_audit.Recorder) -> None:
+        """Stores `make(tenant)` and what `record` makes of it for the directory audit log in
+        one transaction, starting from this provider's last write when no one has written
+        since, rather than parsing the whole file again."""
         with collector_paused(), self._transaction("IMMEDIATE") as connection:
             revision = _revision(connection)
             if self._last is not None and self._last[0] == revision:
@@ -187,11 +201,27 @@ class LocalTenant:
             after = make(before)
             rows = _rows(after, before, stored)
             _write(connection, stored, rows)
+            local_audit.append(connection, record(before, after, self.initiator, self._clock()))
             written = str(uuid.uuid4())
             connection.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('revision', ?)", (written,)
             )
         self._last = (written, after, rows)
+
+    def directory_audits(self, query: AuditQuery) -> Iterator[DirectoryAudit]:
+        """The directory audit records this tenant kept, newest first (Provider's contract)."""
+        with self._transaction("DEFERRED") as connection:
+            found = local_audit.select(connection, query, str(self.path))
+        return iter(found)
+
+    @contextmanager
+    def acting_as(self, initiator: Initiator) -> Iterator[None]:
+        """The block's writes are recorded as `initiator`'s (a user in the portal, an app)."""
+        kept, self.initiator = self.initiator, initiator
+        try:
+            yield
+        finally:
+            self.initiator = kept
 
     @contextmanager
     def lock(self) -> Iterator[None]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
+from reconciler.directory_audit import AuditQuery, DirectoryAudit
 from reconciler.errors import InputError, Location
 from reconciler.jsonpath import JsonPath, format_path, locate
 from reconciler.jsonschemas import Check, compile_check, load_schema
@@ -367,6 +368,11 @@ class SnapshotTenant:
 
     def reprocess(self, user_ids: Sequence[str]) -> dict[str, str]:
         raise self._read_only()
+
+    def directory_audits(self, query: AuditQuery) -> Iterator[DirectoryAudit]:
+        raise ProviderError(
+            f"{self.path} is a snapshot, which has no audit log; read a local or graph tenant"
+        )
 
     def _read_only(self) -> ProviderError:
         return ProviderError(

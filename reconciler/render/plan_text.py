@@ -11,10 +11,13 @@ from typing import Any
 
 import click
 
+from reconciler.render.drift_text import drift_lines
+
 _SYMBOLS = {"create": "+", "update": "~", "destroy": "-"}
 _LEGEND = {"create": "create", "update": "update in place", "destroy": "destroy"}
 _VERBS = {"create": "created", "update": "updated in place", "destroy": "retired"}
 REMOVALS_SHOWN = 50
+_UNMANAGED_SHOWN = 5
 
 Document = Mapping[str, Any]
 
@@ -23,13 +26,18 @@ def plan_text(document: Document, show_all: bool = False) -> str:
     """The whole plan as text: changes, who loses and gains what, seats, warnings, summary."""
     if not document["changesPresent"]:
         lines = _warning_lines(document["warnings"], show_all)
-        return "\n".join([*lines, "No changes. Licensing matches the policy."])
+        lines.append("No changes. Licensing matches the policy.")
+        # then what reconciler leaves alone
+        management = _released_lines(document)
+        return "\n".join([*lines, *(["", *management] if management else [])]).rstrip()
     blocks: dict[str, list[Document]] = {}
     for change in document["changes"]:
         blocks.setdefault(change["group"]["displayName"], []).append(change)
     actions = {name: _action(changes) for name, changes in blocks.items()}
     used = [kind for kind in _SYMBOLS if kind in actions.values()]
-    lines = ["reconciler will perform these actions on managed groups:", ""]
+    closing = "This plan sets them back to the policy unless the policy changes."
+    lines = drift_lines(document.get("drift") or [], closing)
+    lines += ["reconciler will perform these actions on managed groups:", ""]
     lines += [f"  {_SYMBOLS[kind]} {_LEGEND[kind]}" for kind in used] + [""]
     for name, changes in blocks.items():
         kind = actions[name]
@@ -38,10 +46,12 @@ def plan_text(document: Document, show_all: bool = False) -> str:
         lines.append(f'  {_SYMBOLS[kind]} group "{name}" {{')
         lines += [f"      {line}" for change in changes for line in _change_lines(change)]
         lines += ["    }", ""]
+    lines += _released_lines(document)
     impact = document["impact"]
     lines += _removal_lines(impact, show_all)
     lines += _addition_lines(impact["licenseAdditions"], impact.get("planAdditions", []))
     lines += _seat_lines(impact.get("seats", []))
+    lines += _unmanaged_lines(document)
     lines += _warning_lines(document["warnings"], show_all)
     lines += _guard_lines(document["guards"])
     summary = document["summary"]
@@ -50,6 +60,38 @@ def plan_text(document: Document, show_all: bool = False) -> str:
         f"{summary['remove']} to remove."
     )
     return "\n".join(lines)
+
+
+def _released_lines(document: Document) -> list[str]:
+    lines = []
+    for item in document.get("released", []):
+        lines.append(
+            f"  # {item['group']['displayName']} will no longer be managed (left as it is)"
+        )
+        if item["protect"]:
+            lines.append(
+                "  # (groups.lock.yaml keeps its protection until `protect: false` is locked "
+                "in its block)"
+            )
+    return [*lines, ""] if lines else []
+
+
+def _unmanaged_lines(document: Document) -> list[str]:
+    groups = document.get("unmanaged", [])
+    if not groups:
+        return []
+    named = [
+        f"{group['displayName']} ({', '.join(_sku(sku) for sku in group['skus'])})"
+        for group in groups[:_UNMANAGED_SHOWN]
+    ]
+    more = len(groups) - len(named)
+    tail = f" and {more} more" if more else ""
+    count = f"{len(groups)} group{'s' * (len(groups) != 1)}"
+    return [
+        f"Not managed by this policy: {count} assigning products it assigns too: "
+        f"{'; '.join(named)}{tail}. `reconciler report groups` lists every group.",
+        "",
+    ]
 
 
 def change_line(change: Document) -> str:
@@ -310,6 +352,8 @@ _HEADINGS = (
     "Guards:",
     "Apply will refuse",
     "No changes.",
+    "Note:",
+    "Not managed",
 )
 
 

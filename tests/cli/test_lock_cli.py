@@ -18,10 +18,24 @@ ADALLOM_S_DISCOVERY = {
 }
 
 
+# the demo policy's groups, as groups.lock.yaml lists them
+MANAGED = [
+    "LIC-EMS-E3-AllStaff",
+    "LIC-M365-E3-Corporate",
+    "LIC-M365-E3-Engineering",
+    "LIC-M365-E5-Leadership",
+    "LIC-M365-E5-Sales",
+    "LIC-O365-E3-Retail",
+    "LIC-PowerBI-Pro",
+    "LIC-Visio",
+]
+
+
 @pytest.fixture
 def demo(demo: Path) -> Path:
-    """The demo without its lock file, as before anyone ran `reconciler lock`."""
+    """The demo without its lock files, as before anyone ran `reconciler lock`."""
     (demo / "policies" / "skus.lock.yaml").unlink()
+    (demo / "policies" / "groups.lock.yaml").unlink()
     return demo
 
 
@@ -43,6 +57,8 @@ def test_lock_writes_the_plans_of_the_skus_the_policy_assigns_and_changes_no_ten
         "  + SPE_E3: 50 service plans",
         "  + SPE_E5: 86 service plans",
         "  + VISIOCLIENT: 4 service plans",
+        "created policies/groups.lock.yaml: 8 groups",
+        *(f"  + {name}" for name in MANAGED),
     ]
     assert _digest(database) == before
     text = (demo / "policies" / "skus.lock.yaml").read_text()
@@ -54,7 +70,10 @@ def test_lock_writes_the_plans_of_the_skus_the_policy_assigns_and_changes_no_ten
     assert re.search(r"^Plan: \d+ to add, \d+ to change, \d+ to remove\.$", planned.stdout, re.M)
     again = run("lock", cwd=demo)
     assert again.code == 0, again.stderr
-    assert again.stdout == "policies/skus.lock.yaml is up to date: 6 SKUs, 185 service plans\n"
+    assert again.stdout == (
+        "policies/skus.lock.yaml is up to date: 6 SKUs, 185 service plans\n"
+        "policies/groups.lock.yaml is up to date: 8 groups\n"
+    )
     assert (demo / "policies" / "skus.lock.yaml").read_text() == text
 
 
@@ -70,6 +89,7 @@ def test_lock_lists_the_plans_microsoft_added_since_the_last_lock(run, demo):
     assert result.stdout.splitlines() == [
         "updated policies/skus.lock.yaml: 6 SKUs, 186 service plans",
         "  SPE_E5: + ADALLOM_S_DISCOVERY",
+        "policies/groups.lock.yaml is up to date: 8 groups",
     ]
     assert (
         "      - ADALLOM_S_DISCOVERY: 932ad362-64a8-4783-9106-97849a1a30b9\n"

@@ -76,6 +76,8 @@ def _policy_names(demo: Path) -> tuple[set[str], set[str]]:
     """The displayNames the policy declares under `groups`, and those it lists as `retired`."""
     declared, retired = set(), set()
     for path in (demo / "policies").glob("*.yaml"):
+        if path.name.endswith(".lock.yaml"):
+            continue  # the locks record, they don't declare
         document = yaml.safe_load(path.read_text()) or {}
         declared |= {group["displayName"] for group in document.get("groups") or ()}
         retired |= {group["displayName"] for group in document.get("retired") or ()}

@@ -1,0 +1,155 @@
+"""`reconciler report licenses|seats|groups`: read-only reports on the tenant, streamed.
+
+Rows are written as they are made, to stdout or to `--out FILE`, so a report on a large tenant
+starts at once and is never held whole.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TextIO
+
+import click
+
+from reconciler.cli.options import Sources, source_options
+from reconciler.errors import InputError, Location
+from reconciler.model import Tenant
+from reconciler.policy import load_policy
+from reconciler.providers.sources import open_tenant
+from reconciler.render.report import FORMATS, Row, write_report
+from reconciler.report import (
+    GroupRow,
+    LicenseRow,
+    SeatRow,
+    group_rows,
+    license_rows,
+    managed_ids,
+    seat_rows,
+)
+
+_format_option = click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="Text for people, CSV for spreadsheets, or JSON Lines (one object per row) for scripts.",
+)
+_out_option = click.option(
+    "--out",
+    "out_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the report to FILE instead of stdout.",
+)
+
+
+@click.group()
+def report() -> None:
+    """Read-only reports on the tenant: licenses, seats, licensing groups."""
+
+
+@report.command()
+@source_options
+@_format_option
+@click.option(
+    "--sku",
+    "skus",
+    metavar="SKU",
+    multiple=True,
+    help="Only this product (skuPartNumber or skuId); repeatable.",
+)
+@click.option(
+    "--group",
+    "groups",
+    metavar="GROUP",
+    multiple=True,
+    help="Only licenses inherited from this group (displayName or id); repeatable.",
+)
+@_out_option
+def licenses(
+    sources: Sources,
+    output_format: str,
+    skus: tuple[str, ...],
+    groups: tuple[str, ...],
+    out_file: Path | None,
+) -> None:
+    """One row per user, product and assignment: direct, or inherited from which group."""
+    rows = license_rows(_read(sources), skus, groups)
+    _write(rows, LicenseRow, output_format, out_file, "no license assignments match")
+
+
+@report.command()
+@source_options
+@_format_option
+@_out_option
+def seats(sources: Sources, output_format: str, out_file: Path | None) -> None:
+    """Per product: seats bought and used, held directly or through groups, users in error."""
+    _write(
+        seat_rows(_read(sources)), SeatRow, output_format, out_file, "the tenant has no products"
+    )
+
+
+@report.command()
+@source_options
+@_format_option
+@click.option(
+    "--all", "all_groups", is_flag=True, help="Every security-enabled group, not only licensing."
+)
+@_out_option
+def groups(sources: Sources, output_format: str, all_groups: bool, out_file: Path | None) -> None:
+    """Groups that assign licenses: managed by the policy or not, members, licenses, errors."""
+    loaded = None
+    if sources.policy.exists():
+        loaded = load_policy(sources.policy)
+    else:
+        click.echo(f"note: no policy at {sources.policy}: no group shows as managed", err=True)
+    tenant = _read(sources)
+    rows = group_rows(tenant, managed_ids(loaded, tenant), all_groups)
+    empty = "no security-enabled groups" if all_groups else "no groups assign licenses"
+    _write(rows, GroupRow, output_format, out_file, empty)
+
+
+def _read(sources: Sources) -> Tenant:
+    # licensing's properties are all a report reads of users, as for `reprocess`
+    with open_tenant(
+        sources.tenant,
+        sources.seed,
+        sources.base,
+        graph_url=sources.graph_url,
+        user_properties=frozenset(),
+    ) as provider:
+        return provider.read()
+
+
+def _write(
+    rows: Iterable[Row], row_type: type, output_format: str, out_file: Path | None, empty: str
+) -> None:
+    try:
+        with _output(out_file) as out:
+            count = write_report(rows, row_type, output_format, out)
+    except BrokenPipeError:
+        # the reader stopped early (`| head`); Python's own flush at exit would fail again, so
+        # stdout goes nowhere from here on, and the exit code says the report wasn't all read
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
+    if count == 0 and output_format == "text":
+        click.echo(empty, err=True)
+
+
+@contextmanager
+def _output(out_file: Path | None) -> Iterator[TextIO]:
+    if out_file is None:
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    try:
+        with out_file.open("w", encoding="utf-8", newline="") as file:
+            yield file
+    except OSError as exc:
+        raise InputError(
+            f"can't write the report: {exc.strerror}", Location(str(out_file))
+        ) from exc

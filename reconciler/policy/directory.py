@@ -1,0 +1,162 @@
+"""The policy's names for the tenant's users and groups: static members, pinned ids, retired.
+
+A retired entry names the group that apply deletes, so it is looked up with care:
+- by its `id` when pinned: the tenant's group with that id, whose displayName must agree
+  (ignoring case), since a wrong id would delete another group; a pinned id the tenant lacks
+  means the group is gone (ids are never reused), unless a group of the entry's name is there;
+- else by the id groups.lock.yaml recorded for its name, as the plan does (a group renamed in
+  the tenant), else by displayName, ignoring case; two groups of that name are ambiguous;
+- matching nothing, it was most likely deleted by an earlier apply and there is nothing to do,
+  unless a group the policy doesn't name has a name so close that it looks like a typo.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from reconciler.model import Group, Tenant
+from reconciler.policy.errors import PolicyError, closest
+from reconciler.policy.schema import intact_items, is_broken, is_whole, where
+from reconciler.policy.source import Pointer
+
+if TYPE_CHECKING:  # resolve.py imports this module
+    from reconciler.policy.resolve import LoadedPolicy
+
+# How alike a retired name and a tenant group's must be to take the first for a typo. Names
+# share prefixes by convention (LIC-...), so difflib's usual 0.6 would call most names close.
+TYPO = 0.85
+
+
+def directory_errors(policy: LoadedPolicy, tenant: Tenant) -> list[PolicyError]:
+    """Every member, pinned id and retired group of `policy` that `tenant` doesn't have."""
+    directory = _Directory(policy, tenant)
+    directory.check()
+    return directory.errors
+
+
+class _Directory:
+    """Looks the policy's members, pinned ids and retired groups up in the tenant."""
+
+    def __init__(self, policy: LoadedPolicy, tenant: Tenant) -> None:
+        self.policy = policy
+        self.document: Mapping[str, Any] = policy.document
+        self.tenant = tenant
+        self.by_id = {group.id.lower(): group for group in tenant.groups}
+        self.by_name: dict[str, list[Group]] = {}
+        for group in tenant.groups:
+            self.by_name.setdefault(group.displayName.casefold(), []).append(group)
+        self.pins: dict[str, Pointer] = {}  # tenant group id -> the declared entry pinning it
+        self.members: set[str] | None = None  # UPNs and object ids, built when needed
+        self.others: list[str] | None = None  # names of groups the policy doesn't name
+        self.errors: list[PolicyError] = []
+
+    def items(self, section: str) -> list[tuple[int, Any]]:
+        return intact_items(self.document.get(section, []), (section,), self.policy.broken)
+
+    def error(self, path: Pointer, message: str, at: Pointer | None = None) -> None:
+        """A problem with the entry or value at `path`, shown at `at` (by default, `path`)."""
+        location = self.policy.positions.location(at or path)
+        self.errors.append(PolicyError(f"{where(path, self.document)}: {message}", location))
+
+    def check(self) -> None:
+        broken = self.policy.broken
+        for index, group in self.items("groups"):
+            path = ("groups", index)
+            pin = group.get("id")
+            if isinstance(pin, str) and not is_broken((*path, "id"), broken):
+                if pin.lower() in self.by_id:
+                    self.pins[pin.lower()] = path
+                else:
+                    self.error((*path, "id"), f"the tenant has no group with id {pin}")
+            for number, member in intact_items(group.get("members"), (*path, "members"), broken):
+                if isinstance(member, str) and not self.is_member(member):
+                    self.error(
+                        (*path, "members", number),
+                        f"no user or group '{member}' in the tenant{self.closest_user(member)}",
+                    )
+        for index, item in self.items("retired"):
+            path = ("retired", index)
+            if not is_whole(path, broken):
+                continue
+            pin = item.get("id")
+            group = self.retired(item["displayName"], pin.lower() if pin else None, path)
+            declared = self.pins.get(group.id.lower()) if group is not None else None
+            if group is not None and declared is not None:
+                self.error(
+                    path,
+                    f"the tenant's group {group.displayName} is declared at "
+                    f"{self.policy.positions.location(declared)} by its id; it can't be "
+                    "retired too",
+                    (*path, "displayName"),
+                )
+
+    def retired(self, name: str, pin: str | None, path: Pointer) -> Group | None:
+        """The tenant's group a retired entry deletes; None if none (or it is ambiguous)."""
+        name_path, id_path = (*path, "displayName"), (*path, "id")
+        remembered = self.remembered(name) if pin is None else None
+        if remembered is not None:
+            return remembered
+        if pin is not None:
+            group = self.by_id.get(pin)
+            namesakes = self.by_name.get(name.casefold(), [])
+            if group is None and namesakes:
+                self.error(
+                    path,
+                    f"the tenant has no group with id {pin}, but has a group '{name}' with id "
+                    f"{namesakes[0].id}: pin that id, or remove this entry if the group is gone",
+                    id_path,
+                )
+            elif group is not None and group.displayName.casefold() != name.casefold():
+                self.error(
+                    path,
+                    f"id {pin} is the tenant's group '{group.displayName}'; to retire (delete) "
+                    "it, write its displayName as the tenant has it",
+                    name_path,
+                )
+                return None
+            return group
+        found = self.by_name.get(name.casefold(), [])
+        if len(found) > 1:
+            message = f"the tenant has {len(found)} groups of that name; pin the one to retire"
+            self.error(path, f"{message} with its id", name_path)
+        elif not found and (close := closest(name, self.unclaimed(), TYPO)):
+            message = f"the tenant has no group of that name{close}"
+            self.error(path, f"{message}; if it was deleted already, remove this entry", name_path)
+        return found[0] if len(found) == 1 else None
+
+    def remembered(self, name: str) -> Group | None:
+        """The tenant's group groups.lock.yaml records for `name`, by the id it recorded."""
+        lock = self.policy.group_lock
+        locked = lock.find(name, None) if lock is not None else None
+        return self.by_id.get(locked.id.lower()) if locked is not None and locked.id else None
+
+    def unclaimed(self) -> list[str]:
+        """The names of the tenant's groups no entry of the policy names or pins."""
+        if self.others is not None:
+            return self.others
+        named = {
+            item["displayName"].casefold()
+            for section in ("groups", "retired")
+            for _, item in self.items(section)
+            if isinstance(item, dict) and isinstance(item.get("displayName"), str)
+        }
+        self.others = [
+            group.displayName
+            for group in self.tenant.groups
+            if group.displayName.casefold() not in named and group.id.lower() not in self.pins
+        ]
+        return self.others
+
+    def is_member(self, member: str) -> bool:
+        if self.members is None:
+            # as plan/diff.py finds members: a user by UPN or id, or a group by id
+            users = self.tenant.users
+            self.members = {user.userPrincipalName.lower() for user in users}
+            self.members |= {user.id.lower() for user in users} | set(self.by_id)
+        return member.lower() in self.members
+
+    def closest_user(self, member: str) -> str:
+        if "@" not in member:
+            return ""  # an object id: the closest id would be no help
+        return closest(member, (user.userPrincipalName for user in self.tenant.users))
