@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from reconciler.cli.lock import group_lock_report, lock_report
-from reconciler.cli.options import Sources, source_options
+from reconciler.cli.options import Sources, open_tenant_for_licensing, source_options
 from reconciler.errors import Location, ReconcilerError
 from reconciler.importer import (
     Choice,
@@ -27,7 +27,6 @@ from reconciler.plan.diff import diff
 from reconciler.plan.planning import check_pin
 from reconciler.policy import LoadedPolicy, load_policy, resolve, update_lock
 from reconciler.policy.group_lock import load_group_lock, update_group_lock
-from reconciler.providers.sources import open_tenant
 
 
 class WouldOverwriteError(ReconcilerError):
@@ -72,13 +71,7 @@ def import_(
     out = out_dir if out_dir is not None else _default_out(sources.policy)
     target = sources.policy if _inside(out, sources.policy) else out
     # the import reads ids and names only, not what rules read of users
-    with open_tenant(
-        sources.tenant,
-        sources.seed,
-        sources.base,
-        graph_url=sources.graph_url,
-        user_properties=frozenset(),
-    ) as provider:
+    with open_tenant_for_licensing(sources) as provider:
         tenant = provider.read()
     declared, pinned = _declared(existing, tenant)
     lock = load_group_lock(target)

@@ -103,6 +103,17 @@ def open_tenant_for(
     )
 
 
+def open_tenant_for_licensing(sources: Sources) -> Provider:
+    """The tenant `sources` name, its users read for licensing only, not what rules read."""
+    return open_tenant(
+        sources.tenant,
+        sources.seed,
+        sources.base,
+        graph_url=sources.graph_url,
+        user_properties=frozenset(),
+    )
+
+
 def apply_lock(provider: Provider) -> AbstractContextManager[object]:
     """The provider's apply lock, held across reads and writes; Graph has no such lock."""
     lock = getattr(provider, "lock", None)

@@ -15,11 +15,10 @@ from typing import TextIO
 
 import click
 
-from reconciler.cli.options import Sources, source_options
+from reconciler.cli.options import Sources, open_tenant_for_licensing, source_options
 from reconciler.errors import InputError, Location
 from reconciler.model import Tenant
 from reconciler.policy import load_policy
-from reconciler.providers.sources import open_tenant
 from reconciler.render.report import FORMATS, Row, write_report
 from reconciler.report import (
     GroupRow,
@@ -115,13 +114,7 @@ def groups(sources: Sources, output_format: str, all_groups: bool, out_file: Pat
 
 def _read(sources: Sources) -> Tenant:
     # licensing's properties are all a report reads of users, as for `reprocess`
-    with open_tenant(
-        sources.tenant,
-        sources.seed,
-        sources.base,
-        graph_url=sources.graph_url,
-        user_properties=frozenset(),
-    ) as provider:
+    with open_tenant_for_licensing(sources) as provider:
         return provider.read()
 
 

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from jsonschema import Draft202012Validator
 
-from reconciler.errors import InputError, Location
+from reconciler.errors import Location
 from reconciler.jsonschemas import load_schema
 from reconciler.model import Tenant
 from reconciler.policy.errors import PolicyError, raise_all
-from reconciler.policy.lock import LockDumper
+from reconciler.policy.lock import LockDumper, with_hint, write_lock_file
 from reconciler.policy.schema import schema_errors
 from reconciler.policy.source import GROUP_LOCK_NAME, Positions, read_file
 
@@ -183,10 +183,8 @@ def load_group_lock(policy: Path) -> GroupLock | None:
     try:
         return read_group_lock(path)
     except PolicyError as error:
-        hint = "; run `reconciler lock` to write it anew"
-        amended = [PolicyError(each.message + hint, each.location) for each in error.errors]
-        amended[0].errors = tuple(amended)
-        raise amended[0] from error
+        # it can't be written anew: what it remembers is not derived from anything
+        raise with_hint(error, "; mend it by hand, keeping every `protect: true`") from error
 
 
 def update_group_lock(
@@ -207,11 +205,7 @@ def update_group_lock(
     text = group_lock_text(lock)
     written = text != old_text
     if written:
-        try:
-            path.write_text(text, encoding="utf-8", newline="\n")
-        except OSError as exc:
-            message = f"can't write the lock file: {exc.strerror}"
-            raise InputError(message, Location(str(path))) from exc
+        write_lock_file(path, text)
     before = previous.groups if previous else ()
     added = tuple(g for g in lock.groups if not _listed(g, before))
     dropped = tuple(g for g in before if not _listed(g, lock.groups))

@@ -210,10 +210,23 @@ def load_lock(policy: Path) -> SkuLock | None:
         return read_lock(path)
     except PolicyError as error:
         # the lock is derived data: saying how to write it anew beats hand-repairing it
-        hint = "; run `reconciler lock` to write it anew"
-        amended = [PolicyError(each.message + hint, each.location) for each in error.errors]
-        amended[0].errors = tuple(amended)
-        raise amended[0] from error
+        raise with_hint(error, "; run `reconciler lock` to write it anew") from error
+
+
+def with_hint(error: PolicyError, hint: str) -> PolicyError:
+    """`error` and all it carries, each message followed by `hint`."""
+    amended = [PolicyError(each.message + hint, each.location) for each in error.errors]
+    amended[0].errors = tuple(amended)
+    return amended[0]
+
+
+def write_lock_file(path: Path, text: str) -> None:
+    """Write a lock file; "\n" on every system, so it doesn't change with who ran the command."""
+    try:
+        path.write_text(text, encoding="utf-8", newline="\n")
+    except OSError as exc:
+        message = f"can't write the lock file: {exc.strerror}"
+        raise InputError(message, Location(str(path))) from exc
 
 
 def update_lock(policy: Path, desired: DesiredState, skus: Sequence[Sku]) -> LockUpdate:
@@ -233,10 +246,5 @@ def update_lock(policy: Path, desired: DesiredState, skus: Sequence[Sku]) -> Loc
     text = lock_text(lock)
     written = text != old_text
     if written:
-        try:
-            # "\n" on every system, so the committed file doesn't change with who ran the command
-            path.write_text(text, encoding="utf-8", newline="\n")
-        except OSError as exc:
-            message = f"can't write the lock file: {exc.strerror}"
-            raise InputError(message, Location(str(path))) from exc
+        write_lock_file(path, text)
     return LockUpdate(path, lock, previous, unreadable, compare(previous, lock), written)
