@@ -57,7 +57,8 @@ def make_import_tenant(users: int, groups: int, seed: int = 11) -> dict[str, Any
     user_ids = [user["id"] for user in document["users"]]
     skus = document["subscribedSkus"]
     document["devices"] = [
-        {"id": _guid(rng), "displayName": f"PC-{n:04}", "accountEnabled": True} for n in range(5)
+        {"id": synthetic._guid(rng), "displayName": f"PC-{n:04}", "accountEnabled": True}
+        for n in range(5)
     ]
     extra = max(0, groups - len(document["groups"]))
     rules = synthetic.make_rules(extra, user_ids[:50], seed)
@@ -71,7 +72,7 @@ def make_import_tenant(users: int, groups: int, seed: int = 11) -> dict[str, Any
             before = synthetic.DEPARTMENTS[(position - 1) % len(synthetic.DEPARTMENTS)]
             name = f"grp {position - 1:04}  {before.lower()}!"
         group: dict[str, Any] = {
-            "id": _guid(rng),
+            "id": synthetic._guid(rng),
             "displayName": name,
             "groupTypes": [],
             "securityEnabled": True,
@@ -113,10 +114,6 @@ def _licenses(rng: random.Random, skus: Sequence[dict[str, Any]]) -> list[dict[s
         off = rng.sample(plans, min(len(plans), rng.choice([0, 0, 1, 2, 3])))
         licenses.append({"skuId": sku["skuId"], "disabledPlans": sorted(off)})
     return licenses
-
-
-def _guid(rng: random.Random) -> str:
-    return str(__import__("uuid").UUID(int=rng.getrandbits(128), version=4))
 
 
 def settled(document: dict[str, Any]) -> Tenant:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -198,16 +198,22 @@ def read_audit(
     user: str | None = None,
     since: datetime | None = None,
     damaged: list[InputError] | None = None,
+    *,
+    until: datetime | None = None,
+    operations: Collection[str] = (),
 ) -> list[Record]:
     """The records of the log at `path` that match every filter given, oldest first.
 
     `group`: a displayName or id; `user`: a userPrincipalName or id among a change's members;
-    `since`: records at or after it (a naive time is UTC). A missing log has no records. A
-    damaged line raises, or with a `damaged` list is added to it and skipped: a run cut short
-    must not make the rest of an append-only log unreadable.
+    `since`/`until`: records at or after / at or before it (a naive time is UTC); `operations`:
+    records of one of these (case ignored). A missing log has no records. A damaged line
+    raises, or with a `damaged` list is added to it and skipped: a run cut short must not make
+    the rest of an append-only log unreadable.
     """
     path = Path(path)
     since = _utc(since) if since is not None else None
+    until = _utc(until) if until is not None else None
+    wanted = {operation.casefold() for operation in operations}
     records = []
     try:
         with path.open("rb") as file:
@@ -221,7 +227,9 @@ def read_audit(
                         raise
                     damaged.append(error)
                     continue
-                if since is not None and moment < since:
+                if (since is not None and moment < since) or (until is not None and moment > until):
+                    continue
+                if wanted and str(record.get("operation", "")).casefold() not in wanted:
                     continue
                 if group is not None and not _named(record.get("group"), group, "displayName"):
                     continue

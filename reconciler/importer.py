@@ -7,22 +7,20 @@ a policy can't state without a change is left out and said, never guessed.
 
 from __future__ import annotations
 
-import difflib
-import re
 from collections import deque
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from reconciler.directory_audit import is_object_id
 from reconciler.engine.membership import parsed_rule
 from reconciler.errors import ReconcilerError
 from reconciler.importer_yaml import PolicyFile, policy_files, tenant_name
 from reconciler.model import Group, Sku, Tenant
 from reconciler.plan.diff import find_group
+from reconciler.policy.errors import closest
 from reconciler.rules import MAX_RULE_LENGTH, RuleError
 from reconciler.rules.ast import MemberOf
-
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 class ImportRefusedError(ReconcilerError):
@@ -214,16 +212,14 @@ def _named(tenant: Tenant, name: str) -> Group:
             f"--group: {len(named)} groups are named {name} ({ids}); give an id"
         )
     if not named:
-        names = {g.displayName.casefold(): g.displayName for g in tenant.groups}
-        close = difflib.get_close_matches(name.casefold(), list(names), n=1, cutoff=0.6)
-        hint = f" (did you mean '{names[close[0]]}'?)" if close else ""
+        hint = closest(name, (g.displayName for g in tenant.groups))
         raise ImportRefusedError(f"--group: no group '{name}' in the tenant{hint}")
     return named[0]
 
 
 def _unfit(group: Group, skus: Mapping[str, Sku]) -> str | None:
     """Why a policy can't declare `group` as it is, or None when it can."""
-    if not _GUID.match(group.id):
+    if not is_object_id(group.id):
         return f"its id {group.id} is not a GUID, so the policy can't pin it"
     if not group.securityEnabled:
         return "it isn't security-enabled, and a policy declares only groups that are"

@@ -323,6 +323,16 @@ def test_read_audit_keeps_records_at_or_after_since(written):
     assert _operations(read_audit(written, since=since)) == [FINISH, START, FINISH]
 
 
+def test_read_audit_keeps_records_at_or_before_until_and_of_the_operations_named(written):
+    until = datetime(2024, 5, 1, 9, 31, tzinfo=UTC)
+    assert _operations(read_audit(written, until=until)) == ["createGroup", "addMembers"]
+    assert _operations(read_audit(written, operations=["ADDMEMBERS", FINISH])) == [
+        "addMembers",
+        FINISH,
+        FINISH,
+    ]
+
+
 def test_read_audit_reads_a_naive_since_as_utc_and_honours_an_offset(written):
     naive = read_audit(written, since=datetime(2024, 5, 1, 9, 36))
     assert _operations(naive) == [START, FINISH]

@@ -12,7 +12,12 @@ from typing import Any
 import click
 
 from reconciler.audit import Record, parse_time, read_audit, timestamp
-from reconciler.cli.options import Sources, format_option, source_options
+from reconciler.cli.options import (
+    Sources,
+    format_option,
+    open_tenant_for_licensing,
+    source_options,
+)
 from reconciler.directory_audit import (
     ACTOR_DETAIL,
     SUCCESS,
@@ -21,7 +26,6 @@ from reconciler.directory_audit import (
     licensing_query,
 )
 from reconciler.errors import InputError
-from reconciler.providers.sources import open_tenant
 from reconciler.render.errors import error_text
 
 RECONCILER, ENTRA, ALL = "reconciler", "entra", "all"
@@ -103,10 +107,16 @@ def audit(
             click.echo(f"no audit log at {sources.audit} yet", err=True)
             if log == RECONCILER:
                 return
-        records = read_audit(sources.audit, group=group, user=user, since=since, damaged=damaged)
-        entries += [
-            _reconciler_entry(record) for record in records if _within(record, until, activities)
-        ]
+        records = read_audit(
+            sources.audit,
+            group=group,
+            user=user,
+            since=since,
+            until=until,
+            operations=activities,
+            damaged=damaged,
+        )
+        entries += [_reconciler_entry(record) for record in records]
     if log in (ENTRA, ALL):
         entries += [
             _entra_entry(record)
@@ -133,13 +143,7 @@ def _entra(
 ) -> list[DirectoryAudit]:
     """The tenant's directory audit records, oldest first; names resolved against the tenant."""
     groups, users = [group] if group else [], [user] if user else []
-    with open_tenant(
-        sources.tenant,
-        sources.seed,
-        sources.base,
-        graph_url=sources.graph_url,
-        user_properties=frozenset(),  # names are all a read here is for
-    ) as provider:
+    with open_tenant_for_licensing(sources) as provider:
         names = any(not is_object_id(item) for item in (*groups, *users))
         tenant = provider.read() if names else None
         query = licensing_query(
@@ -147,14 +151,6 @@ def _entra(
         )
         found = list(provider.directory_audits(query))
     return found[::-1]  # Graph lists newest first
-
-
-def _within(record: Record, until: datetime | None, activities: Sequence[str]) -> bool:
-    """Whether a reconciler record is at or before `until` and of one of `activities`."""
-    if until is not None and parse_time(str(record["activityDateTime"])) > until:
-        return False
-    wanted = {activity.casefold() for activity in activities}
-    return not wanted or str(record.get("operation", "")).casefold() in wanted
 
 
 def _reconciler_entry(record: Record) -> _Entry:

@@ -26,12 +26,12 @@ def lock(sources: Sources) -> None:
     # without the old SKU lock: it is rewritten whatever it holds, a merge conflict included;
     # the group lock is read, since the protections it remembers can't be derived again
     loaded = load_policy(sources.policy, with_lock=False, keep_going=True)
+    loaded = replace(loaded, group_lock=load_group_lock(sources.policy))
     with open_tenant_for(sources, loaded) as provider:
         tenant = provider.read()
     desired = resolve(loaded, tenant.subscribedSkus, tenant=tenant)
     check_pin(desired.tenant, tenant, loaded)
-    remembered = load_group_lock(sources.policy)
-    plan = build_plan(replace(desired, groupLock=remembered), tenant)
+    plan = build_plan(desired, tenant)
     losing = {group_id for group_id, _ in plan.guards.protected}
     update = update_lock(sources.policy, desired, tenant.subscribedSkus)
     groups = update_group_lock(sources.policy, desired, tenant, losing)

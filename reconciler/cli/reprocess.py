@@ -12,9 +12,14 @@ from contextlib import nullcontext
 import click
 
 from reconciler.audit import AuditLog, default_actor
-from reconciler.cli.options import Sources, apply_lock, format_option, source_options
+from reconciler.cli.options import (
+    Sources,
+    apply_lock,
+    format_option,
+    open_tenant_for_licensing,
+    source_options,
+)
 from reconciler.errors import ReconcilerError
-from reconciler.providers.sources import open_tenant
 from reconciler.render.reprocess import nothing_text, reprocess_json, reprocess_text
 from reconciler.reprocess import NOT_REPROCESSED, ReprocessResult, choose, preview, reprocess_users
 
@@ -48,13 +53,7 @@ def reprocess(
     """
     with (
         # licensing's properties are all reprocessing reads (and those the tenant's rules name)
-        open_tenant(
-            sources.tenant,
-            sources.seed,
-            sources.base,
-            graph_url=sources.graph_url,
-            user_properties=frozenset(),
-        ) as provider,
+        open_tenant_for_licensing(sources) as provider,
         nullcontext() if dry_run else apply_lock(provider),
     ):
         before = provider.read()

@@ -32,6 +32,7 @@ from reconciler.directory_audit import (
 )
 from reconciler.emulator import odata
 from reconciler.emulator.errors import GraphError, bad_request
+from reconciler.emulator.filters import invalid, tokenize, unsupported
 from reconciler.emulator.messages import Request, Response
 
 if TYPE_CHECKING:
@@ -97,7 +98,7 @@ _KINDS = ("category", "activityDisplayName", "loggedByService")
 
 def parse_filter(text: str) -> tuple[AuditQuery, set[str] | None]:
     """The query a `$filter` asks, and the loggedByService values it allows (None: any)."""
-    parser = _Parser(_tokens(text))
+    parser = _Parser(tokenize(text, _TOKEN))
     query, services = AuditQuery(), None
     targets: list[tuple[str, ...]] = []
     while parser.tokens:
@@ -138,18 +139,6 @@ def _timed(query: AuditQuery, operator: str, moment: datetime) -> AuditQuery:
     return query
 
 
-def _tokens(text: str) -> list[tuple[str, str]]:
-    out, position = [], 0
-    text = text.strip()
-    while position < len(text):
-        match = _TOKEN.match(text, position)
-        if match is None or match.end() == position:
-            raise _invalid(f"syntax error at position {position}")
-        out.append((match.lastgroup or "word", match.group(match.lastgroup or "word")))
-        position = match.end()
-    return out
-
-
 class _Parser:
     def __init__(self, tokens: list[tuple[str, str]]) -> None:
         self.tokens, self.position = tokens, 0
@@ -159,12 +148,12 @@ class _Parser:
 
     def take(self, expected: str | None = None, kind: str | None = None) -> str:
         if self.position >= len(self.tokens):
-            raise _invalid(f"expected '{expected or kind or 'more'}' at the end")
+            raise invalid(f"expected '{expected or kind or 'more'}' at the end")
         token_kind, token = self.tokens[self.position]
         if (expected is not None and token.lower() != expected.lower()) or (
             kind is not None and token_kind != kind
         ):
-            raise _invalid(f"expected '{expected or kind}', not '{token}'")
+            raise invalid(f"expected '{expected or kind}', not '{token}'")
         self.position += 1
         return token
 
@@ -194,7 +183,7 @@ class _Parser:
             variable = self.take(kind="word")
             self.take(":")
             if self.take(kind="word") != variable:
-                raise _invalid("expected the lambda variable")
+                raise invalid("expected the lambda variable")
             self.take("/")
             if self.take(kind="word") != "id":
                 raise _unsupported("targetResources")
@@ -209,7 +198,7 @@ class _Parser:
             try:
                 return name, operator, parse_time(self.take(kind="time"))
             except ValueError:
-                raise _invalid("not a date and time") from None
+                raise invalid("not a date and time") from None
         if name not in _KINDS or operator != "eq":
             raise _unsupported(name)
         return name, operator, _string(self.take(kind="string"))
@@ -219,14 +208,5 @@ def _string(token: str) -> str:
     return token[1:-1].replace("''", "'")
 
 
-def _invalid(detail: str) -> GraphError:
-    return GraphError(400, "BadRequest", f"Invalid filter clause: {detail}.")
-
-
 def _unsupported(name: str) -> GraphError:
-    return GraphError(
-        400,
-        "Request_UnsupportedQuery",
-        f"Unsupported or invalid query filter clause specified for property '{name}' "
-        "of resource 'directoryAudit'.",
-    )
+    return unsupported(name, "directoryAudits")

@@ -56,7 +56,7 @@ FILTERABLE = {
     ),
 }
 COLLECTIONS = {"users": ("assignedLicenses",), "groups": ("assignedLicenses", "groupTypes")}
-RESOURCE = {"users": "User", "groups": "Group"}
+RESOURCE = {"users": "User", "groups": "Group", "directoryAudits": "directoryAudit"}
 
 _TOKEN = re.compile(
     r"\s*(?:(?P<string>'(?:[^']|'')*')|(?P<punct>[(),:/])"
@@ -72,27 +72,35 @@ def compile_filter(
     parser = _Parser(_tokens(text), kind, advanced, errors_of)
     predicate = parser.expression()
     if parser.peek() is not None:
-        raise _invalid(f"unexpected '{parser.peek()}'")
+        raise invalid(f"unexpected '{parser.peek()}'")
     return predicate
 
 
-def _tokens(text: str) -> list[str]:
+def tokenize(text: str, pattern: re.Pattern[str]) -> list[tuple[str, str]]:
+    """(group name, token) for each match of `pattern`'s named groups; 400 where none matches."""
     out, position = [], 0
     text = text.strip()
     while position < len(text):
-        match = _TOKEN.match(text, position)
+        match = pattern.match(text, position)
         if match is None or match.end() == position:
-            raise _invalid(f"syntax error at position {position}")
-        out.append(match.group(match.lastgroup or "word"))
+            raise invalid(f"syntax error at position {position}")
+        kind = match.lastgroup or "word"
+        out.append((kind, match.group(kind)))
         position = match.end()
-    return [token for token in out if token.strip()]
+    return out
 
 
-def _invalid(detail: str) -> GraphError:
+def _tokens(text: str) -> list[str]:
+    return [token for _, token in tokenize(text, _TOKEN) if token.strip()]
+
+
+def invalid(detail: str) -> GraphError:
+    """Graph's 400 for a `$filter` it can't parse."""
     return GraphError(400, "BadRequest", f"Invalid filter clause: {detail}.")
 
 
-def _unsupported(name: str, kind: str) -> GraphError:
+def unsupported(name: str, kind: str) -> GraphError:
+    """Graph's 400 for a clause on `name` that resources of `kind` (a collection) don't filter."""
     return GraphError(
         400,
         "Request_UnsupportedQuery",
@@ -118,7 +126,7 @@ def _literal(token: str) -> Any:
     try:
         return float(token) if "." in token else int(token)
     except ValueError:
-        raise _invalid(f"'{token}' is not a value") from None
+        raise invalid(f"'{token}' is not a value") from None
 
 
 def _equal(value: Any, literal: Any) -> bool:
@@ -138,7 +146,7 @@ class _Parser:
     def take(self, expected: str | None = None) -> str:
         token = self.peek()
         if token is None or (expected is not None and token.lower() != expected.lower()):
-            raise _invalid(f"expected '{expected or 'more'}'")
+            raise invalid(f"expected '{expected or 'more'}'")
         self.position += 1
         return token
 
@@ -185,7 +193,7 @@ class _Parser:
 
     def property(self, name: str) -> str:
         if name not in FILTERABLE[self.kind]:
-            raise _unsupported(name, self.kind)
+            raise unsupported(name, self.kind)
         return name
 
     def comparison(self, name: str) -> Predicate:
@@ -201,7 +209,7 @@ class _Parser:
         literal = _literal(self.take())
         if name == "hasMembersWithLicenseErrors":
             if operator != "eq" or literal is not True:
-                raise _unsupported(name, self.kind)
+                raise unsupported(name, self.kind)
             return lambda doc: self.errors_of(doc["id"])
         if operator == "eq":
             return lambda doc: _equal(self.value(doc, name), literal)
@@ -209,7 +217,7 @@ class _Parser:
             if not self.advanced:
                 raise _advanced_only()
             return lambda doc: not _equal(self.value(doc, name), literal)
-        raise _unsupported(name, self.kind)
+        raise unsupported(name, self.kind)
 
     @staticmethod
     def value(doc: dict[str, Any], name: str) -> Any:
@@ -217,10 +225,10 @@ class _Parser:
 
     def lambda_(self, collection: str) -> Predicate:
         if collection not in COLLECTIONS[self.kind]:
-            raise _unsupported(collection, self.kind)
+            raise unsupported(collection, self.kind)
         self.take("/")
         if self.take().lower() != "any":
-            raise _unsupported(collection, self.kind)
+            raise unsupported(collection, self.kind)
         self.take("(")
         variable = self.take()
         self.take(":")
@@ -230,17 +238,17 @@ class _Parser:
             self.take("/")
             member = self.take()
         if head != variable:
-            raise _invalid(f"'{head}' is not the lambda variable")
+            raise invalid(f"'{head}' is not the lambda variable")
         if self.take().lower() != "eq":
-            raise _unsupported(collection, self.kind)
+            raise unsupported(collection, self.kind)
         literal = _literal(self.take())
         self.take(")")
         if collection == "assignedLicenses":
             if member != "skuId":
-                raise _unsupported(f"{collection}/{member}", self.kind)
+                raise unsupported(f"{collection}/{member}", self.kind)
             return lambda doc: any(
                 _equal(item.get("skuId"), literal) for item in doc.get(collection) or ()
             )
         if member is not None:
-            raise _unsupported(collection, self.kind)
+            raise unsupported(collection, self.kind)
         return lambda doc: any(_equal(item, literal) for item in doc.get(collection) or ())

@@ -47,15 +47,26 @@ def service_names(tenant: Tenant) -> dict[str, str]:
     return names
 
 
+def plans_by_sku(tenant: Tenant) -> dict[str, frozenset[str]]:
+    """Each product's lower-case plan ids, by lower-case skuId."""
+    return {
+        sku.skuId.lower(): frozenset(plan.servicePlanId.lower() for plan in sku.servicePlans)
+        for sku in tenant.subscribedSkus
+    }
+
+
+def plans_on(
+    plans: Mapping[str, frozenset[str]], sku_id: str, disabled: Iterable[str]
+) -> frozenset[str]:
+    """The lower-case plan ids one assignment of a product turns on."""
+    return plans.get(sku_id.lower(), frozenset()) - {plan.lower() for plan in disabled}
+
+
 def enabled_plans(
     licenses: Iterable[AssignedLicense], plans: Mapping[str, frozenset[str]]
 ) -> frozenset[str]:
     """The lower-case plan ids a user's licenses turn on."""
-    found: set[str] = set()
-    for assigned in licenses:
-        off = {plan.lower() for plan in assigned.disabledPlans}
-        found |= plans.get(assigned.skuId.lower(), frozenset()) - off
-    return frozenset(found)
+    return frozenset().union(*(plans_on(plans, a.skuId, a.disabledPlans) for a in licenses))
 
 
 def with_assigned_plans(

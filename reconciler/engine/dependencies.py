@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
+from reconciler.engine.assigned_plans import plans_on
 from reconciler.engine.catalog import ServicePlanRules
 from reconciler.model import (
     ACTIVE,
@@ -33,6 +34,11 @@ OTHER_ERROR = "Other"  # "the result of an error with another license assigned b
 def delivered(state: LicenseAssignmentState) -> bool:
     """Whether the user has the assignment's plans: active, or kept in error by a dependency."""
     return state.state in (ACTIVE, ACTIVE_WITH_ERROR)
+
+
+def held_skus(user: User) -> frozenset[str]:
+    """The products (lower-case skuId) a user holds before a change, from any assignment."""
+    return frozenset(s.skuId.lower() for s in user.licenseAssignmentStates if delivered(s))
 
 
 def bundled(
@@ -59,8 +65,7 @@ def settle_dependencies(
     """
 
     def on(state: LicenseAssignmentState) -> frozenset[str]:
-        disabled = {plan.lower() for plan in state.disabledPlans}
-        return plans.get(state.skuId.lower(), frozenset()) - disabled
+        return plans_on(plans, state.skuId, state.disabledPlans)
 
     def failed(
         state: LicenseAssignmentState, how: str, cause: frozenset[str]
@@ -69,7 +74,7 @@ def settle_dependencies(
         error = DEPENDENCY_VIOLATION if on(state) & cause else OTHER_ERROR
         return replace(state, state=how, error=error)
 
-    held = {s.skuId.lower() for s in user.licenseAssignmentStates if delivered(s)}
+    held = held_skus(user)
     while True:
         giving = [s for s in found if delivered(s)]
         judged = frozenset().union(

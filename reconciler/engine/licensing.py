@@ -27,12 +27,19 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime
 
-from reconciler.engine.assigned_plans import enabled_plans, service_names, with_assigned_plans
+from reconciler.engine.assigned_plans import (
+    enabled_plans,
+    plans_by_sku,
+    plans_on,
+    service_names,
+    with_assigned_plans,
+)
 from reconciler.engine.catalog import DEFAULT_RULES, ServicePlanRules
 from reconciler.engine.dependencies import (
     OTHER_ERROR,
     bundled,
     delivered,
+    held_skus,
     settle_dependencies,
 )
 from reconciler.engine.membership import (
@@ -157,7 +164,7 @@ def recompute(
     parsed = evaluated_rules(tenant)
     by_plans = {key for key, rule in parsed.items() if reads_assigned_plans(rule)}
     cascading = by_plans | {key for key, rule in parsed.items() if isinstance(rule.body, MemberOf)}
-    plans = _plans_by_sku(tenant)
+    plans = plans_by_sku(tenant)
     services = service_names(tenant) if by_plans else {}
     members = dynamic_members(tenant, now, fresh)
     # each round starts from the licenses the last one settled, as Entra processes a group
@@ -208,13 +215,6 @@ def _with_consumed_units(tenant: Tenant) -> Tenant:
     return replace(tenant, subscribedSkus=skus)
 
 
-def _plans_by_sku(tenant: Tenant) -> dict[str, frozenset[str]]:
-    return {
-        sku.skuId.lower(): frozenset(plan.servicePlanId.lower() for plan in sku.servicePlans)
-        for sku in tenant.subscribedSkus
-    }
-
-
 def _settled(user: User, states: tuple[LicenseAssignmentState, ...]) -> User:
     """The user with these license states; the very same object when nothing changed, so
     those who write the tenant can tell the users a change touched by identity."""
@@ -255,7 +255,7 @@ def _settle(
     """
     users = {user.id.lower(): user for user in tenant.users}
     seats = {sku.skuId.lower(): sku.prepaidUnits.enabled for sku in tenant.subscribedSkus}
-    held_before = {user.id: _held(user) for user in tenant.users}
+    held_before = {user.id: held_skus(user) for user in tenant.users}
     holders: dict[str, set[str]] = {}
     states: dict[str, list[LicenseAssignmentState]] = {}
     # the plans each user has enabled so far, by product: what a new assignment may clash with
@@ -263,8 +263,9 @@ def _settle(
 
     def grant(user_id: str, sku: str, disabled: frozenset[str]) -> None:
         holders.setdefault(sku, set()).add(user_id)
-        off = {plan.lower() for plan in disabled}
-        enabled.setdefault(user_id, {}).setdefault(sku, set()).update(plans.get(sku, set()) - off)
+        enabled.setdefault(user_id, {}).setdefault(sku, set()).update(
+            plans_on(plans, sku, disabled)
+        )
 
     for user in tenant.users:
         for state in user.licenseAssignmentStates:
@@ -331,11 +332,6 @@ def _settle(
             # seats were handed out as if those were free: hand them out again
             return _settle(tenant, plans, rules, kept | held)
     return {user_id: tuple(found) for user_id, found in states.items()}
-
-
-def _held(user: User) -> frozenset[str]:
-    """The products (lower-case skuId) a user holds before a change, from any assignment."""
-    return frozenset(s.skuId.lower() for s in user.licenseAssignmentStates if delivered(s))
 
 
 def _new_assignment_errors(

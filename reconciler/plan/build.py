@@ -19,7 +19,7 @@ from reconciler.plan.checks import service_plans as service_plan_checks
 from reconciler.plan.diff import diff
 from reconciler.plan.guards import Guards, guards
 from reconciler.plan.impact import Impact, impact
-from reconciler.plan.managed import Released, released, unmanaged_licensed, with_memory
+from reconciler.plan.managed import Released, released, unmanaged_sharing, with_memory
 from reconciler.plan.order import phases
 from reconciler.plan.seats import SeatForecast, seat_forecast
 from reconciler.plan.warnings import PlanWarning
@@ -47,7 +47,7 @@ class Plan:
     guards: Guards
     # groups groups.lock.yaml remembers that the policy no longer declares: left as they are
     released: tuple[Released, ...] = ()
-    # groups that assign licenses outside the policy
+    # groups outside the policy that assign products the policy assigns too
     unmanaged: tuple[Group, ...] = ()
 
     @property
@@ -153,5 +153,5 @@ def build_plan(desired: DesiredState, tenant: Tenant, now: datetime | None = Non
         warnings,
         guards(desired, found, before),
         released(desired, desired.groupLock, tenant),
-        unmanaged_licensed(desired, tenant),
+        unmanaged_sharing(desired, tenant),
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
+from reconciler.engine.assigned_plans import plans_by_sku, plans_on
 from reconciler.model import (
     LicenseAssignmentState,
     Sku,
@@ -137,6 +138,7 @@ class _Compare:
         self, before: Tenant, after: Tenant, changes: Iterable[Change], during: Tenant | None
     ) -> None:
         self.skus = {sku.skuId.lower(): sku for sku in before.subscribedSkus}
+        self.sku_plans = plans_by_sku(before)
         self.during = {user.id: user for user in during.users} if during else {}
         self.members_during = (
             {group.id: frozenset(group.members) for group in during.groups} if during else {}
@@ -165,7 +167,7 @@ class _Compare:
         # one product with one set of disabled plans recurs for thousands of users
         key = (sku_id.lower(), disabled)
         if key not in self._enabled:
-            self._enabled[key] = _enabled(self.skus, sku_id, disabled)
+            self._enabled[key] = plans_on(self.sku_plans, sku_id, disabled)
         return self._enabled[key]
 
     def name(self, group_id: str | None) -> str | None:
@@ -319,9 +321,3 @@ def _turned_dynamic_group(user: User, sku_key: str, turned_dynamic: set[str]) ->
         ),
         None,
     )
-
-
-def _enabled(skus: Mapping[str, Sku], sku_id: str, disabled: frozenset[str]) -> frozenset[str]:
-    sku = skus.get(sku_id.lower())
-    plans = {plan.servicePlanId.lower() for plan in sku.servicePlans} if sku else set()
-    return frozenset(plans - {plan.lower() for plan in disabled})

@@ -34,14 +34,27 @@ def managed_groups(desired: DesiredState, tenant: Tenant) -> dict[str, DesiredGr
     return found
 
 
-def unmanaged_licensed(desired: DesiredState, tenant: Tenant) -> tuple[Group, ...]:
-    """Groups that assign licenses and that the policy neither declares nor retires."""
+def unmanaged_sharing(desired: DesiredState, tenant: Tenant) -> tuple[Group, ...]:
+    """Groups outside the policy (neither declared nor retired) that assign a product the
+    policy's groups assign too: their members keep it whatever the policy does."""
+    known = _declared_or_retired(desired, tenant)
+    assigned = {license_.skuId.lower() for g in desired.groups for license_ in g.licenses}
+    return tuple(
+        group
+        for group in tenant.groups
+        if group.id not in known
+        and any(license_.skuId.lower() in assigned for license_ in group.assignedLicenses)
+    )
+
+
+def _declared_or_retired(desired: DesiredState, tenant: Tenant) -> set[str]:
+    """Ids of the tenant's groups the policy declares or retires."""
     known = set(managed_groups(desired, tenant))
     for retired in desired.retired:
         group = find_group(tenant, retired.displayName, retired.id)
         if group is not None:
             known.add(group.id)
-    return tuple(g for g in tenant.groups if g.assignedLicenses and g.id not in known)
+    return known
 
 
 def with_memory(desired: DesiredState, lock: GroupLock | None, tenant: Tenant) -> DesiredState:
@@ -80,11 +93,7 @@ def released(desired: DesiredState, lock: GroupLock | None, tenant: Tenant) -> t
     """Groups the lock remembers that the policy neither declares nor retires any more."""
     if lock is None:
         return ()
-    declared = set(managed_groups(desired, tenant))
-    for item in desired.retired:
-        group = find_group(tenant, item.displayName, item.id)
-        if group is not None:
-            declared.add(group.id)
+    declared = _declared_or_retired(desired, tenant)
     found = []
     for locked in lock.groups:
         group = _locate(tenant, locked)

@@ -39,19 +39,13 @@ _TAKING: tuple[type, ...] = (
 )
 
 
-def safe_order(changes: Iterable[Change], before: Tenant, after: Tenant) -> tuple[Change, ...]:
-    """`changes` (in diff's order) with every giving change before every taking one."""
-    giving, taking = phases(changes, before, after)
-    return giving + taking
-
-
 def phases(
     changes: Iterable[Change], before: Tenant, after: Tenant
 ) -> tuple[tuple[Change, ...], tuple[Change, ...]]:
     """The giving changes and the taking ones, each in the order apply runs them.
 
-    `before` and `after` are the tenant settled now and after all changes: a group whose
-    members after are not all its members now has a rule or processing change that takes.
+    `before` is the tenant now and `after` its memberships once all changes are made (only
+    members are read): a group whose members after are not all its members now takes.
     """
     changes = tuple(changes)
     # a group turned dynamic loses every member first, so all its membership changes take

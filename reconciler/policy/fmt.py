@@ -36,10 +36,8 @@ from ruamel.yaml.resolver import VersionedResolver
 from reconciler.errors import Location, line_and_column
 from reconciler.policy.errors import PolicyError, raise_all
 from reconciler.policy.fmt_layout import Layout, comments_at_column_0, scan_layout, tidy
-from reconciler.policy.source import GROUP_LOCK_NAME, LOCK_NAME, policy_files
+from reconciler.policy.source import policy_files, read_text
 
-# written by `reconciler lock` at the top of the policy folder, in the writer's own layout
-LOCK_NAMES = frozenset({LOCK_NAME, GROUP_LOCK_NAME})
 # never re-wrap: a long membership rule stays on the line its author put it on
 _WIDTH = 1_000_000
 _EMPTY = re.compile("^$")
@@ -146,26 +144,15 @@ def _files(paths: Iterable[Path]) -> list[tuple[Path, str]]:
     found: dict[Path, tuple[Path, str]] = {}
     for path in paths:
         for file, name in policy_files(path):
-            if path.is_dir() and file.parent == path and file.name in LOCK_NAMES:
-                continue
             found.setdefault(file.resolve(), (file, name))
     return list(found.values())
 
 
 def _format_file(path: Path, name: str) -> FormattedFile:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise PolicyError(f"can't read file: {exc.strerror}", Location(name)) from exc
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        before = data[: exc.start].decode("utf-8", errors="replace")
-        location = Location(name, *line_and_column(before, len(before)))
-        message = f"file is not UTF-8 text (byte 0x{data[exc.start]:02x}); save it as UTF-8"
-        raise PolicyError(message, location) from exc
+    # "utf-8", not "utf-8-sig": a byte order mark is kept in `before`, so dropping it is a change
+    text = read_text(path, name, "utf-8")
     after = format_text(text, name)
-    return FormattedFile(path, name, text, after, after.encode("utf-8") != data)
+    return FormattedFile(path, name, text, after, after != text)
 
 
 def _write(file: FormattedFile) -> None:

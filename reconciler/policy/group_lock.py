@@ -13,19 +13,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
 from jsonschema import Draft202012Validator
 
 from reconciler.errors import Location
 from reconciler.jsonschemas import load_schema
 from reconciler.model import Tenant
 from reconciler.policy.errors import PolicyError, raise_all
-from reconciler.policy.lock import LockDumper, with_hint, write_lock_file
+from reconciler.policy.lock import lock_yaml, with_hint, write_lock_file
 from reconciler.policy.schema import schema_errors
 from reconciler.policy.source import GROUP_LOCK_NAME, Positions, read_file
 
 if TYPE_CHECKING:
-    from reconciler.policy.desired import DesiredState
+    from reconciler.policy.desired import DesiredState, RetiredGroup
 
 FORMAT_VERSION = 1
 _HEADER = """\
@@ -118,19 +117,15 @@ def build_group_lock(
     for old in previous.groups if previous else ():
         if not old.protect or _listed(old, entries.values()):
             continue
-        retired = any(
-            (item.id and old.id and item.id.lower() == old.id.lower())
-            or item.displayName.lower() == old.displayName.lower()
-            for item in desired.retired
-        )
-        where = "is retired" if retired else "is no longer in the policy"
+        where = "is retired" if _listed(old, desired.retired) else "is no longer in the policy"
         kept.append(Kept(old, f"it {where}; set `protect: false` in its block first"))
         entries.setdefault(old.displayName.lower(), LockedGroup(old.displayName, old.id, True))
     ordered = sorted(entries.values(), key=lambda g: (g.displayName.casefold(), g.id or ""))
     return GroupLock(tuple(ordered)), tuple(kept)
 
 
-def _listed(old: LockedGroup, entries: Iterable[LockedGroup]) -> bool:
+def _listed(old: LockedGroup, entries: Iterable[LockedGroup | RetiredGroup]) -> bool:
+    """Whether one of `entries` is the group `old`: the same id, or the same name."""
     return any(
         (old.id and entry.id and entry.id.lower() == old.id.lower())
         or entry.displayName.lower() == old.displayName.lower()
@@ -146,9 +141,7 @@ def group_lock_text(lock: GroupLock) -> str:
         if group.protect:
             entry["protect"] = True
         groups.append(entry)
-    document = {"formatVersion": FORMAT_VERSION, "groups": groups}
-    body = yaml.dump(document, Dumper=LockDumper, sort_keys=False, allow_unicode=True, width=10_000)
-    return _HEADER + body
+    return lock_yaml(_HEADER, {"formatVersion": FORMAT_VERSION, "groups": groups})
 
 
 def read_group_lock(path: Path) -> GroupLock:

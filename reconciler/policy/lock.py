@@ -7,7 +7,7 @@ the lock doesn't list (Microsoft added it since) as `new-service-plan`.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -144,11 +144,18 @@ def compare(previous: SkuLock | None, lock: SkuLock) -> tuple[SkuChange, ...]:
     return tuple(changes)
 
 
-class LockDumper(yaml.SafeDumper):
+class _Dumper(yaml.SafeDumper):
     """Indents list items under their key, as the policy files are written."""
 
     def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
         return super().increase_indent(flow, False)
+
+
+def lock_yaml(header: str, document: Mapping[str, Any]) -> str:
+    """A lock file's text: `header`, then `document` in key order, the same on any machine."""
+    # width: a plan name with spaces must stay on its line
+    body = yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=10_000)
+    return header + body
 
 
 def lock_text(lock: SkuLock) -> str:
@@ -159,10 +166,7 @@ def lock_text(lock: SkuLock) -> str:
         key = sku.skuId if sku.skuPartNumber in skus else sku.skuPartNumber
         plans = [{plan.servicePlanName: plan.servicePlanId} for plan in sku.servicePlans]
         skus[key] = {"skuId": sku.skuId, "servicePlans": plans}
-    document = {"formatVersion": FORMAT_VERSION, "skus": skus}
-    # width: a plan name with spaces must stay on its line
-    body = yaml.dump(document, Dumper=LockDumper, sort_keys=False, allow_unicode=True, width=10_000)
-    return _HEADER + body
+    return lock_yaml(_HEADER, {"formatVersion": FORMAT_VERSION, "skus": skus})
 
 
 def read_lock(path: Path) -> SkuLock:
@@ -180,9 +184,9 @@ def read_lock(path: Path) -> SkuLock:
             errors.append(PolicyError(message, positions.location(pointer)))
         else:
             errors.extend(schema_errors(error, document, positions))
-    # jsonschema reports each missing required key apart and the translation names them all
-    unique = {(str(error), error.location): error for error in errors}
-    raise_all(list(unique.values()))
+    # jsonschema reports each missing required key apart and the translation names them all:
+    # raise_all reports each problem once
+    raise_all(errors)
     entries: list[LockedSku] = []
     for key, entry in document["skus"].items():
         here = positions.key_location(("skus", key))

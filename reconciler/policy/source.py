@@ -113,8 +113,8 @@ def policy_files(path: Path) -> list[tuple[Path, str]]:
     """Every policy file under `path` (a file or a directory), sorted, with its display name.
 
     Files are sorted by path component by component, the same on every machine.
-    Hidden files and directories (.git, .github) are skipped: they hold no policy; so is the
-    lock file at the top of the folder.
+    Hidden files and directories (.git, .github) are skipped: they hold no policy; so are the
+    lock files at the top of the folder.
     """
     if path.is_file():
         return [(path, str(path))]
@@ -160,18 +160,8 @@ def read_source(
     Problems in single values (a duplicate key, an unsupported tag) don't stop it: they are in
     the result's `errors`, so the rest of the file is still checked.
     """
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise PolicyError(f"can't read file: {exc.strerror}", Location(name)) from exc
-    try:
-        # utf-8-sig: Windows editors start files with a byte order mark
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        before = data[: exc.start].decode("utf-8-sig", errors="replace")
-        location = Location(name, *line_and_column(before, len(before)))
-        message = f"file is not UTF-8 text (byte 0x{data[exc.start]:02x}); save it as UTF-8"
-        raise PolicyError(message, location) from exc
+    # utf-8-sig: Windows editors start files with a byte order mark
+    text = read_text(path, name, "utf-8-sig")
     try:
         # the reader checks every character when it is created, so that is inside the try too
         loader = _Loader(text)
@@ -199,6 +189,22 @@ def read_source(
     return SourceFile(
         name, text, document, builder.entries, tuple(builder.errors), frozenset(builder.broken)
     )
+
+
+def read_text(path: Path, name: str, encoding: str) -> str:
+    """A file's text (`encoding`: "utf-8", or "utf-8-sig" to drop a byte order mark);
+    PolicyError when it can't be read or isn't UTF-8."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise PolicyError(f"can't read file: {exc.strerror}", Location(name)) from exc
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start].decode(encoding, errors="replace")
+        location = Location(name, *line_and_column(before, len(before)))
+        message = f"file is not UTF-8 text (byte 0x{data[exc.start]:02x}); save it as UTF-8"
+        raise PolicyError(message, location) from exc
 
 
 def _yaml_message(exc: yaml.MarkedYAMLError, kind: str) -> str:

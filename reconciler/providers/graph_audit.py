@@ -13,37 +13,22 @@ from urllib.parse import quote
 
 from reconciler.audit import timestamp
 from reconciler.directory_audit import CORE_DIRECTORY, AuditQuery, DirectoryAudit
-from reconciler.providers.graph_http import GraphClient, GraphError, error_for
+from reconciler.providers.graph_http import GraphClient
 
-__all__ = ["PERMISSION", "audit_filter", "directory_audits"]
+__all__ = ["audit_filter", "directory_audits"]
 
 PATH = "/auditLogs/directoryAudits"
 PAGE_SIZE = 999
-PERMISSION = "AuditLog.Read.All"  # least privileged, application and delegated
 
 
 def directory_audits(
     client: GraphClient, query: AuditQuery, *, page_size: int = PAGE_SIZE
 ) -> Iterator[DirectoryAudit]:
     """The records `query` asks for, newest first as Graph lists them, page by page."""
-    url: str | None = f"{PATH}?$filter={quote(audit_filter(query), safe='')}&$top={page_size}"
-    while url is not None:
-        response = client.send("GET", url)
-        if not response.ok:
-            error = error_for("GET", client.relative(client.url(url)), response)
-            if response.status == 403:
-                # graph_http knows the permissions of the requests that plan and apply make
-                raise GraphError(
-                    f"{error.message}. The app or user needs the Microsoft Graph permission "
-                    f"{PERMISSION} (with admin consent); see docs/graph.md",
-                    status=error.status,
-                    code=error.code,
-                ) from None
-            raise error
-        body = response.body or {}
-        for doc in body.get("value", ()):
-            yield DirectoryAudit.from_document(doc, f"GET {PATH}")
-        url = body.get("@odata.nextLink")
+    # a refusal names the permission it needs (AuditLog.Read.All), as graph_http's table says
+    url = f"{PATH}?$filter={quote(audit_filter(query), safe='')}&$top={page_size}"
+    for doc in client.pages(url):
+        yield DirectoryAudit.from_document(doc, f"GET {PATH}")
 
 
 def audit_filter(query: AuditQuery) -> str:

@@ -314,6 +314,7 @@ _PERMISSIONS: list[tuple[str, re.Pattern[str], str]] = [
         ("DELETE", rf"/groups/{_GUID}/members/{_GUID}/\$ref", "GroupMember.ReadWrite.All"),
         ("POST", rf"/groups/{_GUID}/assignLicense", "LicenseAssignment.ReadWrite.All"),
         ("POST", rf"/users/{_GUID}/reprocessLicenseAssignment", "User.ReadWrite.All"),
+        ("GET", r"/auditLogs/directoryAudits", "AuditLog.Read.All"),
     ]
 ]
 

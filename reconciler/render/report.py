@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import fields
 from itertools import islice
-from typing import Any, TextIO
+from typing import Any, TextIO, get_type_hints
 
 from reconciler.report import GroupLicense, GroupRow, LicenseRow, SeatRow
 
@@ -43,19 +43,6 @@ TEXT_COLUMNS: dict[type, tuple[str, ...]] = {
         "membershipRule",
     ),
 }
-# counts, aligned to the right in text
-NUMERIC = frozenset(
-    {
-        "enabled",
-        "consumed",
-        "available",
-        "heldDirectly",
-        "heldOnlyThroughGroups",
-        "inError",
-        "members",
-        "usersInError",
-    }
-)
 
 
 def columns(row_type: type) -> tuple[str, ...]:
@@ -101,7 +88,9 @@ def _write_text(rows: Iterable[Row], row_type: type, out: TextIO) -> int:
     stream = iter(rows)
     first = [_cells(row, names) for row in islice(stream, TEXT_LOOKAHEAD)]
     widths = [max([len(name), *(len(cells[n]) for cells in first)]) for n, name in enumerate(names)]
-    right = [name in NUMERIC for name in names]
+    # counts (the rows' int fields) are aligned to the right
+    hints = get_type_hints(row_type)
+    right = [hints[name] is int for name in names]
     out.write(_line(names, widths, right))
     count = 0
     for cells in _chain(first, (_cells(row, names) for row in stream)):
@@ -110,7 +99,9 @@ def _write_text(rows: Iterable[Row], row_type: type, out: TextIO) -> int:
     return count
 
 
-def _chain(first: list[tuple[str, ...]], rest: Iterator[tuple[str, ...]]):
+def _chain(
+    first: list[tuple[str, ...]], rest: Iterator[tuple[str, ...]]
+) -> Iterator[tuple[str, ...]]:
     # the looked-ahead rows are let go as they are written, not held to the end
     first.reverse()
     while first:

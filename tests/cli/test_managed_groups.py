@@ -210,3 +210,27 @@ def test_a_damaged_group_lock_is_one_error_at_its_line(run, repo):
     assert result.code == 1
     assert "groups.lock.yaml:4:" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_lock_finds_a_retired_group_renamed_in_the_tenant_by_its_recorded_id(run, repo):
+    locked(run, repo)
+
+    def rename(tenant):
+        next(g for g in tenant["groups"] if g["id"] == EMS_ID)["displayName"] = "LIC-EMS-Executive"
+
+    edit_tenant(repo, rename)
+    write_policy(
+        repo, E5_BLOCK.format(protect="true"), retired="  - displayName: LIC-EMS-Executives\n"
+    )
+    planned = run("plan", "--format", "json", cwd=repo)
+    assert planned.code == 0, planned.stderr
+    assert {"id": EMS_ID, "displayName": "LIC-EMS-Executive"} in [
+        c["group"] for c in planned.json()["changes"] if c["action"] == "deleteGroup"
+    ]
+    result = run("lock", cwd=repo)
+    assert result.code == 0, result.stderr
+
+
+def test_a_licensed_group_outside_the_policy_with_other_products_is_not_named(run, repo):
+    write_policy(repo, E5_BLOCK.format(protect="true"))  # EMS leaves the policy: no product shared
+    assert plan(run, repo)["unmanaged"] == []

@@ -21,8 +21,8 @@ from reconciler.model import (
     ServicePlan,
     Sku,
     Tenant,
-    User,
 )
+from tests.builders import user
 
 E3 = "05e9a617-0261-4cee-bb44-138d3ef5d965"  # SPE_E3
 EMS = "efccb6f7-5641-4e0e-bd10-b4976e1bf68e"  # EMS
@@ -65,11 +65,6 @@ def _skus(seats: int = 10) -> tuple[Sku, ...]:
     )
 
 
-def _user(name: str, department: str = "Sales", **fields) -> User:
-    attributes = {"id": name, "userPrincipalName": f"{name}@contoso.com", "department": department}
-    return User(name, f"{name}@contoso.com", attributes=attributes, **fields)
-
-
 def _group(group_id: str, *skus: str, members=(), rule: str | None = None) -> Group:
     return Group(
         group_id,
@@ -107,13 +102,13 @@ def _change(tenant: Tenant, *groups: Group | tuple[str, None]) -> Tenant:
 
 
 def _skus_of(tenant: Tenant, user_id: str) -> set[str]:
-    user = next(u for u in tenant.users if u.id == user_id)
-    return {a.skuId for a in user.assignedLicenses}
+    found = next(u for u in tenant.users if u.id == user_id)
+    return {a.skuId for a in found.assignedLicenses}
 
 
 def _states(tenant: Tenant, user_id: str) -> set[tuple[str, str | None, str, str]]:
-    user = next(u for u in tenant.users if u.id == user_id)
-    return {(s.skuId, s.assignedByGroup, s.state, s.error) for s in user.licenseAssignmentStates}
+    found = next(u for u in tenant.users if u.id == user_id)
+    return {(s.skuId, s.assignedByGroup, s.state, s.error) for s in found.licenseAssignmentStates}
 
 
 def _consumed(tenant: Tenant, sku_id: str) -> int:
@@ -125,7 +120,7 @@ def _consumed(tenant: Tenant, sku_id: str) -> int:
 
 def test_a_user_moving_between_two_groups_of_one_product_needs_no_free_seat():
     # every seat is taken; ann moves from A to B, both assigning SPE_E3
-    users = [_user("ann"), _user("bob")]
+    users = [user("ann", "Sales"), user("bob", "Sales")]
     before = _tenant(users, [_group("a", E3, members=["ann", "bob"]), _group("b", E3)], seats=2)
     after = _change(before, _group("a", E3, members=["bob"]), _group("b", E3, members=["ann"]))
     assert _states(after, "ann") == {(E3, "b", ACTIVE, "None")}
@@ -134,7 +129,7 @@ def test_a_user_moving_between_two_groups_of_one_product_needs_no_free_seat():
 
 def test_a_product_added_to_a_group_keeps_the_products_its_members_hold_when_it_fails():
     # one EMS seat for two members: the one without a seat keeps SPE_E3 from the same group
-    users = [_user("ann"), _user("bob")]
+    users = [user("ann", "Sales"), user("bob", "Sales")]
     before = _tenant(users, [_group("a", E3, members=["ann", "bob"])], seats=2)
     tight = _one_seat_of_ems(before)
     after = _change(tight, _group("a", E3, EMS, members=["ann", "bob"]))
@@ -143,7 +138,7 @@ def test_a_product_added_to_a_group_keeps_the_products_its_members_hold_when_it_
 
 
 def test_new_members_fail_all_or_nothing_on_a_groups_new_products():
-    users = [_user("ann"), _user("bob")]
+    users = [user("ann", "Sales"), user("bob", "Sales")]
     before = _tenant(users, [], seats=2)
     tight = _one_seat_of_ems(before)
     after = _change(tight, _group("a", E3, EMS, members=["ann", "bob"]))
@@ -154,12 +149,13 @@ def test_new_members_fail_all_or_nothing_on_a_groups_new_products():
 
 def test_a_user_holding_a_product_directly_uses_no_new_seat_when_a_group_gives_it_too():
     users = [
-        _user(
+        user(
             "ann",
+            "Sales",
             licenseAssignmentStates=(LicenseAssignmentState(E3),),
             assignedLicenses=(AssignedLicense(E3),),
         ),
-        _user("bob"),
+        user("bob", "Sales"),
     ]
     before = _tenant(users, [], seats=1)
     after = _change(before, _group("a", E3, members=["ann", "bob"]))
@@ -171,7 +167,7 @@ def test_a_user_holding_a_product_directly_uses_no_new_seat_when_a_group_gives_i
 def test_the_held_license_wins_a_conflict_whatever_the_group_names():
     # ann holds Office 365 E1 through "z-e1"; "a-e3" (sorting first) adds E3, whose SharePoint
     # plan conflicts: E1 stays, E3 fails for her, and so does the rest of that group
-    users = [_user("ann")]
+    users = [user("ann", "Sales")]
     before = _tenant(users, [_group("z-e1", O365_E1, members=["ann"])])
     after = _change(before, _group("a-e3", O365_E3, EMS, members=["ann"]))
     assert _states(after, "ann") == {
@@ -182,7 +178,7 @@ def test_the_held_license_wins_a_conflict_whatever_the_group_names():
 
 
 def test_the_held_license_wins_a_conflict_when_its_own_group_changes_too():
-    users = [_user("ann")]
+    users = [user("ann", "Sales")]
     before = _tenant(users, [_group("z-e1", O365_E1, members=["ann"])])
     after = _change(
         before,
@@ -196,7 +192,7 @@ def test_the_held_license_wins_a_conflict_when_its_own_group_changes_too():
 def test_a_conflict_clears_once_the_held_license_goes():
     # Microsoft's migration between conflicting products: join the E3 group first (it fails),
     # then leave the E1 group: E3 becomes active without a gap
-    users = [_user("ann")]
+    users = [user("ann", "Sales")]
     held = _tenant(users, [_group("z-e1", O365_E1, members=["ann"])])
     both = _change(held, _group("a-e3", O365_E3, members=["ann"]))
     assert (O365_E3, "a-e3", ERROR, MUTUALLY_EXCLUSIVE_VIOLATION) in _states(both, "ann")
@@ -209,7 +205,7 @@ def test_a_conflict_clears_once_the_held_license_goes():
 
 def test_a_rule_reading_assigned_plans_follows_the_licenses_a_change_takes_away():
     # an unmanaged group gives EMS to whoever has Exchange Online (Plan 2)
-    users = [_user("ann"), _user("bob")]
+    users = [user("ann", "Sales"), user("bob", "Sales")]
     before = _tenant(
         users,
         [_group("e3", E3, members=["ann", "bob"]), _group("by-exchange", EMS, rule=HAS_EXCHANGE)],
@@ -223,7 +219,7 @@ def test_a_rule_reading_assigned_plans_follows_the_licenses_a_change_takes_away(
 
 
 def test_a_rule_reading_assigned_plans_sees_plans_disabled_on_a_group():
-    users = [_user("ann")]
+    users = [user("ann", "Sales")]
     before = _tenant(
         users, [_group("e3", E3, members=["ann"]), _group("by-exchange", EMS, rule=HAS_EXCHANGE)]
     )
@@ -236,7 +232,7 @@ def test_a_rule_reading_assigned_plans_sees_plans_disabled_on_a_group():
 
 
 def test_a_memberof_group_sees_its_source_after_the_sources_rule_edit():
-    users = [_user("ann", "Sales"), _user("bob", "HR")]
+    users = [user("ann", "Sales"), user("bob", "HR")]
     source = _group("source", rule='user.department -eq "Sales"')
     licensed = _group("licensed", EMS, rule="user.memberOf -any (group.objectId -in ['source'])")
     before = _tenant(users, [source, licensed])
@@ -246,7 +242,7 @@ def test_a_memberof_group_sees_its_source_after_the_sources_rule_edit():
 
 
 def test_a_memberof_group_keeps_members_who_left_its_source_until_its_rule_changes():
-    users = [_user("ann", "Sales"), _user("bob", "HR")]
+    users = [user("ann", "Sales"), user("bob", "HR")]
     source = _group("source", rule='user.department -eq "Sales"')
     licensed = _group("licensed", EMS, rule="user.memberOf -any (group.objectId -in ['source'])")
     before = _tenant(users, [source, licensed])
@@ -261,7 +257,7 @@ def test_a_memberof_group_keeps_members_who_left_its_source_until_its_rule_chang
 
 
 def test_a_memberof_group_keeps_members_of_a_deleted_source():
-    users = [_user("ann")]
+    users = [user("ann", "Sales")]
     source = _group("source", members=["ann"])
     licensed = _group("licensed", EMS, rule="user.memberOf -any (group.objectId -in ['source'])")
     before = _tenant(users, [source, licensed])
@@ -275,7 +271,7 @@ def test_memberships_that_never_settle_are_an_error_naming_the_group():
         f'user.assignedPlans -all (assignedPlan.servicePlanId -ne "{EXCHANGE_2}" '
         '-or assignedPlan.capabilityStatus -ne "Enabled")'
     )
-    users = [_user("ann")]
+    users = [user("ann", "Sales")]
     tenant = Tenant(Organization("org", "Contoso", "US"), _skus(), tuple(users), ())
     with pytest.raises(
         LicensingError, match=rf"SWINGING.*{MAX_ROUNDS} rounds|{MAX_ROUNDS} rounds.*SWINGING"
@@ -314,14 +310,17 @@ def test_a_product_carrying_a_dependent_plans_prerequisite_is_taken_as_meeting_i
         _group("e5", members=["ann"]),
         assignedLicenses=(AssignedLicense(E5, frozenset({TEAMS})),),
     )
-    after = _phone_tenant([_user("ann")], [no_teams])
+    after = _phone_tenant([user("ann", "Sales")], [no_teams])
     assert _states(after, "ann") == {(E5, "e5", ACTIVE, "None")}
 
 
 def test_an_add_on_bought_apart_still_needs_its_prerequisite_from_another_product():
     phone = (LicenseAssignmentState(PHONE_SKU),)
-    ann = _user(
-        "ann", licenseAssignmentStates=phone, assignedLicenses=(AssignedLicense(PHONE_SKU),)
+    ann = user(
+        "ann",
+        "Sales",
+        licenseAssignmentStates=phone,
+        assignedLicenses=(AssignedLicense(PHONE_SKU),),
     )
     before = _phone_tenant([ann], [_group("e3", O365_E3, members=["ann"])])
     after = _change(before, _group("e3", O365_E3))
@@ -350,7 +349,7 @@ def test_a_cascade_that_meets_a_conflict_settles_with_the_license_that_came_firs
     )
     by_exchange = _group("a-by-exchange", O365_E1, rule=HAS_EXCHANGE)
     before = recompute(
-        Tenant(Organization("org", "Contoso", "US"), skus, (_user("ann"),), (by_exchange,))
+        Tenant(Organization("org", "Contoso", "US"), skus, (user("ann", "Sales"),), (by_exchange,))
     )
     after = _change(before, _group("z-new", O365_E3, members=["ann"]))
     assert _states(after, "ann") == {

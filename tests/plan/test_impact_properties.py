@@ -407,10 +407,6 @@ def _holdings(tenant: Tenant) -> Holdings:
     }
 
 
-def _temporary(item) -> bool:
-    return getattr(item, "temporary", False) or "removes every member" in item.reason
-
-
 def _part(sku: str) -> str:
     return PART_NUMBERS.get(sku, sku)
 
@@ -445,7 +441,7 @@ def _nobody_the_plan_says_loses_a_product_still_holds_it_once_applied(scenario: 
     outcome = _outcome(scenario)
     end = _holdings(outcome.end)
     for removal in outcome.plan.impact.licenseRemovals:
-        if _temporary(removal):
+        if removal.temporary:
             continue
         assert removal.skuId.lower() not in end[removal.userId], (
             f"the plan says {removal.userId} loses {removal.skuPartNumber} ({removal.reason}, "
@@ -465,7 +461,7 @@ def _nobody_who_keeps_an_active_assignment_of_a_product_is_listed_as_losing_it(
     }
     for removal in outcome.plan.impact.licenseRemovals:
         path = (removal.userId, removal.skuId.lower())
-        if _temporary(removal) or path not in kept:
+        if removal.temporary or path not in kept:
             continue
         through = kept[path] or "a direct assignment"
         raise AssertionError(
@@ -506,7 +502,7 @@ def _nobody_goes_without_a_product_they_hold_before_and_after_while_the_plan_app
 ) -> None:
     outcome = _outcome(scenario)
     temporary = {
-        (r.userId, r.skuId.lower()) for r in outcome.plan.impact.licenseRemovals if _temporary(r)
+        (r.userId, r.skuId.lower()) for r in outcome.plan.impact.licenseRemovals if r.temporary
     }
     before, end = _holdings(outcome.before), _holdings(outcome.end)
     for index, step in enumerate(outcome.steps[:-1]):

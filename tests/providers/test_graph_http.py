@@ -167,6 +167,7 @@ def test_a_403_names_the_missing_permission_and_never_the_token(server):
         ("POST", "/groups/abc/assignLicense", {}, "LicenseAssignment.ReadWrite.All"),
         ("DELETE", "/groups/abc", None, "Group.ReadWrite.All"),
         ("POST", "/users/a@contoso.com/reprocessLicenseAssignment", None, "User.ReadWrite.All"),
+        ("GET", "/auditLogs/directoryAudits?$filter=x&$top=999", None, "AuditLog.Read.All"),
     ],
 )
 def test_every_request_knows_its_least_privileged_permission(method, path, body, permission):
