@@ -64,6 +64,8 @@ def lock_report(update: LockUpdate) -> list[str]:
 def group_lock_report(update: GroupLockUpdate) -> list[str]:
     """What the command did to groups.lock.yaml: groups added, dropped, and protections kept."""
     count = _count(len(update.lock.groups), "group")
+    if update.lock.retired:
+        count += f", {len(update.lock.retired)} retired"
     if not update.written:
         lines = [f"{update.path} is up to date: {count}"]
     else:

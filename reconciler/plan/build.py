@@ -13,6 +13,7 @@ from reconciler.engine.membership import evaluated_rules, reads_assigned_plans
 from reconciler.model import DYNAMIC_MEMBERSHIP, Group, Tenant
 from reconciler.plan.changes import Change, CreateGroup, DeleteGroup, apply_to_groups
 from reconciler.plan.checks import Facts, plan_warnings
+from reconciler.plan.checks import group_lock as group_lock_checks
 from reconciler.plan.checks import licensing as licensing_checks
 from reconciler.plan.checks import membership as membership_checks
 from reconciler.plan.checks import service_plans as service_plan_checks
@@ -31,6 +32,8 @@ CHECKS = (
     *membership_checks.CHECKS,
     service_plan_checks.new_service_plans,
     service_plan_checks.pending_provisioning,
+    group_lock_checks.retired_not_locked,
+    group_lock_checks.renamed_without_id,
 )
 
 

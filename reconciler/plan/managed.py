@@ -68,7 +68,12 @@ def with_memory(desired: DesiredState, lock: GroupLock | None, tenant: Tenant) -
         for wanted in desired.groups
     )
     retired = tuple(
-        _remembered_retired(item, lock.find(item.displayName, item.id), ids)
+        _remembered_retired(
+            item,
+            lock.find_retired(item.displayName, item.id),
+            lock.find(item.displayName, item.id),
+            ids,
+        )
         for item in desired.retired
     )
     return replace(desired, groups=groups, retired=retired)
@@ -82,11 +87,17 @@ def _remembered(wanted: DesiredGroup, locked: LockedGroup | None, ids: set[str])
 
 
 def _remembered_retired(
-    item: RetiredGroup, locked: LockedGroup | None, ids: set[str]
+    item: RetiredGroup, seen: LockedGroup | None, managed: LockedGroup | None, ids: set[str]
 ) -> RetiredGroup:
-    if locked is None or item.id or not locked.id or locked.id.lower() not in ids:
+    """`item` pinned to the id the lock saw it retired with (gone: deleted since, and a namesake
+    is another group), else to the id it was managed with while the tenant has it."""
+    if item.id:
         return item
-    return replace(item, id=locked.id)
+    if seen is not None and seen.id:
+        return replace(item, id=seen.id)
+    if managed is not None and managed.id and managed.id.lower() in ids:
+        return replace(item, id=managed.id)
+    return item
 
 
 def released(desired: DesiredState, lock: GroupLock | None, tenant: Tenant) -> tuple[Released, ...]:

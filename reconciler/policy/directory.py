@@ -4,10 +4,14 @@ A retired entry names the group that apply deletes, so it is looked up with care
 - by its `id` when pinned: the tenant's group with that id, whose displayName must agree
   (ignoring case), since a wrong id would delete another group; a pinned id the tenant lacks
   means the group is gone (ids are never reused), unless a group of the entry's name is there;
-- else by the id groups.lock.yaml recorded for its name, as the plan does (a group renamed in
-  the tenant), else by displayName, ignoring case; two groups of that name are ambiguous;
-- matching nothing, it was most likely deleted by an earlier apply and there is nothing to do,
-  unless a group the policy doesn't name has a name so close that it looks like a typo.
+- else by the id groups.lock.yaml saw it retired with: gone means deleted since (most likely
+  by an earlier apply), and a group of its name created after is another group;
+- else by the id groups.lock.yaml recorded while managing it (a group renamed in the tenant),
+  else by displayName, ignoring case; two groups of that name are ambiguous;
+- a name matching nothing is an error, with the closest name the policy doesn't claim, since a
+  typo here would leave the group meant in place. Without groups.lock.yaml there is no memory
+  to tell a deleted group from a typo: the name is taken as deleted already unless a group the
+  policy doesn't claim has a name so close that it looks like a typo.
 """
 
 from __future__ import annotations
@@ -23,8 +27,8 @@ from reconciler.policy.source import Pointer
 if TYPE_CHECKING:  # resolve.py imports this module
     from reconciler.policy.resolve import LoadedPolicy
 
-# How alike a retired name and a tenant group's must be to take the first for a typo. Names
-# share prefixes by convention (LIC-...), so difflib's usual 0.6 would call most names close.
+# Without a group lock, how alike a retired name and a tenant group's must be to take the first
+# for a typo. Names share prefixes by convention (LIC-...), so difflib's 0.6 would call most close.
 TYPO = 0.85
 
 
@@ -94,9 +98,14 @@ class _Directory:
     def retired(self, name: str, pin: str | None, path: Pointer) -> Group | None:
         """The tenant's group a retired entry deletes; None if none (or it is ambiguous)."""
         name_path, id_path = (*path, "displayName"), (*path, "id")
-        remembered = self.remembered(name) if pin is None else None
-        if remembered is not None:
-            return remembered
+        lock = self.policy.group_lock
+        if pin is None and lock is not None:
+            seen = lock.find_retired(name, None)
+            if seen is not None and seen.id:
+                return self.seen(seen.id, name, path)
+            managed = lock.find(name, None)
+            if managed is not None and managed.id and managed.id.lower() in self.by_id:
+                return self.by_id[managed.id.lower()]  # renamed in the tenant since
         if pin is not None:
             group = self.by_id.get(pin)
             namesakes = self.by_name.get(name.casefold(), [])
@@ -120,16 +129,35 @@ class _Directory:
         if len(found) > 1:
             message = f"the tenant has {len(found)} groups of that name; pin the one to retire"
             self.error(path, f"{message} with its id", name_path)
-        elif not found and (close := closest(name, self.unclaimed(), TYPO)):
-            message = f"the tenant has no group of that name{close}"
-            self.error(path, f"{message}; if it was deleted already, remove this entry", name_path)
+        elif not found:
+            self.unmatched(name, path)
         return found[0] if len(found) == 1 else None
 
-    def remembered(self, name: str) -> Group | None:
-        """The tenant's group groups.lock.yaml records for `name`, by the id it recorded."""
-        lock = self.policy.group_lock
-        locked = lock.find(name, None) if lock is not None else None
-        return self.by_id.get(locked.id.lower()) if locked is not None and locked.id else None
+    def unmatched(self, name: str, path: Pointer) -> None:
+        """A retired name like no tenant group's: an error with a group lock, which would have
+        seen a group deleted since; without one, only when it is a typo apart from a name."""
+        if self.policy.group_lock is not None:
+            close = closest(name, self.unclaimed())
+        elif not (close := closest(name, self.unclaimed(), TYPO)):
+            return
+        message = f"the tenant has no group of that name{close}"
+        message += "; if it was deleted already, remove this entry"
+        self.error(path, message, (*path, "displayName"))
+
+    def seen(self, group_id: str, name: str, path: Pointer) -> Group | None:
+        """The group groups.lock.yaml saw retired, by its id; gone means deleted since, and a
+        namesake created after is another group, not retired unless pinned."""
+        group = self.by_id.get(group_id.lower())
+        namesakes = self.by_name.get(name.casefold(), [])
+        if group is None and namesakes:
+            self.error(
+                path,
+                f"groups.lock.yaml saw this group with id {group_id}, which the tenant no longer "
+                f"has, but the tenant has another group '{name}' with id {namesakes[0].id}: pin "
+                "that id to retire it too, or remove this entry",
+                (*path, "displayName"),
+            )
+        return group
 
     def unclaimed(self) -> list[str]:
         """The names of the tenant's groups no entry of the policy names or pins."""

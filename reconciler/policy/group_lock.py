@@ -2,8 +2,9 @@
 
 The memory of what was managed lives in the repository, beside the policy, so a fresh clone in a
 stateless CI job has it. `reconciler lock` (and `import`) writes it; the plan reads it to say
-which groups leave management, to keep matching a group renamed on either side by its id, and
-to keep a protection that a removed or retired block can no longer state (plan/managed.py).
+which groups leave management, to keep matching a group renamed on either side by its id, to
+keep a protection that a removed or retired block can no longer state (plan/managed.py), and to
+know a retired group it saw as deleted since rather than as a name that never matched.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from jsonschema import Draft202012Validator
 
 from reconciler.errors import Location
 from reconciler.jsonschemas import load_schema
-from reconciler.model import Tenant
+from reconciler.model import Group, Tenant
 from reconciler.policy.errors import PolicyError, raise_all
 from reconciler.policy.lock import lock_yaml, with_hint, write_lock_file
 from reconciler.policy.schema import schema_errors
@@ -46,20 +47,32 @@ class LockedGroup:
 
 @dataclass(frozen=True, slots=True)
 class GroupLock:
-    """Every group the lock records, sorted by displayName."""
+    """Every group the lock records, sorted by displayName; `retired`: the retired groups it
+    saw in the tenant, so that one deleted since is known as done."""
 
     groups: tuple[LockedGroup, ...]
     file: str | None = None
+    retired: tuple[LockedGroup, ...] = ()
 
     def find(self, display_name: str, group_id: str | None) -> LockedGroup | None:
-        """The entry with that id, else the one of that displayName (ignoring case)."""
-        if group_id:
-            wanted = group_id.lower()
-            found = next((g for g in self.groups if g.id and g.id.lower() == wanted), None)
-            if found is not None:
-                return found
-        name = display_name.lower()
-        return next((g for g in self.groups if g.displayName.lower() == name), None)
+        """The managed entry with that id, else the one of that displayName (ignoring case)."""
+        return _find(self.groups, display_name, group_id)
+
+    def find_retired(self, display_name: str, group_id: str | None) -> LockedGroup | None:
+        """The retired entry with that id, else the one of that displayName (ignoring case)."""
+        return _find(self.retired, display_name, group_id)
+
+
+def _find(
+    entries: tuple[LockedGroup, ...], display_name: str, group_id: str | None
+) -> LockedGroup | None:
+    if group_id:
+        wanted = group_id.lower()
+        found = next((g for g in entries if g.id and g.id.lower() == wanted), None)
+        if found is not None:
+            return found
+    name = display_name.lower()
+    return next((g for g in entries if g.displayName.lower() == name), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,8 +133,34 @@ def build_group_lock(
         where = "is retired" if _listed(old, desired.retired) else "is no longer in the policy"
         kept.append(Kept(old, f"it {where}; set `protect: false` in its block first"))
         entries.setdefault(old.displayName.lower(), LockedGroup(old.displayName, old.id, True))
-    ordered = sorted(entries.values(), key=lambda g: (g.displayName.casefold(), g.id or ""))
-    return GroupLock(tuple(ordered)), tuple(kept)
+    retired = _retired_entries(desired, by_id, by_name, previous)
+    return GroupLock(_sorted(entries.values()), retired=_sorted(retired)), tuple(kept)
+
+
+def _retired_entries(
+    desired: DesiredState,
+    by_id: dict[str, Group],
+    by_name: dict[str, Group],
+    previous: GroupLock | None,
+) -> list[LockedGroup]:
+    """The retired groups with their ids: pinned, seen by the previous lock (the group may be
+    gone since), or found in the tenant as the plan finds them."""
+    entries = []
+    for item in desired.retired:
+        seen = previous.find_retired(item.displayName, None) if previous else None
+        managed = previous.find(item.displayName, None) if previous else None
+        group_id = item.id or (seen.id if seen else None)
+        if group_id is None:
+            group = by_id.get(managed.id.lower()) if managed and managed.id else None
+            group = group or by_name.get(item.displayName.lower())
+            group_id = group.id if group else None
+        if group_id:
+            entries.append(LockedGroup(item.displayName, group_id.lower()))
+    return entries
+
+
+def _sorted(entries: Iterable[LockedGroup]) -> tuple[LockedGroup, ...]:
+    return tuple(sorted(entries, key=lambda g: (g.displayName.casefold(), g.id or "")))
 
 
 def _listed(old: LockedGroup, entries: Iterable[LockedGroup | RetiredGroup]) -> bool:
@@ -141,13 +180,16 @@ def group_lock_text(lock: GroupLock) -> str:
         if group.protect:
             entry["protect"] = True
         groups.append(entry)
-    return lock_yaml(_HEADER, {"formatVersion": FORMAT_VERSION, "groups": groups})
+    document: dict[str, Any] = {"formatVersion": FORMAT_VERSION, "groups": groups}
+    if lock.retired:
+        document["retired"] = [{"displayName": g.displayName, "id": g.id} for g in lock.retired]
+    return lock_yaml(_HEADER, document)
 
 
 def read_group_lock(path: Path) -> GroupLock:
     """Read a group lock; PolicyError with every problem found, each at file:line:column."""
     name = str(path)
-    source = read_file(path, name, kind="lock file", keys="formatVersion, groups")
+    source = read_file(path, name, kind="lock file", keys="formatVersion, groups, retired")
     document, positions = source.document, Positions(source.entries, {name: source.text})
     schema = load_schema("groups-lock.schema.json")
     errors = [
@@ -156,16 +198,19 @@ def read_group_lock(path: Path) -> GroupLock:
         for problem in schema_errors(error, document, positions)
     ]
     raise_all(errors)
-    entries = tuple(
-        LockedGroup(
-            item["displayName"],
-            item["id"].lower() if item.get("id") else None,
-            bool(item.get("protect", False)),
-            positions.location(("groups", index)),
+    entries = {
+        section: tuple(
+            LockedGroup(
+                item["displayName"],
+                item["id"].lower() if item.get("id") else None,
+                bool(item.get("protect", False)),
+                positions.location((section, index)),
+            )
+            for index, item in enumerate(document.get(section, []))
         )
-        for index, item in enumerate(document["groups"])
-    )
-    return GroupLock(entries, name)
+        for section in ("groups", "retired")
+    }
+    return GroupLock(entries["groups"], name, entries["retired"])
 
 
 def load_group_lock(policy: Path) -> GroupLock | None:

@@ -57,7 +57,7 @@ def test_lock_writes_the_plans_of_the_skus_the_policy_assigns_and_changes_no_ten
         "  + SPE_E3: 50 service plans",
         "  + SPE_E5: 86 service plans",
         "  + VISIOCLIENT: 4 service plans",
-        "created policies/groups.lock.yaml: 8 groups",
+        "created policies/groups.lock.yaml: 8 groups, 1 retired",
         *(f"  + {name}" for name in MANAGED),
     ]
     assert _digest(database) == before
@@ -72,7 +72,7 @@ def test_lock_writes_the_plans_of_the_skus_the_policy_assigns_and_changes_no_ten
     assert again.code == 0, again.stderr
     assert again.stdout == (
         "policies/skus.lock.yaml is up to date: 6 SKUs, 185 service plans\n"
-        "policies/groups.lock.yaml is up to date: 8 groups\n"
+        "policies/groups.lock.yaml is up to date: 8 groups, 1 retired\n"
     )
     assert (demo / "policies" / "skus.lock.yaml").read_text() == text
 
@@ -89,7 +89,7 @@ def test_lock_lists_the_plans_microsoft_added_since_the_last_lock(run, demo):
     assert result.stdout.splitlines() == [
         "updated policies/skus.lock.yaml: 6 SKUs, 186 service plans",
         "  SPE_E5: + ADALLOM_S_DISCOVERY",
-        "policies/groups.lock.yaml is up to date: 8 groups",
+        "policies/groups.lock.yaml is up to date: 8 groups, 1 retired",
     ]
     assert (
         "      - ADALLOM_S_DISCOVERY: 932ad362-64a8-4783-9106-97849a1a30b9\n"

@@ -234,3 +234,37 @@ def test_lock_finds_a_retired_group_renamed_in_the_tenant_by_its_recorded_id(run
 def test_a_licensed_group_outside_the_policy_with_other_products_is_not_named(run, repo):
     write_policy(repo, E5_BLOCK.format(protect="true"))  # EMS leaves the policy: no product shared
     assert plan(run, repo)["unmanaged"] == []
+
+
+def test_a_block_renamed_without_its_id_is_a_warning_naming_the_id_to_pin(run, repo):
+    locked(run, repo)
+    renamed = EMS_BLOCK.replace("LIC-EMS-Executives", "LIC-EMS-Leaders")
+    write_policy(repo, E5_BLOCK.format(protect="true") + renamed)
+    document = plan(run, repo)
+    assert [c["action"] for c in document["changes"]][0] == "createGroup"
+    [warning] = [w for w in document["warnings"] if w["code"] == "renamed-without-id"]
+    assert warning["group"] == "LIC-EMS-Leaders"
+    assert (
+        warning["hint"]
+        == f"to rename LIC-EMS-Executives in place, pin it in the block: `id: {EMS_ID}`"
+    )
+    assert warning["file"].endswith("groups.yaml")
+    # pinned, it is a rename in place, and nothing to warn about
+    pinned = renamed.replace("    members:", f"    id: {EMS_ID}\n    members:")
+    write_policy(repo, E5_BLOCK.format(protect="true") + pinned)
+    document = plan(run, repo)
+    assert [(c["action"], c.get("property")) for c in document["changes"]] == [
+        ("updateGroup", "displayName")
+    ]
+    assert "renamed-without-id" not in [w["code"] for w in document["warnings"]]
+
+
+def test_a_new_group_with_other_products_than_the_one_leaving_is_not_taken_for_a_rename(run, repo):
+    locked(run, repo)
+    other = EMS_BLOCK.replace("LIC-EMS-Executives", "LIC-E5-Leaders").replace(
+        "sku: EMS", "sku: SPE_E5"
+    )
+    write_policy(repo, E5_BLOCK.format(protect="true") + other)
+    document = plan(run, repo)
+    assert "createGroup" in [c["action"] for c in document["changes"]]
+    assert "renamed-without-id" not in [w["code"] for w in document["warnings"]]

@@ -167,9 +167,35 @@ def test_a_retired_name_close_to_a_tenant_group_is_an_error_with_a_suggestion(
     ]
 
 
-def test_a_retired_name_like_no_tenant_group_is_taken_as_deleted_already(tmp_path, monkeypatch):
+def test_without_a_group_lock_a_retired_name_like_no_tenant_group_is_taken_as_deleted(
+    tmp_path, monkeypatch
+):
     desired = _retired(tmp_path, monkeypatch, "  - displayName: Finance Analysts\n")
     assert [item.displayName for item in desired.retired] == ["Finance Analysts"]
+
+
+def test_with_a_group_lock_a_retired_name_it_never_saw_is_an_error(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    files = {
+        "a.yaml": "retired:\n  - displayName: Finance Analysts\n",
+        "groups.lock.yaml": "formatVersion: 1\ngroups: []\n",
+    }
+    write(tmp_path / "p", files)
+    with pytest.raises(PolicyError) as raised:
+        resolve(load_policy("p"), SKUS, tenant=TENANT)
+    assert _problems(raised.value) == [
+        "p/a.yaml:2:18: retired group 'Finance Analysts': the tenant has no group of that name; "
+        "if it was deleted already, remove this entry"
+    ]
+    # and its suggestion is the closest name, however far, never one the policy declares
+    files["a.yaml"] = "groups:\n  - displayName: LIC-Sales\nretired:\n  - displayName: LIC-Sale\n"
+    write(tmp_path / "p", files)
+    with pytest.raises(PolicyError) as raised:
+        resolve(load_policy("p"), SKUS, tenant=TENANT)
+    assert _problems(raised.value) == [
+        "p/a.yaml:4:18: retired group 'LIC-Sale': the tenant has no group of that name "
+        "(did you mean 'LIC-Old-E3'?); if it was deleted already, remove this entry"
+    ]
 
 
 def test_a_suggestion_never_names_a_group_the_policy_declares(tmp_path, monkeypatch):
@@ -178,6 +204,60 @@ def test_a_suggestion_never_names_a_group_the_policy_declares(tmp_path, monkeypa
         tmp_path, monkeypatch, "  - displayName: LIC-Sale\n", G.replace(": G", ": LIC-Sales")
     )
     assert [item.displayName for item in desired.retired] == ["LIC-Sale"]
+
+
+def _seen_retired(name: str, group_id: str) -> str:
+    """A group lock that saw `name` retired with `group_id`."""
+    return f"formatVersion: 1\ngroups: []\nretired:\n  - displayName: {name}\n    id: {group_id}\n"
+
+
+def test_a_retired_group_the_group_lock_saw_and_the_tenant_no_longer_has_is_done(
+    tmp_path, monkeypatch
+):
+    gone = "aaaaaaaa-0000-4000-8000-00000000000f"
+    monkeypatch.chdir(tmp_path)
+    write(
+        tmp_path / "p",
+        {
+            "a.yaml": "retired:\n  - displayName: Finance Analysts\n",
+            "groups.lock.yaml": _seen_retired("Finance Analysts", gone),
+        },
+    )
+    desired = resolve(load_policy("p"), SKUS, tenant=TENANT)
+    assert [item.displayName for item in desired.retired] == ["Finance Analysts"]
+
+
+def test_a_namesake_created_after_the_retired_group_was_deleted_is_an_error_to_pin(
+    tmp_path, monkeypatch
+):
+    gone = "aaaaaaaa-0000-4000-8000-00000000000f"
+    monkeypatch.chdir(tmp_path)
+    write(
+        tmp_path / "p",
+        {
+            "a.yaml": "retired:\n  - displayName: LIC-Old-E3\n",
+            "groups.lock.yaml": _seen_retired("LIC-Old-E3", gone),
+        },
+    )
+    with pytest.raises(PolicyError) as raised:
+        resolve(load_policy("p"), SKUS, tenant=TENANT)
+    assert _problems(raised.value) == [
+        f"p/a.yaml:2:18: retired group 'LIC-Old-E3': groups.lock.yaml saw this group with id "
+        f"{gone}, which the tenant no longer has, but the tenant has another group "
+        f"'LIC-Old-E3' with id {OLD}: pin that id to retire it too, or remove this entry"
+    ]
+
+
+def test_a_retired_group_the_group_lock_saw_is_found_by_that_id_when_renamed(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(
+        tmp_path / "p",
+        {
+            "a.yaml": "retired:\n  - displayName: LIC-Old\n",
+            "groups.lock.yaml": _seen_retired("LIC-Old", OLD),
+        },
+    )
+    assert len(resolve(load_policy("p"), SKUS, tenant=TENANT).retired) == 1
 
 
 def test_a_retired_pin_to_a_group_of_another_name_is_an_error(tmp_path, monkeypatch):
