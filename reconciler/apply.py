@@ -60,8 +60,11 @@ def apply_changes(
     changes: Sequence[Change],
     provider: Provider,
     progress: Callable[[int, AppliedChange], None] = lambda index, applied: None,
+    *,
+    starting: Callable[[int], None] = lambda index: None,
 ) -> ApplyResult:
-    """Apply the changes in order until one fails; `progress` hears each as it completes.
+    """Apply the changes in order until one fails; `starting` hears of each as it is sent,
+    `progress` of each as it completes.
 
     Only a ReconcilerError (the tenant refused or couldn't be written) stops the run with a
     result; anything else is a bug and propagates.
@@ -69,6 +72,8 @@ def apply_changes(
     succeeded: list[AppliedChange] = []
     index = 0
     for batch in license_batches(changes):
+        for offset in range(len(batch)):  # a batch is one request: its changes start together
+            starting(index + offset)
         try:
             applied = provider.apply_together(batch)
         except ReconcilerError as error:
@@ -106,9 +111,14 @@ def apply_plan(
     document: Mapping[str, Any],
     provider: Provider,
     audit: AuditLog,
-    progress: Callable[[int], None] = lambda index: None,
+    progress: Callable[[int, AppliedChange], None] = lambda index, applied: None,
+    *,
+    starting: Callable[[int], None] = lambda index: None,
+    failed: Callable[[int, ReconcilerError], None] = lambda index, error: None,
 ) -> ApplyResult:
-    """Apply a plan document's changes, writing each, and each group's licensing, to `audit`.
+    """Apply a plan document's changes, writing each, and each group's licensing, to `audit`;
+    `starting` and `progress` hear of each change by its index, as apply_changes says, and
+    `failed` of the one the tenant refused, before the tenant is read again.
 
     Then each group whose licensing they changed (members, rule, licenses) and that still exists
     gets Entra's Start and Finish records, counted from the tenant as it is now.
@@ -124,11 +134,12 @@ def apply_plan(
             touched[applied.groupId] = change["group"]
         elif change["action"] == "deleteGroup":
             touched.pop(applied.groupId, None)  # a deleted group is processed no more
-        progress(index)
+        progress(index, applied)
 
-    result = apply_changes(changes_from_document(document), provider, record)
+    result = apply_changes(changes_from_document(document), provider, record, starting=starting)
     if result.failure is not None:
         audit.change(changes[len(result.succeeded)], FAILURE, result.failure.error.message)
+        failed(len(result.succeeded), result.failure.error)
     if touched:
         after = provider.read()
         licensing = {g.id for g in after.groups if g.id in touched}

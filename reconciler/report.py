@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from uuid import UUID
 
+from reconciler.directory_audit import is_object_id
 from reconciler.errors import ReconcilerError
 from reconciler.model import (
     ACTIVE,
@@ -22,7 +22,6 @@ from reconciler.model import (
     User,
 )
 from reconciler.plan.managed import managed_groups, with_memory
-from reconciler.plan.planning import check_pin
 from reconciler.policy import LoadedPolicy, resolve
 
 DIRECT = "direct"  # assignedBy of a license assigned to the user directly
@@ -202,7 +201,7 @@ def _chosen_groups(groups: Iterable[Group], wanted: Sequence[str]) -> frozenset[
             for group in groups
             if name.lower() in (group.id.lower(), group.displayName.lower())
         }
-        if not named and _is_guid(name):
+        if not named and is_object_id(name):
             named = {name.lower()}
         if not named:
             unknown.append(name)
@@ -212,14 +211,6 @@ def _chosen_groups(groups: Iterable[Group], wanted: Sequence[str]) -> frozenset[
             f"no group {', '.join(unknown)} in the tenant (give a displayName or an id)"
         )
     return frozenset(found)
-
-
-def _is_guid(text: str) -> bool:
-    try:
-        UUID(text)
-    except ValueError:
-        return False
-    return True
 
 
 # --- report seats ---------------------------------------------------------------------------
@@ -281,7 +272,6 @@ def managed_ids(loaded: LoadedPolicy | None, tenant: Tenant) -> frozenset[str]:
     if loaded is None:
         return frozenset()
     desired = resolve(loaded, tenant.subscribedSkus, tenant=tenant)
-    check_pin(desired.tenant, tenant, loaded)
     # groups.lock.yaml pins groups renamed since, as a plan takes them
     desired = with_memory(desired, desired.groupLock, tenant)
     return frozenset(group_id.lower() for group_id in managed_groups(desired, tenant))

@@ -195,6 +195,12 @@ def test_an_unknown_filter_fails_before_any_row_is_made():
         license_rows(TENANT, groups=["Marketing"])
 
 
+def test_a_guid_written_without_dashes_is_no_group_id_and_fails_rather_than_match_nothing():
+    undashed = GONE.replace("-", "")
+    with pytest.raises(ReportFilterError, match=f"no group {undashed}"):
+        license_rows(TENANT, groups=[undashed])
+
+
 # --- seats ------------------------------------------------------------------------------------
 
 

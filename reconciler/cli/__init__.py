@@ -13,17 +13,29 @@ from reconciler.cli.explain import explain
 from reconciler.cli.fmt import fmt
 from reconciler.cli.import_cmd import import_
 from reconciler.cli.lock import lock
-from reconciler.cli.plan import plan, show, validate
+from reconciler.cli.plan import plan, show
 from reconciler.cli.report import report
 from reconciler.cli.reprocess import reprocess
 from reconciler.cli.rule import rule
 from reconciler.cli.tenant import tenant
+from reconciler.cli.validate import validate
 from reconciler.errors import ReconcilerError
 from reconciler.render.errors import error_text
 
 
 class _Commands(click.Group):
-    """Turns every ReconcilerError raised below into one message on stderr and exit code 1."""
+    """Turns every ReconcilerError raised below into one message on stderr and exit code 1.
+
+    A mistyped option or a bad argument exits 1 too, not click's 2, which `--detailed-exitcode`
+    and `drift` keep for "changes present": a pipeline must never take a typo for a plan.
+    """
+
+    def make_context(self, *args, **kwargs) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.UsageError as error:
+            error.exit_code = 1
+            raise
 
     def invoke(self, ctx: click.Context):
         try:
@@ -31,6 +43,9 @@ class _Commands(click.Group):
         except ReconcilerError as error:
             click.echo(error_text(error), err=True)
             ctx.exit(error.exit_code)
+        except click.UsageError as error:
+            error.exit_code = 1
+            raise
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})

@@ -24,8 +24,9 @@ from reconciler.importer import (
 )
 from reconciler.model import Tenant
 from reconciler.plan.diff import diff
-from reconciler.plan.planning import check_pin
 from reconciler.policy import LoadedPolicy, load_policy, resolve, update_lock
+from reconciler.policy.directory import pin_errors
+from reconciler.policy.errors import raise_all
 from reconciler.policy.group_lock import load_group_lock, update_group_lock
 
 
@@ -88,7 +89,7 @@ def _declared(existing: LoadedPolicy | None, tenant: Tenant) -> tuple[tuple[Decl
     """What the existing policy declares, and whether it pins the tenant (refused if another)."""
     if existing is None:
         return (), False
-    check_pin(existing.document.get("tenant"), tenant, existing)
+    raise_all(pin_errors(existing, tenant))
     declared = declared_groups(existing.document, existing.positions.location)
     return declared, "tenant" in existing.document
 

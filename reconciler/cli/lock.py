@@ -9,7 +9,6 @@ import click
 
 from reconciler.cli.options import Sources, open_tenant_for, source_options
 from reconciler.plan.build import build_plan
-from reconciler.plan.planning import check_pin
 from reconciler.policy import LockUpdate, load_policy, resolve, update_lock
 from reconciler.policy.group_lock import GroupLockUpdate, load_group_lock, update_group_lock
 
@@ -30,7 +29,6 @@ def lock(sources: Sources) -> None:
     with open_tenant_for(sources, loaded) as provider:
         tenant = provider.read()
     desired = resolve(loaded, tenant.subscribedSkus, tenant=tenant)
-    check_pin(desired.tenant, tenant, loaded)
     plan = build_plan(desired, tenant)
     losing = {group_id for group_id, _ in plan.guards.protected}
     update = update_lock(sources.policy, desired, tenant.subscribedSkus)

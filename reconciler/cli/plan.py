@@ -1,7 +1,8 @@
-"""`reconciler validate`, `plan` and `show`: the policy checked, compared with a tenant, shown.
+"""`reconciler plan` and `show`: the policy compared with a tenant, and a saved plan shown.
 
 A plan saved with `--out`, or printed with `--format json`, carries its `origin` (see
-plan/origin.py); a text plan doesn't need one, so it is spared fingerprinting the tenant.
+plan/origin.py); a text or Markdown plan doesn't need one, so it is spared fingerprinting the
+tenant. In GitHub Actions `plan` also reports to the workflow (cli/github.py).
 """
 
 from __future__ import annotations
@@ -13,45 +14,39 @@ from pathlib import Path
 import click
 
 from reconciler.audit import utc_now
-from reconciler.cli.options import Sources, format_option, open_tenant_for, source_options
+from reconciler.cli import github
+from reconciler.cli.options import Sources, open_tenant_for, source_options
 from reconciler.drift import drift_items, read_drift
 from reconciler.errors import ReconcilerError
 from reconciler.plan.build import Plan
 from reconciler.plan.document import Document, plan_document
 from reconciler.plan.origin import with_origin
 from reconciler.plan.planfile import read_plan_file, write_plan_file
-from reconciler.plan.planning import check_pin, freshness_now, plan_now
+from reconciler.plan.planning import freshness_now, plan_now
 from reconciler.plan.stale import Freshness
-from reconciler.policy import load_policy, resolve
+from reconciler.policy import load_policy
 from reconciler.providers.base import Provider, ProviderError
 from reconciler.render.plan_json import plan_json
+from reconciler.render.plan_markdown import Context, plan_markdown, plan_marker
 from reconciler.render.plan_text import colourize, plan_text
 
-
-@click.command()
-@source_options
-@click.option("--offline", is_flag=True, help="Check files only; don't read the tenant.")
-def validate(sources: Sources, offline: bool) -> None:
-    """Check the policy: YAML, schema and rules; names too when the tenant can be read."""
-    # the names are checked even in a policy with problems, so one run reports every problem
-    loaded = load_policy(sources.policy, keep_going=not offline)
-    if offline:
-        click.echo(f"policy in {sources.policy} is valid (names not checked against a tenant)")
-        return
-    with open_tenant_for(sources, loaded) as provider:
-        tenant = provider.read()
-    desired = resolve(loaded, tenant.subscribedSkus, tenant=tenant)
-    check_pin(desired.tenant, tenant, loaded)
-    click.echo(
-        f"policy in {sources.policy} is valid: {len(desired.groups)} managed groups, "
-        f"{len(desired.retired)} to retire"
-    )
+# plans have a third format, for pull requests, besides the text and json every command has
+format_option = click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="Output for people (text), scripts (json) or a pull-request comment (markdown).",
+)
 
 
 @click.command()
 @source_options
 @format_option
-@click.option("--show-all", is_flag=True, help="List every license removal, not the first 50.")
+@click.option(
+    "--show-all", is_flag=True, help="List every license removal, not the first 50 (text)."
+)
 @click.option(
     "--out",
     "out_file",
@@ -72,17 +67,34 @@ def plan(
     out_file: Path | None,
     detailed_exitcode: bool,
 ) -> None:
-    """Show what apply would change, and who would lose which licenses."""
-    loaded = load_policy(sources.policy, keep_going=True)  # plan_now reports every problem
-    with open_tenant_for(sources, loaded) as provider:
-        tenant = provider.read()
-        built = plan_now(loaded, tenant)
-        document = with_drift(plan_document(built), built, provider, sources)
+    """Show what apply would change, and who would lose which licenses.
+
+    In GitHub Actions it also writes the job summary, the step outputs and annotations
+    (docs/pr-review.md).
+    """
+    in_actions = github.active()
+    try:
+        loaded = load_policy(sources.policy, keep_going=True)  # plan_now reports every problem
+        with open_tenant_for(sources, loaded) as provider:
+            tenant = provider.read()
+            built = plan_now(loaded, tenant)
+            document = with_drift(plan_document(built), built, provider, sources)
+    except ReconcilerError as error:
+        if in_actions:
+            github.report_failure(error)
+        raise
     if out_file is not None or output_format == "json":
         document = with_origin(document, loaded, tenant)
     if out_file is not None:
         write_plan_file(document, out_file)
-    _echo(document, output_format, show_all)
+    plan_file = None if out_file is None else str(out_file)
+    context = _context(tenant.organization.id, sources, plan_file)
+    markdown = plan_markdown(document, context) if output_format == "markdown" or in_actions else ""
+    _echo(document, output_format, show_all, markdown)
+    if in_actions:
+        marker = plan_marker(context.tenant, context.policy)
+        outputs = github.plan_outputs(document, marker, plan_file)
+        github.report_plan(document, markdown, outputs)
     if detailed_exitcode and document["changesPresent"]:
         ctx.exit(2)
 
@@ -91,17 +103,27 @@ def plan(
 @click.argument("plan_file", metavar="PLANFILE", type=Path)
 @source_options
 @format_option
-@click.option("--show-all", is_flag=True, help="List every license removal, not the first 50.")
+@click.option(
+    "--show-all", is_flag=True, help="List every license removal, not the first 50 (text)."
+)
 def show(sources: Sources, plan_file: Path, output_format: str, show_all: bool) -> None:
     """Print a saved plan, warning if the tenant or policy has moved on since it was made."""
     document = read_plan_file(plan_file)
+    tenant_id = (document.get("origin") or {}).get("tenantId")
     try:
-        warning = _stale_warning(_freshness(document, sources))
+        freshness, tenant_read = _freshness(document, sources)
+        warning = _stale_warning(freshness)
+        tenant_id = tenant_id or tenant_read
     except ReconcilerError as error:
         # the plan is still worth reading where the tenant can't be: say only what wasn't checked
         warning = None
         click.echo(f"note: not checked against the tenant: {error}", err=True)
-    _echo(document, output_format, show_all)
+    markdown = ""
+    if output_format == "markdown":
+        # the tenant as `plan` names it, so both put the same marker on the comment
+        context = _context(tenant_id or "unknown", sources, str(plan_file), stale=warning)
+        markdown = plan_markdown(document, context)
+    _echo(document, output_format, show_all, markdown)
     if warning is not None:
         # on stderr, after the plan: seen at a terminal, and `--format json` stays JSON
         click.echo(f"warning: {warning}", err=True)
@@ -124,12 +146,39 @@ def with_drift(document: Document, built: Plan, provider: Provider, sources: Sou
     return {**document, "drift": drift_items(drift)}
 
 
-def _freshness(document: Document, sources: Sources) -> Freshness:
+def _freshness(document: Document, sources: Sources) -> tuple[Freshness, str]:
+    """How the saved plan stands against the tenant now, and that tenant's id."""
     loaded = load_policy(sources.policy)
     # no seed: showing a plan never creates a local tenant as a side effect
     with open_tenant_for(sources, loaded, seed=False) as provider:
         tenant = provider.read()
-        return freshness_now(document, loaded, tenant)
+        return freshness_now(document, loaded, tenant), tenant.organization.id
+
+
+def _context(
+    tenant_id: str, sources: Sources, plan_file: str | None, stale: str | None = None
+) -> Context:
+    """What the Markdown plan says besides the plan: tenant, policy, where the whole plan is."""
+    return Context(
+        tenant=tenant_id,
+        policy=policy_label(sources.policy),
+        plan_file=plan_file,
+        run_url=github.run_url(),
+        stale=stale,
+    )
+
+
+def policy_label(policy: Path) -> str:
+    """The policy path as the comment marker names it: relative to here when inside, '/'-separated.
+
+    The same however the path was given (`policies`, `policies/`, `./policies`, or absolute via
+    --config), so `plan` and `show` run from one folder mark their comments alike.
+    """
+    path = Path(os.path.normpath(policy))
+    here = Path.cwd().resolve()
+    if path.is_absolute() and path.resolve().is_relative_to(here):
+        path = path.resolve().relative_to(here)
+    return path.as_posix()
 
 
 def _stale_warning(freshness: Freshness) -> str | None:
@@ -140,9 +189,11 @@ def _stale_warning(freshness: Freshness) -> str | None:
     return f"{problem} `apply` will refuse it; run `reconciler plan` again."
 
 
-def _echo(document: dict, output_format: str, show_all: bool) -> None:
+def _echo(document: dict, output_format: str, show_all: bool, markdown: str) -> None:
     if output_format == "json":
         click.echo(plan_json(document))
+    elif output_format == "markdown":
+        click.echo(markdown)
     else:
         click.echo(styled(plan_text(document, show_all=show_all)))
 

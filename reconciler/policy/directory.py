@@ -30,13 +30,32 @@ if TYPE_CHECKING:  # resolve.py imports this module
 # Without a group lock, how alike a retired name and a tenant group's must be to take the first
 # for a typo. Names share prefixes by convention (LIC-...), so difflib's 0.6 would call most close.
 TYPO = 0.85
+AMBIGUOUS = "retired-group-ambiguous"  # its code (reconciler/codes.py)
 
 
 def directory_errors(policy: LoadedPolicy, tenant: Tenant) -> list[PolicyError]:
-    """Every member, pinned id and retired group of `policy` that `tenant` doesn't have."""
+    """Every member, pinned id and retired group of `policy` that `tenant` doesn't have, and a
+    `tenant` pin naming another tenant."""
     directory = _Directory(policy, tenant)
     directory.check()
-    return directory.errors
+    return [*pin_errors(policy, tenant), *directory.errors]
+
+
+def pin_errors(policy: LoadedPolicy, tenant: Tenant) -> list[PolicyError]:
+    """The policy's `tenant` pin, when it names another tenant than `tenant`."""
+    pinned = policy.document.get("tenant")
+    if not isinstance(pinned, str) or is_broken(("tenant",), policy.broken):
+        return []
+    organization = tenant.organization
+    names = {domain.lower() for domain in organization.verifiedDomains}
+    if pinned.lower() in names or pinned.lower() == organization.id.lower():
+        return []
+    message = (
+        f"the policy is for tenant {pinned}, but this tenant is "
+        f"{organization.displayName} ({', '.join(organization.verifiedDomains)})"
+    )
+    location = policy.positions.location(("tenant",))
+    return [PolicyError(message, location, code="tenant-mismatch")]
 
 
 class _Directory:
@@ -58,10 +77,11 @@ class _Directory:
     def items(self, section: str) -> list[tuple[int, Any]]:
         return intact_items(self.document.get(section, []), (section,), self.policy.broken)
 
-    def error(self, path: Pointer, message: str, at: Pointer | None = None) -> None:
+    def error(self, path: Pointer, message: str, code: str, at: Pointer | None = None) -> None:
         """A problem with the entry or value at `path`, shown at `at` (by default, `path`)."""
         location = self.policy.positions.location(at or path)
-        self.errors.append(PolicyError(f"{where(path, self.document)}: {message}", location))
+        message = f"{where(path, self.document)}: {message}"
+        self.errors.append(PolicyError(message, location, code=code))
 
     def check(self) -> None:
         broken = self.policy.broken
@@ -72,12 +92,14 @@ class _Directory:
                 if pin.lower() in self.by_id:
                     self.pins[pin.lower()] = path
                 else:
-                    self.error((*path, "id"), f"the tenant has no group with id {pin}")
+                    message = f"the tenant has no group with id {pin}"
+                    self.error((*path, "id"), message, "unknown-group-id")
             for number, member in intact_items(group.get("members"), (*path, "members"), broken):
                 if isinstance(member, str) and not self.is_member(member):
                     self.error(
                         (*path, "members", number),
                         f"no user or group '{member}' in the tenant{self.closest_user(member)}",
+                        "unknown-member",
                     )
         for index, item in self.items("retired"):
             path = ("retired", index)
@@ -92,6 +114,7 @@ class _Directory:
                     f"the tenant's group {group.displayName} is declared at "
                     f"{self.policy.positions.location(declared)} by its id; it can't be "
                     "retired too",
+                    "retired-group-declared",
                     (*path, "displayName"),
                 )
 
@@ -114,6 +137,7 @@ class _Directory:
                     path,
                     f"the tenant has no group with id {pin}, but has a group '{name}' with id "
                     f"{namesakes[0].id}: pin that id, or remove this entry if the group is gone",
+                    AMBIGUOUS,
                     id_path,
                 )
             elif group is not None and group.displayName.casefold() != name.casefold():
@@ -121,6 +145,7 @@ class _Directory:
                     path,
                     f"id {pin} is the tenant's group '{group.displayName}'; to retire (delete) "
                     "it, write its displayName as the tenant has it",
+                    "retired-group-mismatch",
                     name_path,
                 )
                 return None
@@ -128,7 +153,7 @@ class _Directory:
         found = self.by_name.get(name.casefold(), [])
         if len(found) > 1:
             message = f"the tenant has {len(found)} groups of that name; pin the one to retire"
-            self.error(path, f"{message} with its id", name_path)
+            self.error(path, f"{message} with its id", AMBIGUOUS, name_path)
         elif not found:
             self.unmatched(name, path)
         return found[0] if len(found) == 1 else None
@@ -142,7 +167,7 @@ class _Directory:
             return
         message = f"the tenant has no group of that name{close}"
         message += "; if it was deleted already, remove this entry"
-        self.error(path, message, (*path, "displayName"))
+        self.error(path, message, "retired-group-unknown", (*path, "displayName"))
 
     def seen(self, group_id: str, name: str, path: Pointer) -> Group | None:
         """The group groups.lock.yaml saw retired, by its id; gone means deleted since, and a
@@ -155,6 +180,7 @@ class _Directory:
                 f"groups.lock.yaml saw this group with id {group_id}, which the tenant no longer "
                 f"has, but the tenant has another group '{name}' with id {namesakes[0].id}: pin "
                 "that id to retire it too, or remove this entry",
+                AMBIGUOUS,
                 (*path, "displayName"),
             )
         return group

@@ -6,6 +6,7 @@ import difflib
 from collections.abc import Iterable
 from pathlib import PurePath
 
+from reconciler.codes import POLICY
 from reconciler.errors import InputError, Location
 from reconciler.rules import RuleError
 
@@ -14,7 +15,8 @@ class PolicyError(InputError):
     """An invalid policy. The message and location are the first problem in file order.
 
     Every stage (reading, schema, names) reports every problem it finds in every file, so one
-    run shows them all; `errors` holds them in file order, this error first.
+    run shows them all; `errors` holds them in file order, this error first. `code` names the
+    kind of problem for good (reconciler/codes.py), for scripts, SARIF and annotations.
     """
 
     def __init__(
@@ -22,9 +24,12 @@ class PolicyError(InputError):
         message: str,
         location: Location | None = None,
         errors: tuple[PolicyError, ...] = (),
+        *,
+        code: str = POLICY,
     ) -> None:
         super().__init__(message, location)
         self.errors: tuple[PolicyError, ...] = errors or (self,)
+        self.code = code
 
 
 def _order(error: PolicyError) -> tuple[tuple[str, ...], int, int]:
@@ -51,6 +56,11 @@ def raise_all(errors: Iterable[PolicyError]) -> None:
     raise first
 
 
+def with_code(errors: Iterable[PolicyError], code: str) -> list[PolicyError]:
+    """`errors` again, each under `code`: a stage that knows better names the kind."""
+    return [PolicyError(error.message, error.location, code=code) for error in errors]
+
+
 def closest(word: str, names: Iterable[str], cutoff: float = 0.6) -> str:
     """' (did you mean 'x'?)' for the name closest to `word`, ignoring case, or nothing."""
     lowered = {name.casefold(): name for name in names}
@@ -62,5 +72,5 @@ class PolicyRuleError(PolicyError):
     """An invalid membership rule in a policy; `rule_error` has the rule, its span and code."""
 
     def __init__(self, message: str, location: Location, rule_error: RuleError) -> None:
-        super().__init__(message, location)
+        super().__init__(message, location, code=rule_error.code)
         self.rule_error = rule_error

@@ -17,7 +17,7 @@ from jsonschema import Draft202012Validator
 
 from reconciler.errors import InputError, Location
 from reconciler.jsonschemas import load_schema
-from reconciler.model import Sku
+from reconciler.model import ServicePlan, Sku
 from reconciler.policy.errors import PolicyError, raise_all
 from reconciler.policy.schema import schema_errors, where
 from reconciler.policy.source import LOCK_NAME, Positions, read_file
@@ -120,6 +120,18 @@ def build_lock(skus: Sequence[Sku], used: Collection[str]) -> SkuLock:
     return SkuLock(tuple(sorted(entries, key=lambda s: (s.skuPartNumber.casefold(), s.skuId))))
 
 
+def lock_skus(lock: SkuLock) -> tuple[Sku, ...]:
+    """The lock's SKUs as a tenant's subscribedSkus, to resolve names against it offline."""
+    return tuple(
+        Sku(
+            sku.skuId,
+            sku.skuPartNumber,
+            tuple(ServicePlan(p.servicePlanId, p.servicePlanName) for p in sku.servicePlans),
+        )
+        for sku in lock.skus
+    )
+
+
 def _sorted(plans: Iterable[LockedPlan]) -> tuple[LockedPlan, ...]:
     return tuple(sorted(set(plans), key=lambda p: (p.servicePlanName.casefold(), p.servicePlanId)))
 
@@ -214,12 +226,16 @@ def load_lock(policy: Path) -> SkuLock | None:
         return read_lock(path)
     except PolicyError as error:
         # the lock is derived data: saying how to write it anew beats hand-repairing it
-        raise with_hint(error, "; run `reconciler lock` to write it anew") from error
+        hint = "; run `reconciler lock` to write it anew"
+        raise with_hint(error, hint, code="invalid-lock") from error
 
 
-def with_hint(error: PolicyError, hint: str) -> PolicyError:
-    """`error` and all it carries, each message followed by `hint`."""
-    amended = [PolicyError(each.message + hint, each.location) for each in error.errors]
+def with_hint(error: PolicyError, hint: str, *, code: str | None = None) -> PolicyError:
+    """`error` and all it carries, each message followed by `hint` (and under `code`, if given)."""
+    amended = [
+        PolicyError(each.message + hint, each.location, code=code or each.code)
+        for each in error.errors
+    ]
     amended[0].errors = tuple(amended)
     return amended[0]
 

@@ -22,6 +22,8 @@ from reconciler.policy.source import (
     read_source,
 )
 
+DUPLICATE_GROUP = "duplicate-group"  # its code (reconciler/codes.py)
+
 
 @dataclass(frozen=True)
 class MergedSources:
@@ -53,7 +55,8 @@ def merge(files: list[SourceFile]) -> MergedSources:
             if key in ("groups", "retired"):
                 if not isinstance(value, list):
                     message = f"'{key}' must be a list, with a '- displayName: ...' entry per group"
-                    errors.append(PolicyError(message, source.entries[(key,)].location))
+                    location = source.entries[(key,)].location
+                    errors.append(PolicyError(message, location, code="invalid-value"))
                     continue
                 offsets[key] = len(document.setdefault(key, []))
                 document[key].extend(value)
@@ -61,7 +64,7 @@ def merge(files: list[SourceFile]) -> MergedSources:
             elif key in document:
                 first = entries[(key,)].key
                 message = f"'{key}' is already set at {first}; set it in one file only"
-                errors.append(PolicyError(message, key_location))
+                errors.append(PolicyError(message, key_location, code="duplicate-setting"))
             else:
                 document[key] = value
                 offsets[key] = 0
@@ -103,11 +106,11 @@ def _duplicate_groups(document: dict[str, Any], positions: Positions) -> list[Po
             else:
                 what = "group" if section == "groups" else "retired group"
                 message = f"{what} '{name}' is declared twice: first at {first}"
-                errors.append(PolicyError(message, here))
+                errors.append(PolicyError(message, here, code=DUPLICATE_GROUP))
             if section == "retired" and name.casefold() in declared:
                 first = declared[name.casefold()]
                 message = f"group '{name}' is both declared (at {first}) and retired"
-                errors.append(PolicyError(message, here))
+                errors.append(PolicyError(message, here, code=DUPLICATE_GROUP))
         if section == "groups":
             declared = seen
     return errors + _duplicate_ids(document, positions)
@@ -129,7 +132,7 @@ def _duplicate_ids(document: dict[str, Any], positions: Positions) -> list[Polic
                 seen[pin.casefold()] = here
             else:
                 message = f"group id {pin} is already used at {first}"
-                errors.append(PolicyError(message, here))
+                errors.append(PolicyError(message, here, code="duplicate-group-id"))
     return errors
 
 

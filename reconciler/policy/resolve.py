@@ -24,16 +24,17 @@ from reconciler.policy.desired import (
     Settings,
 )
 from reconciler.policy.directory import directory_errors
-from reconciler.policy.errors import PolicyError, closest, in_order, raise_all
+from reconciler.policy.errors import PolicyError, closest, in_order, raise_all, with_code
 from reconciler.policy.group_lock import GroupLock, load_group_lock
-from reconciler.policy.lock import SkuLock, load_lock
+from reconciler.policy.lock import SkuLock, load_lock, lock_skus
 from reconciler.policy.merge import load_sources
 from reconciler.policy.schema import check, intact_items, is_broken, is_whole, where
-from reconciler.policy.source import Pointer, Positions
+from reconciler.policy.source import LOCK_NAME, Pointer, Positions
 from reconciler.rules import parse
 from reconciler.rules.properties import graph_properties
 
 _SHOWN = 20  # names listed when a SKU is unknown; a tenant rarely has more
+UNKNOWN_PLAN = "unknown-service-plan"  # its code (reconciler/codes.py)
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ def load_policy(
         try:
             group_lock = load_group_lock(Path(path))
         except PolicyError as error:
-            problems.extend(error.errors)
+            problems.extend(with_code(error.errors, "invalid-group-lock"))
     if not keep_going:
         raise_all(problems)
     return LoadedPolicy(
@@ -104,7 +105,8 @@ def resolve(
     """The DesiredState of `policy` in a tenant with `skus` (its subscribedSkus).
 
     With `tenant`, static members, pinned ids and retired groups are looked up in its users
-    and groups too. PolicyError with every problem: the policy's own (`problems`) and the names'.
+    and groups too, and the policy's `tenant` pin is checked against it. PolicyError with
+    every problem: the policy's own (`problems`) and the names'.
     """
     resolver = _Resolver(policy, skus)
     document = policy.document
@@ -158,6 +160,23 @@ def resolve(
     )
 
 
+def check_offline(policy: LoadedPolicy) -> None:
+    """PolicyError with every problem found without a tenant: the policy's own and, when it has
+    a skus.lock.yaml, the SKUs and service plans its groups name that the lock doesn't list.
+
+    The plans in `settings` aren't checked: they may be of SKUs the policy doesn't assign,
+    which the lock doesn't list.
+    """
+    errors = list(policy.problems)
+    if policy.lock is not None:
+        lock_file = policy.lock.file or LOCK_NAME
+        resolver = _Resolver(policy, lock_skus(policy.lock), lock_file)
+        for index, group in resolver.items(("groups",), policy.document.get("groups", [])):
+            resolver.group(group, ("groups", index))
+        errors += resolver.errors
+    raise_all(errors)
+
+
 def _guid(value: str | None) -> str | None:
     # Graph writes object ids in lower case; compare and store them that way
     return value.lower() if value is not None else None
@@ -166,13 +185,17 @@ def _guid(value: str | None) -> str | None:
 class _Resolver:
     """Looks names up in the tenant's SKUs, collecting an error per unknown name.
 
-    Values the policy's own problems are about are skipped: their shape is not known.
+    Values the policy's own problems are about are skipped: their shape is not known. With
+    `lock_file`, `skus` are those the lock lists, and the messages say so.
     """
 
-    def __init__(self, policy: LoadedPolicy, skus: Sequence[Sku]) -> None:
+    def __init__(
+        self, policy: LoadedPolicy, skus: Sequence[Sku], lock_file: str | None = None
+    ) -> None:
         self.policy = policy
         self.broken = policy.broken
         self.skus = skus
+        self.lock_file = lock_file
         self.by_name: dict[str, Sku] = {}
         for sku in skus:
             # skuPartNumber and skuId both name a SKU; Entra compares them ignoring case
@@ -199,8 +222,30 @@ class _Resolver:
         if name.casefold() in self.plans:
             return self.plans[name.casefold()]
         known = sorted({p.servicePlanName for s in self.skus for p in s.servicePlans})
-        self.error(path, f"unknown service plan '{name}'{closest(name, known)}")
+        self.error(path, f"unknown service plan '{name}'{closest(name, known)}", UNKNOWN_PLAN)
         return ""
+
+    def unknown_sku(self, name: str) -> str:
+        if self.lock_file is None:
+            return _unknown_sku(name, self.skus)
+        # the lock lists only the SKUs the policy assigned when it was written: a new one is
+        # most likely missing from it, not from the tenant
+        names = sorted({sku.skuPartNumber for sku in self.skus}, key=str.casefold)
+        listed = f"which lists: {', '.join(names)}" if names else "which lists no SKU"
+        return (
+            f"unknown SKU '{name}'{closest(name, names)}; checked against {self.lock_file}, "
+            f"{listed}; run `reconciler lock` if the tenant has it"
+        )
+
+    def unknown_plan(self, name: str, sku: Sku) -> str:
+        message = _unknown_plan(name, sku)
+        if self.lock_file is None:
+            return message
+        # the lock lists a SKU's plans as they were when it was written
+        return (
+            f"{message}; checked against {self.lock_file}: run `reconciler lock` if Microsoft "
+            "added it since"
+        )
 
     def at(self, path: Pointer) -> Location:
         return self.policy.positions.location(path)
@@ -217,9 +262,9 @@ class _Resolver:
         """The intact entries, with their indexes, of the list `value` at `path`."""
         return intact_items(value, path, self.broken)
 
-    def error(self, path: Pointer, message: str) -> None:
+    def error(self, path: Pointer, message: str, code: str) -> None:
         prefix = where(path, self.policy.document)
-        self.errors.append(PolicyError(f"{prefix}: {message}", self.at(path)))
+        self.errors.append(PolicyError(f"{prefix}: {message}", self.at(path), code=code))
 
     def group(self, group: Mapping[str, Any], path: Pointer) -> DesiredGroup | None:
         """The group resolved; None when the policy has a problem in it (its licenses are still
@@ -235,7 +280,8 @@ class _Resolver:
             first = seen.get(license_.skuId.casefold())
             if first is not None:
                 sku_path = (*path, "licenses", index, "sku")
-                self.error(sku_path, f"{license_.skuPartNumber} is already listed at {first}")
+                message = f"{license_.skuPartNumber} is already listed at {first}"
+                self.error(sku_path, message, "duplicate-license")
             else:
                 seen[license_.skuId.casefold()] = license_.location
                 licenses.append(license_)
@@ -267,7 +313,7 @@ class _Resolver:
         name = entry["sku"]
         sku = self.by_name.get(name.casefold())
         if sku is None:
-            self.error((*path, "sku"), _unknown_sku(name, self.skus))
+            self.error((*path, "sku"), self.unknown_sku(name), "unknown-sku")
             return None
         plans = {plan.servicePlanName.casefold(): plan for plan in sku.servicePlans}
         plans.update({plan.servicePlanId.casefold(): plan for plan in sku.servicePlans})
@@ -276,7 +322,7 @@ class _Resolver:
         for index, plan_name in enumerate(entry.get(mode, [])):
             plan = plans.get(plan_name.casefold())
             if plan is None:
-                self.error((*path, mode, index), _unknown_plan(plan_name, sku))
+                self.error((*path, mode, index), self.unknown_plan(plan_name, sku), UNKNOWN_PLAN)
             else:
                 chosen.add(plan.servicePlanId)
         if mode == "enabledPlans":

@@ -15,12 +15,13 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from reconciler.errors import location_in
+from reconciler.errors import Location, location_in
 from reconciler.jsonschemas import load_schema
 from reconciler.policy.errors import PolicyError, PolicyRuleError
 from reconciler.policy.source import Pointer, Positions
 from reconciler.rules import RuleError, parse
 
+CONFLICTING_KEYS = "conflicting-keys"  # codes: reconciler/codes.py
 _TYPE_NAMES = {
     "string": "text",
     "integer": "a whole number",
@@ -150,28 +151,30 @@ def schema_errors(
             if key not in known:
                 hint = _suggest(key, known) or f"; expected one of: {', '.join(known)}"
                 message = f"unknown key '{key}' in {thing}{hint}"
-                yield _at(prefix, message, positions.key_location((*path, key)))
+                yield _at(prefix, message, positions.key_location((*path, key)), "unknown-key")
         return
     if keyword == "not" and set(expected) == {"required"}:
         first, second = expected["required"]
         places = [positions.key_location((*path, key)) for key in (first, second)]
         # point at whichever of the two comes second: that is the one to remove
         message = f"give either '{first}' or '{second}', not both"
-        yield _at(prefix, message, max(places, key=lambda loc: (loc.line or 0, loc.column or 0)))
+        second = max(places, key=lambda loc: (loc.line or 0, loc.column or 0))
+        yield _at(prefix, message, second, CONFLICTING_KEYS)
         return
     if keyword == "dependentRequired":
         for key, needed in expected.items():
             missing = [name for name in needed if key in value and name not in value]
             for name in missing:
                 message = f"'{key}' needs '{name}': it applies to a dynamic group only"
-                yield _at(prefix, message, positions.key_location((*path, key)))
+                yield _at(prefix, message, positions.key_location((*path, key)), CONFLICTING_KEYS)
         return
     if keyword == "required":
         for key in expected:
             if isinstance(value, dict) and key not in value:
-                yield _at(prefix, f"missing required key '{key}'", location)
+                yield _at(prefix, f"missing required key '{key}'", location, "missing-key")
         return
-    yield _at(prefix, _problem(keyword, expected, value, schema, error.message), location)
+    message = _problem(keyword, expected, value, schema, error.message)
+    yield _at(prefix, message, location, "invalid-value")
 
 
 def _problem(keyword: str, expected: Any, value: Any, schema: Mapping[str, Any], raw: str) -> str:
@@ -219,26 +222,31 @@ def _suggest(word: str, choices: list[str]) -> str:
     return f" (did you mean '{lowered[close[0]]}'?)" if close else ""
 
 
-def _at(prefix: str, message: str, location: Any) -> PolicyError:
-    return PolicyError(f"{prefix}: {message}" if prefix else message, location)
+def _at(prefix: str, message: str, location: Any, code: str) -> PolicyError:
+    return PolicyError(f"{prefix}: {message}" if prefix else message, location, code=code)
 
 
 def _rule_error(
     error: RuleError, rule: str, path: Pointer, document: Mapping[str, Any], positions: Positions
 ) -> PolicyError:
-    position = positions.get(path)
-    location = positions.location(path)
-    if position is not None and location.file in positions.texts:
-        text = positions.texts[location.file]
-        start, end, style = position.start, position.end, position.style
-        index = source_index(text, start, end, style, rule, error.span.start)
-        location = location_in(location.file, text, index)
+    location = rule_location(positions, path, rule, error.span.start)
     message = f"{where(path, document)}: {error.message} [{error.code}]"
     if error.hint:
         message += f"; {error.hint}"
     policy_error = PolicyRuleError(message, location, error)
     policy_error.__cause__ = error
     return policy_error
+
+
+def rule_location(positions: Positions, path: Pointer, rule: str, offset: int) -> Location:
+    """Where in its file character `offset` of the rule text `rule` at `path` is."""
+    position = positions.get(path)
+    location = positions.location(path)
+    if position is None or location.file not in positions.texts:
+        return location
+    text = positions.texts[location.file]
+    start, end, style = position.start, position.end, position.style
+    return location_in(location.file, text, source_index(text, start, end, style, rule, offset))
 
 
 def source_index(

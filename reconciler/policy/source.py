@@ -29,6 +29,7 @@ GROUP_LOCK_NAME = "groups.lock.yaml"  # the groups the policy manages (policy/gr
 # Aliases can expand a small file exponentially ("billion laughs"); a real policy stays far below.
 MAX_VALUES = 1_000_000
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+INVALID_YAML, UNREADABLE = "invalid-yaml", "unreadable-file"  # codes (reconciler/codes.py)
 _COLLECTION_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
 
 
@@ -119,7 +120,7 @@ def policy_files(path: Path) -> list[tuple[Path, str]]:
     if path.is_file():
         return [(path, str(path))]
     if not path.is_dir():
-        raise PolicyError("policy path does not exist", Location(str(path)))
+        raise PolicyError("policy path does not exist", Location(str(path)), code=UNREADABLE)
     found: list[tuple[tuple[str, ...], Path]] = []
     for directory, subdirectories, names in os.walk(path):
         subdirectories[:] = [name for name in subdirectories if not name.startswith(".")]
@@ -170,17 +171,19 @@ def read_source(
         finally:
             loader.dispose()
     except yaml.MarkedYAMLError as exc:
-        raise PolicyError(_yaml_message(exc, kind), _mark_location(name, exc)) from exc
+        location = _mark_location(name, exc)
+        raise PolicyError(_yaml_message(exc, kind), location, code=INVALID_YAML) from exc
     except yaml.reader.ReaderError as exc:
         code = exc.character if isinstance(exc.character, int) else ord(exc.character)
         message = f"invalid YAML: control character U+{code:04X} is not allowed"
-        raise PolicyError(message, location_in(name, text, exc.position)) from exc
+        location = location_in(name, text, exc.position)
+        raise PolicyError(message, location, code=INVALID_YAML) from exc
     if root is None:
         return SourceFile(name, text, {}, {(): Position(Location(name, 1, 1))})
     if not isinstance(root, MappingNode):
         found = "a list" if isinstance(root, SequenceNode) else "a single value"
         message = f"a {kind} holds a mapping ({keys}), not {found}"
-        raise PolicyError(message, _location(name, root))
+        raise PolicyError(message, _location(name, root), code=INVALID_YAML)
     builder = _Builder(name, _Loader(text))
     document = builder.value(root, (), None)
     if not isinstance(document, dict):
@@ -197,14 +200,15 @@ def read_text(path: Path, name: str, encoding: str) -> str:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise PolicyError(f"can't read file: {exc.strerror}", Location(name)) from exc
+        message = f"can't read file: {exc.strerror}"
+        raise PolicyError(message, Location(name), code=UNREADABLE) from exc
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as exc:
         before = data[: exc.start].decode(encoding, errors="replace")
         location = Location(name, *line_and_column(before, len(before)))
         message = f"file is not UTF-8 text (byte 0x{data[exc.start]:02x}); save it as UTF-8"
-        raise PolicyError(message, location) from exc
+        raise PolicyError(message, location, code=UNREADABLE) from exc
 
 
 def _yaml_message(exc: yaml.MarkedYAMLError, kind: str) -> str:
@@ -245,6 +249,7 @@ class _Builder:
             raise PolicyError(
                 f"file expands to more than {MAX_VALUES} values (aliases?)",
                 _location(self.name, node),
+                code=INVALID_YAML,
             )
         style = node.style if isinstance(node, ScalarNode) else None
         location = _location(self.name, node)
@@ -275,7 +280,7 @@ class _Builder:
 
     def fail(self, path: Pointer, message: str, location: Location) -> None:
         """Record a value that can't be built; it is left empty (None)."""
-        self.errors.append(PolicyError(message, location))
+        self.errors.append(PolicyError(message, location, code=INVALID_YAML))
         self.broken.add(path)
 
     def mapping(self, node: MappingNode, path: Pointer) -> dict[str, Any]:
@@ -288,7 +293,7 @@ class _Builder:
             here = _location(self.name, key_node)
             if key in seen:
                 message = f"duplicate key '{key}': already given at {seen[key]}"
-                self.errors.append(PolicyError(message, here))
+                self.errors.append(PolicyError(message, here, code="duplicate-key"))
             else:
                 seen[key] = here
         if len(own) != len(node.value):
@@ -313,5 +318,5 @@ class _Builder:
                 message = "a key can't be empty"
             else:
                 message = f"a key must be text, not {key!r}; quote it"
-            self.errors.append(PolicyError(message, _location(self.name, node)))
+            self.errors.append(PolicyError(message, _location(self.name, node), code=INVALID_YAML))
         return None

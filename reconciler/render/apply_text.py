@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from reconciler.apply import ApplyResult
+from reconciler.providers.base import AppliedChange
 from reconciler.render.plan_text import change_line
 
 Document = dict[str, Any]
@@ -51,14 +52,18 @@ def _listed(changes: Sequence[Document]) -> list[str]:
 
 def processing_warnings(result: ApplyResult) -> list[str]:
     """One warning per group whose license processing Entra reported as failed after apply."""
-    return [
-        f"warning: Entra reports that processing the licenses of group "
+    return [f"warning: {processing_failed(applied)}" for applied in result.processing_failed]
+
+
+def processing_failed(applied: AppliedChange) -> str:
+    """What to do about a group whose license processing Entra reported as failed."""
+    return (
+        f"Entra reports that processing the licenses of group "
         f"{applied.change.displayName} ({applied.groupId}) failed: some of its members may not "
         "have its licenses. Check their licenseAssignmentStates (Graph: GET "
         f"/groups/{applied.groupId}/membersWithLicenseErrors), fix the cause, then reprocess "
         f"them: reconciler reprocess --group {shlex.quote(applied.change.displayName)}"
-        for applied in result.processing_failed
-    ]
+    )
 
 
 def waiting_line(displayName: str, state: str, seconds: float) -> str:

@@ -13,9 +13,9 @@ import click
 
 from reconciler.render.drift_text import drift_lines
 
-_SYMBOLS = {"create": "+", "update": "~", "destroy": "-"}
+SYMBOLS = {"create": "+", "update": "~", "destroy": "-"}
 _LEGEND = {"create": "create", "update": "update in place", "destroy": "destroy"}
-_VERBS = {"create": "created", "update": "updated in place", "destroy": "retired"}
+VERBS = {"create": "created", "update": "updated in place", "destroy": "retired"}
 REMOVALS_SHOWN = 50
 _UNMANAGED_SHOWN = 5
 
@@ -30,21 +30,19 @@ def plan_text(document: Document, show_all: bool = False) -> str:
         # then what reconciler leaves alone
         management = _released_lines(document)
         return "\n".join([*lines, *(["", *management] if management else [])]).rstrip()
-    blocks: dict[str, list[Document]] = {}
-    for change in document["changes"]:
-        blocks.setdefault(change["group"]["displayName"], []).append(change)
-    actions = {name: _action(changes) for name, changes in blocks.items()}
-    used = [kind for kind in _SYMBOLS if kind in actions.values()]
+    blocks = group_blocks(document["changes"])
+    actions = {name: group_action(changes) for name, changes in blocks.items()}
+    used = [kind for kind in SYMBOLS if kind in actions.values()]
     closing = "This plan sets them back to the policy unless the policy changes."
     lines = drift_lines(document.get("drift") or [], closing)
     lines += ["reconciler will perform these actions on managed groups:", ""]
-    lines += [f"  {_SYMBOLS[kind]} {_LEGEND[kind]}" for kind in used] + [""]
+    lines += [f"  {SYMBOLS[kind]} {_LEGEND[kind]}" for kind in used] + [""]
     for name, changes in blocks.items():
         kind = actions[name]
-        lines.append(f"  # {name} will be {_VERBS[kind]}")
-        lines.append(f"  # (because {_reason(kind, changes)})")
-        lines.append(f'  {_SYMBOLS[kind]} group "{name}" {{')
-        lines += [f"      {line}" for change in changes for line in _change_lines(change)]
+        lines.append(f"  # {name} will be {VERBS[kind]}")
+        lines.append(f"  # (because {group_reason(kind, changes)})")
+        lines.append(f'  {SYMBOLS[kind]} group "{name}" {{')
+        lines += [f"      {line}" for change in changes for line in change_lines(change)]
         lines += ["    }", ""]
     lines += _released_lines(document)
     impact = document["impact"]
@@ -60,6 +58,14 @@ def plan_text(document: Document, show_all: bool = False) -> str:
         f"{summary['remove']} to remove."
     )
     return "\n".join(lines)
+
+
+def group_blocks(changes: Sequence[Document]) -> dict[str, list[Document]]:
+    """The changes by the group they touch, groups in the order apply first touches them."""
+    blocks: dict[str, list[Document]] = {}
+    for change in changes:
+        blocks.setdefault(change["group"]["displayName"], []).append(change)
+    return blocks
 
 
 def _released_lines(document: Document) -> list[str]:
@@ -81,7 +87,7 @@ def _unmanaged_lines(document: Document) -> list[str]:
     if not groups:
         return []
     named = [
-        f"{group['displayName']} ({', '.join(_sku(sku) for sku in group['skus'])})"
+        f"{group['displayName']} ({', '.join(sku_name(sku) for sku in group['skus'])})"
         for group in groups[:_UNMANAGED_SHOWN]
     ]
     more = len(groups) - len(named)
@@ -96,7 +102,7 @@ def _unmanaged_lines(document: Document) -> list[str]:
 
 def change_line(change: Document) -> str:
     """One line saying a change is done, as apply prints it."""
-    return f"{change['group']['displayName']}: " + "; ".join(_change_lines(change)) + ": done"
+    return f"{change['group']['displayName']}: " + "; ".join(change_lines(change)) + ": done"
 
 
 _WHAT = {
@@ -109,7 +115,8 @@ _WHAT = {
 }
 
 
-def _reason(kind: str, changes: Sequence[Document]) -> str:
+def group_reason(kind: str, changes: Sequence[Document]) -> str:
+    """Why a group is created, updated (what the policy sets) or retired."""
     if kind == "create":
         return "the policy declares it and the tenant has no group of that name"
     if kind == "destroy":
@@ -122,14 +129,16 @@ def _reason(kind: str, changes: Sequence[Document]) -> str:
     return "the policy sets " + ", ".join(what[:-1]) + (" and " if len(what) > 1 else "") + what[-1]
 
 
-def _action(changes: Sequence[Document]) -> str:
+def group_action(changes: Sequence[Document]) -> str:
+    """What happens to a group as a whole: create, update or destroy."""
     actions = {change["action"] for change in changes}
     if "createGroup" in actions:
         return "create"
     return "destroy" if "deleteGroup" in actions else "update"
 
 
-def _change_lines(change: Document) -> list[str]:
+def change_lines(change: Document) -> list[str]:
+    """A change as lines that start with its symbol: + added, ~ updated, - removed."""
     action = change["action"]
     if action == "createGroup":
         after = change["after"]
@@ -151,18 +160,19 @@ def _change_lines(change: Document) -> list[str]:
     if action == "addLicense":
         disabled = change["disabledPlans"]
         suffix = f" (disabled: {_plans(disabled)})" if disabled else ""
-        return [f"+ license {_sku(change['sku'])}{suffix}"]
+        return [f"+ license {sku_name(change['sku'])}{suffix}"]
     if action == "changeDisabledPlans":
         return [
-            f"~ license {_sku(change['sku'])} disabledPlans = "
+            f"~ license {sku_name(change['sku'])} disabledPlans = "
             f"{_plans(change['before'])} -> {_plans(change['after'])}"
         ]
     if action == "removeLicense":
-        return [f"- license {_sku(change['sku'])}"]
+        return [f"- license {sku_name(change['sku'])}"]
     return ["- delete the group"]
 
 
-def _sku(sku: Document) -> str:
+def sku_name(sku: Document) -> str:
+    """A product's part number, or its id when the tenant no longer has it."""
     return sku["skuPartNumber"] or sku["skuId"]
 
 
@@ -219,8 +229,7 @@ def _loss_lines(heading: str, impact: Document, show_all: bool) -> list[str]:
         line = f"{r['userPrincipalName']} loses {r['skuPartNumber']} ({r['reason']})"
         products.setdefault(r["group"] or "an assignment", []).append(line)
     for r in impact["planRemovals"]:
-        others = [name for name in r.get("keptBy", []) if name != r["group"]]
-        kept = ", ".join(name or "a direct assignment" for name in others)
+        kept = kept_through(r)
         line = (
             f"{r['userPrincipalName']} loses {', '.join(r['servicePlans'])} of "
             f"{r['skuPartNumber']} ({r['reason']}"
@@ -254,10 +263,16 @@ def _loss_lines(heading: str, impact: Document, show_all: bool) -> list[str]:
     return [*lines, ""]
 
 
-def _addition_lines(additions: Sequence[Document], plans: Sequence[Document]) -> list[str]:
-    """Gains, counted per group and product (and service plans, for a product kept)."""
-    if not additions and not plans:
-        return []
+def kept_through(removal: Document) -> str:
+    """For a service plan loss: the other assignments that still give the product, or ''."""
+    others = [name for name in removal.get("keptBy", []) if name != removal["group"]]
+    return ", ".join(name or "a direct assignment" for name in others)
+
+
+def addition_counts(
+    additions: Sequence[Document], plans: Sequence[Document]
+) -> list[tuple[str, str, int]]:
+    """(group, what is gained, users) per group and product (or service plans of one kept)."""
     counts: dict[tuple[str, str], int] = {}
     for a in additions:
         key = (a["group"] or "a direct assignment", a["skuPartNumber"])
@@ -266,17 +281,30 @@ def _addition_lines(additions: Sequence[Document], plans: Sequence[Document]) ->
         what = f"{', '.join(a['servicePlans'])} of {a['skuPartNumber']}"
         key = (a["group"] or "a direct assignment", what)
         counts[key] = counts.get(key, 0) + 1
+    ordered = sorted(counts.items(), key=lambda item: item[0][0].lower())
+    return [(group, what, count) for (group, what), count in ordered]
+
+
+def _addition_lines(additions: Sequence[Document], plans: Sequence[Document]) -> list[str]:
+    """Gains, counted per group and product (and service plans, for a product kept)."""
+    if not additions and not plans:
+        return []
     lines = ["Licenses added:"]
-    for (group, what), count in sorted(counts.items(), key=lambda item: item[0][0].lower()):
+    for group, what, count in addition_counts(additions, plans):
         lines.append(
             f"  {count} {'user gains' if count == 1 else 'users gain'} {what} through {group}"
         )
     return [*lines, ""]
 
 
+def seats_changed(seats: Sequence[Document]) -> list[Document]:
+    """The seat forecasts worth showing: use changes, or the product runs short."""
+    return [s for s in seats if s["consumedNow"] != s["consumedAfter"] or s["countViolations"]]
+
+
 def _seat_lines(seats: Sequence[Document]) -> list[str]:
     """Products whose seat use the plan changes, or that run short."""
-    changed = [s for s in seats if s["consumedNow"] != s["consumedAfter"] or s["countViolations"]]
+    changed = seats_changed(seats)
     if not changed:
         return []
     width = max(len(s["skuPartNumber"]) for s in changed)
@@ -292,7 +320,7 @@ def _seat_lines(seats: Sequence[Document]) -> list[str]:
     return [*lines, ""]
 
 
-_SEVERITIES = {"error": "Error", "warning": "Warning", "info": "Info"}
+SEVERITIES = {"error": "Error", "warning": "Warning", "info": "Info"}
 WARNINGS_SHOWN = 5  # per code: a finding per user can run to thousands
 
 
@@ -306,7 +334,7 @@ def _warning_lines(warnings: Sequence[Document], show_all: bool) -> list[str]:
         by_code.setdefault(warning["code"], []).append(warning)
     for code, found in by_code.items():
         count = f" ({len(found)})" if len(found) > 1 else ""
-        lines.append(f"  {_SEVERITIES[found[0]['severity']]}: {code}{count}")
+        lines.append(f"  {SEVERITIES[found[0]['severity']]}: {code}{count}")
         shown = found if show_all else found[:WARNINGS_SHOWN]
         lines += [f"    {_where(w)}{w['message']}" for w in shown]
         if len(shown) < len(found):
@@ -317,10 +345,16 @@ def _warning_lines(warnings: Sequence[Document], show_all: bool) -> list[str]:
 
 
 def _where(warning: Document) -> str:
+    place = finding_place(warning)
+    return f"{place}: " if place else ""
+
+
+def finding_place(warning: Document) -> str:
+    """`file:line:column` of a finding in the policy, as far as known; '' without a file."""
     if not warning.get("file"):
         return ""
     place = [warning["file"], warning.get("line"), warning.get("column")]
-    return ":".join(str(part) for part in place if part) + ": "
+    return ":".join(str(part) for part in place if part)
 
 
 def _guard_lines(guards: Document) -> list[str]:

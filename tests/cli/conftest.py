@@ -1,4 +1,5 @@
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -22,15 +23,16 @@ class Result:
 
 @pytest.fixture
 def run():
-    """Runs the real `reconciler` command in a subprocess."""
+    """Runs the real `reconciler` command in a subprocess; `env` adds environment variables."""
 
-    def run(*args: str, cwd: Path = ROOT) -> Result:
+    def run(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> Result:
         done = subprocess.run(
             [sys.executable, "-m", "reconciler", *args],
             capture_output=True,
             text=True,
             cwd=cwd,
             timeout=120,
+            env={**os.environ, **(env or {})},
         )
         return Result(done.returncode, done.stdout, done.stderr)
 

@@ -61,11 +61,16 @@ def test_validate_offline_lists_every_problem_it_can_find_without_the_tenant(run
     _break(demo)
     result = run("validate", "--offline", cwd=demo)
     assert result.code == 1
+    # the SKU too, against skus.lock.yaml: only the retired group needs the tenant
     assert result.stderr.splitlines() == [
         EXPECTED[0],
         EXPECTED[2],
         EXPECTED[3],
-        "3 problems in 3 files",
+        "error: policies/d-sku.yaml:4:14: group 'D', licenses[0].sku: unknown SKU 'SPE_E6' (did "
+        "you mean 'SPE_E5'?); checked against policies/skus.lock.yaml, which lists: EMS, "
+        "ENTERPRISEPACK, POWER_BI_PRO, SPE_E3, SPE_E5, VISIOCLIENT; run `reconciler lock` if the "
+        "tenant has it",
+        "4 problems in 4 files",
     ]
     assert not (demo / "state").exists()
 

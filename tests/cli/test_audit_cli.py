@@ -103,7 +103,7 @@ def test_audit_says_when_no_record_matches(run, repo):
 
 def test_a_bad_since_is_a_usage_error_naming_the_value(run, repo):
     result = run("audit", "--since", "last tuesday", cwd=repo)
-    assert result.code == 2
+    assert result.code == 1
     assert "'last tuesday' is not an ISO 8601 date or time" in result.stderr
     assert "Traceback" not in result.stderr
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.cli.apply import _WaitReport
+from reconciler.cli.apply_output import WaitReport
 from reconciler.emulator import running
 from reconciler.providers.graph_auth import EMULATOR_TOKEN
 from reconciler.providers.graph_writes import ProcessingWait
@@ -127,7 +127,7 @@ def test_apply_says_while_it_waits_for_entra_to_process_licenses(run, workspace)
 
 
 def test_the_wait_is_reported_at_first_then_every_fifteen_seconds_per_group(capsys):
-    report = _WaitReport()
+    report = WaitReport()
     for group, seconds in (("a", 0.1), ("a", 3.0), ("b", 4.0), ("a", 15.5), ("a", 20.0)):
         report(ProcessingWait(group, f"LIC-{group}", "ProcessingInProgress", seconds))
     lines = capsys.readouterr().err.splitlines()

@@ -241,7 +241,7 @@ def test_a_block_renamed_without_its_id_is_a_warning_naming_the_id_to_pin(run, r
     renamed = EMS_BLOCK.replace("LIC-EMS-Executives", "LIC-EMS-Leaders")
     write_policy(repo, E5_BLOCK.format(protect="true") + renamed)
     document = plan(run, repo)
-    assert [c["action"] for c in document["changes"]][0] == "createGroup"
+    assert document["changes"][0]["action"] == "createGroup"
     [warning] = [w for w in document["warnings"] if w["code"] == "renamed-without-id"]
     assert warning["group"] == "LIC-EMS-Leaders"
     assert (

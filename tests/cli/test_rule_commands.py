@@ -79,7 +79,7 @@ def test_check_accepts_a_rule_starting_with_not_after_double_dash(run):
 def test_check_needs_exactly_one_of_rule_and_file(run):
     assert "give a RULE, or --file with one" in run("rule", "check").stderr
     result = run("rule", "check", "user.a -eq 'b'", "--file", "rule.txt")
-    assert result.code == 2
+    assert result.code == 1
     assert "give either RULE or --file, not both" in result.stderr
 
 

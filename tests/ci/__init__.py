@@ -1,0 +1,1 @@
+"""The example pipelines (examples/ci/, action.yml, .pre-commit-hooks.yaml), read and run."""

@@ -1,0 +1,7 @@
+"""The suite may itself run in GitHub Actions or Azure Pipelines: the commands it tests must not
+see that pipeline's variables (and write its step summary) unless a test sets them."""
+
+import os
+
+for variable in ("GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "GITHUB_OUTPUT", "TF_BUILD"):
+    os.environ.pop(variable, None)
