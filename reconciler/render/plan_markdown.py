@@ -537,7 +537,10 @@ def _lose(count: int) -> str:
 
 
 def _seat_banner(short: Sequence[Document]) -> list[str]:
-    lines = ["**Seats run short**: these people would get `CountViolation` and no license:"]
+    lines = [
+        "**Seats run short**: the people left without a seat would get `CountViolation` and "
+        "none of their group's new licenses (the seat-shortfall warning names them):"
+    ]
     for s in short[:_NAMES_SHOWN]:
         lines.append(
             f"- {md.inline(s['skuPartNumber'])}: {len(s['countViolations']):,} short "
