@@ -2,16 +2,21 @@
 
 It never prints: it reports progress through a callback and returns what happened, so the
 caller can say what was made, what failed and what was never tried.
+
+No change is made without its record in the audit log: its intent is on disk before it is sent,
+and its outcome follows. What a run cut short left is recorded by the next (interrupted.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.audit import FAILURE, SUCCESS, AuditLog, group_results
+from reconciler.audit import FAILURE, NOT_APPLIED, SUCCESS, AuditLog, Record, group_results
 from reconciler.errors import ReconcilerError
+from reconciler.interrupted import record_interrupted
 from reconciler.plan.changes import Change, LicenseChange, reprocesses
 from reconciler.plan.document import changes_from_document
 from reconciler.providers.base import AppliedChange, Provider
@@ -56,26 +61,36 @@ class RemovalsRefused(ReconcilerError):
     """The plan's removal guards refuse it and the operator didn't allow removals."""
 
 
+Sending = Callable[[range], AbstractContextManager[object]]
+
+
 def apply_changes(
     changes: Sequence[Change],
     provider: Provider,
     progress: Callable[[int, AppliedChange], None] = lambda index, applied: None,
     *,
     starting: Callable[[int], None] = lambda index: None,
+    sending: Sending = lambda indexes: nullcontext(),
 ) -> ApplyResult:
     """Apply the changes in order until one fails; `starting` hears of each as it is sent,
     `progress` of each as it completes.
 
-    Only a ReconcilerError (the tenant refused or couldn't be written) stops the run with a
-    result; anything else is a bug and propagates.
+    `sending` is called with the indexes of each batch before it is sent, and the batch is
+    sent inside the context it returns; what it raises propagates, and nothing is sent.
+    Only a ReconcilerError from the tenant (it refused, or couldn't be written) stops the run
+    with a result; anything else is a bug and propagates.
     """
     succeeded: list[AppliedChange] = []
     index = 0
     for batch in license_batches(changes):
-        for offset in range(len(batch)):  # a batch is one request: its changes start together
-            starting(index + offset)
+        indexes = range(index, index + len(batch))
+        # outside the try: an audit log that can't be written is no refusal by the tenant
+        context = sending(indexes)
+        for each in indexes:  # a batch is one request: its changes start together
+            starting(each)
         try:
-            applied = provider.apply_together(batch)
+            with context:
+                applied = provider.apply_together(batch)
         except ReconcilerError as error:
             # each batch is all or nothing, so the later ones may depend on what didn't happen
             return ApplyResult(
@@ -120,33 +135,61 @@ def apply_plan(
     `starting` and `progress` hear of each change by its index, as apply_changes says, and
     `failed` of the one the tenant refused, before the tenant is read again.
 
-    Then each group whose licensing they changed (members, rule, licenses) and that still exists
-    gets Entra's Start and Finish records, counted from the tenant as it is now.
+    First the log is checked (InputError if it can't be written: nothing is changed) and what
+    a run cut short left in it is recorded. Each change's intent is written before it is sent
+    and its outcome after. Then each group whose licensing they changed (members, rule,
+    licenses) and that still exists gets Entra's Start and Finish records, counted from the
+    tenant as it is now.
     """
+    audit.check()
+    record_interrupted(provider, audit)
     changes = document["changes"]
+    intents: dict[int, Record] = {}  # the changes sent whose outcome isn't written yet
+    created: dict[str, str] = {}  # placeholder id (new:<name>) -> the group's real id
     touched: dict[str, dict[str, Any]] = {}
 
+    def sending(indexes: range) -> AbstractContextManager[object]:
+        for index in indexes:
+            # a group this run created is named by its real id, as the tenant knows it
+            group_id = changes[index]["group"]["id"]
+            change = _with_group_id(changes[index], created.get(group_id, group_id))
+            intents[index] = audit.intent(change)
+        return _journaling(provider, [intents[index]["changeId"] for index in indexes])
+
     def record(index: int, applied: AppliedChange) -> None:
-        # written as each change is made, so a run cut short still leaves its trace
         change = _with_group_id(changes[index], applied.groupId)
-        audit.change(change, SUCCESS)
+        created[changes[index]["group"]["id"]] = applied.groupId
+        audit.outcome(intents.pop(index), SUCCESS, group=change["group"])
         if reprocesses(applied.change):
             touched[applied.groupId] = change["group"]
         elif change["action"] == "deleteGroup":
             touched.pop(applied.groupId, None)  # a deleted group is processed no more
         progress(index, applied)
 
-    result = apply_changes(changes_from_document(document), provider, record, starting=starting)
+    result = apply_changes(
+        changes_from_document(document), provider, record, starting=starting, sending=sending
+    )
     if result.failure is not None:
-        audit.change(changes[len(result.succeeded)], FAILURE, result.failure.error.message)
+        # the batch refused is all or nothing: its first change failed, the others weren't made
+        refused = sorted(intents)
+        audit.outcome(intents.pop(refused[0]), FAILURE, result.failure.error.message)
+        for index in refused[1:]:
+            audit.outcome(intents.pop(index), NOT_APPLIED)
         failed(len(result.succeeded), result.failure.error)
     if touched:
         after = provider.read()
         licensing = {g.id for g in after.groups if g.id in touched}
         counts = group_results(after, licensing)
         for group_id in sorted(licensing, key=lambda gid: touched[gid]["displayName"].lower()):
-            audit.group_processing(touched[group_id], *counts[group_id])
+            audit.group_processing(touched[group_id], *counts[group_id], run_id=audit.run_id)
     return result
+
+
+def _journaling(provider: Provider, change_ids: list[str]) -> AbstractContextManager[object]:
+    """The provider keeps the changeIds in the transaction that makes the changes, where it can
+    (the local tenant), so the next run knows for certain whether a run cut short made them."""
+    recording = getattr(provider, "recording", None)
+    return recording(change_ids) if callable(recording) else nullcontext()
 
 
 def _with_group_id(change: Mapping[str, Any], group_id: str) -> dict[str, Any]:

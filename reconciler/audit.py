@@ -2,7 +2,9 @@
 which users were reprocessed, with what result.
 
 JSON Lines, one record per line, only ever appended to; docs/audit.md describes the records.
-`read_audit` reads them back, filtered by group, user and time.
+Apply writes an intent record before each change and its outcome after, so a run cut short at
+any moment leaves in the log every change it may have made (interrupted.py records, on the next
+run, what became of them). `read_audit` (audit_records) reads the records back, filtered.
 """
 
 from __future__ import annotations
@@ -10,23 +12,60 @@ from __future__ import annotations
 import getpass
 import json
 import os
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+import uuid
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from reconciler.audit_records import (
+    FAILURE,
+    FINISH,
+    FOUND_DONE,
+    INTERRUPTED,
+    NOT_APPLIED,
+    OUTCOMES,
+    REPROCESS,
+    START,
+    STARTED,
+    SUCCESS,
+    Record,
+    parse_time,
+    read_audit,
+    timestamp,
+)
 from reconciler.errors import InputError, Location
 from reconciler.model import ACTIVE, LicenseAssignmentState, Tenant
 
-# Entra's own activity names for a group's license processing, so the two logs read alike
-START = "Start applying group based license to users"
-FINISH = "Finish applying group based license to users"
-SUCCESS, FAILURE = "success", "failure"
-# a user's failed group licenses tried again, by the name of Graph's action
-REPROCESS = "reprocessLicenseAssignment"
+# the records' words and reading them are audit_records'; offered here with the writer
+__all__ = [
+    "FAILURE",
+    "FINISH",
+    "FOUND_DONE",
+    "INTERRUPTED",
+    "NOT_APPLIED",
+    "REPROCESS",
+    "START",
+    "STARTED",
+    "SUCCESS",
+    "AuditLog",
+    "Clock",
+    "Record",
+    "default_actor",
+    "group_results",
+    "parse_time",
+    "processing_result",
+    "read_audit",
+    "timestamp",
+    "utc_now",
+]
 
-Record = dict[str, Any]
 Clock = Callable[[], datetime]
+
+# appending only, and private when created. O_NONBLOCK: a FIFO with no reader is an error, not
+# a wait (a regular file ignores it); O_BINARY: no newline translation on Windows
+_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+_FLAGS |= getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
 
 
 def utc_now() -> datetime:
@@ -35,13 +74,24 @@ def utc_now() -> datetime:
 
 
 class AuditLog:
-    """Appends records to the log at `path`, each stamped with the time, actor and tenant id."""
+    """Appends records to the log at `path`, each stamped with the time, actor and tenant id.
+
+    `run_id` names this run in the records an apply writes (intents, outcomes, processing).
+    """
 
     def __init__(self, path: Path, actor: str, tenant_id: str, clock: Clock = utc_now) -> None:
         self.path = Path(path)
         self.actor = actor
         self.tenant_id = tenant_id
+        self.run_id = str(uuid.uuid4())
         self._clock = clock
+
+    def check(self) -> None:
+        """InputError unless the log can be appended to; creates it, empty, when missing.
+
+        Apply calls it before anything else, so that a log it can't write changes nothing.
+        """
+        self._write(b"", sync=False)
 
     def change(self, change: Mapping[str, Any], result: str, error: str | None = None) -> Record:
         """Record one item of a plan document's `changes[]` and its result, success or failure."""
@@ -50,13 +100,54 @@ class AuditLog:
         before, after = _before_after(change)
         return self._append(change["action"], change["group"], before, after, result, error)
 
+    def intent(self, change: Mapping[str, Any]) -> Record:
+        """Record that one item of a plan document's `changes[]` is about to be sent.
+
+        The record is on disk (synced) when this returns: no change is made without it.
+        """
+        before, after = _before_after(change)
+        ids = {"runId": self.run_id, "changeId": str(uuid.uuid4())}
+        record = self._record(change["action"], change["group"], before, after, STARTED, None, ids)
+        self._write(_line(record), sync=True)
+        return record
+
+    def outcome(
+        self, intent: Mapping[str, Any], result: str, error: str | None = None, **stated: Any
+    ) -> Record:
+        """Record how the change `intent` announced ended; in its run, by its actor.
+
+        `stated` replaces what the outcome would repeat from the intent: the `group` (a created
+        group's real id), or the `before` or `after` of the part of a membership change found.
+        """
+        if result not in OUTCOMES:
+            raise ValueError(f"an outcome is one of {', '.join(OUTCOMES)}, not {result!r}")
+        record = {**intent, **stated, "result": result, "error": error}
+        record["activityDateTime"] = timestamp(self._clock())
+        self._write(_line(record), sync=False)
+        return record
+
     def group_processing(
-        self, group: Mapping[str, Any], succeeded: int, failed: int
-    ) -> tuple[Record, Record]:
-        """Record the start and finish of a group's license processing, with its user counts."""
-        start = self._append(START, group, None, None, SUCCESS)
-        finish = self._append(FINISH, group, None, None, processing_result(succeeded, failed))
-        return start, finish
+        self,
+        group: Mapping[str, Any],
+        succeeded: int,
+        failed: int,
+        *,
+        run_id: str | None = None,
+        actor: str | None = None,
+        start: bool = True,
+    ) -> tuple[Record, ...]:
+        """Record the start and finish of a group's license processing, with its user counts.
+
+        `run_id` and `actor` name the apply run they belong to, when one does; without `start`
+        only the finish is recorded (the start was, before a run was cut short).
+        """
+        ids = {} if run_id is None else {"runId": run_id}
+        records = [(START, SUCCESS)] if start else []
+        records.append((FINISH, processing_result(succeeded, failed)))
+        return tuple(
+            self._append(operation, group, None, None, result, None, ids, actor=actor)
+            for operation, result in records
+        )
 
     def reprocessed(
         self,
@@ -89,10 +180,28 @@ class AuditLog:
         after: Any,
         result: str,
         error: str | None = None,
+        ids: Mapping[str, str] | None = None,
+        *,
+        actor: str | None = None,
     ) -> Record:
-        record = {
+        record = self._record(operation, group, before, after, result, error, ids, actor)
+        self._write(_line(record), sync=False)
+        return record
+
+    def _record(
+        self,
+        operation: str,
+        group: Mapping[str, Any] | None,
+        before: Any,
+        after: Any,
+        result: str,
+        error: str | None,
+        ids: Mapping[str, str] | None = None,
+        actor: str | None = None,
+    ) -> Record:
+        return {
             "activityDateTime": timestamp(self._clock()),
-            "actor": self.actor,
+            "actor": actor or self.actor,
             "tenantId": self.tenant_id,
             "operation": operation,
             "group": None
@@ -102,23 +211,53 @@ class AuditLog:
             "after": after,
             "result": result,
             "error": error,
+            **(ids or {}),
         }
-        line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+
+    def _write(self, data: bytes, *, sync: bool) -> None:
+        """Appends `data`; creates the log private (0600, a folder made for it 0700)."""
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a+b") as file:
+            if not self.path.parent.is_dir():
+                self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(self.path, _FLAGS, 0o600)
+            try:
                 # a last line cut short (a crash mid-write) would swallow this record: end it
-                if file.seek(0, os.SEEK_END) > 0:
-                    file.seek(-1, os.SEEK_END)
-                    if file.read(1) != b"\n":
-                        file.write(b"\n")
-                file.write(line)
-                file.flush()
+                if data and os.fstat(fd).st_size > 0 and not _ends_a_line(self.path):
+                    data = b"\n" + data
+                while data:
+                    data = data[os.write(fd, data) :]
+                if sync:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
         except OSError as exc:
-            raise InputError(
-                f"can't write the audit log: {exc.strerror}", Location(str(self.path))
-            ) from exc
-        return record
+            message = f"can't write the audit log: {_reason(exc, self.path)}"
+            raise InputError(message, Location(str(self.path))) from exc
+
+
+def _line(record: Record) -> bytes:
+    return (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _ends_a_line(path: Path) -> bool:
+    """Whether the file's last byte ends a line; True when it can't be read (write-only)."""
+    try:
+        with path.open("rb") as file:
+            file.seek(-1, os.SEEK_END)
+            return file.read(1) == b"\n"
+    except OSError:
+        return True
+
+
+def _reason(exc: OSError, path: Path) -> str:
+    """Why the log can't be written, in words that point at the fix."""
+    if isinstance(exc, IsADirectoryError) or path.is_dir():
+        return "it is a folder, not a file"
+    if isinstance(exc, FileExistsError | NotADirectoryError):
+        blocking = next((p for p in reversed(path.parents) if p.exists() and not p.is_dir()), None)
+        if blocking is not None:
+            return f"{blocking} is a file, not a folder"
+    return exc.strerror or str(exc)
 
 
 def processing_result(succeeded: int, failed: int) -> str:
@@ -190,116 +329,6 @@ def group_results(tenant: Tenant, group_ids: Iterable[str]) -> dict[str, tuple[i
                 succeeded += 1
         results[group_id] = (succeeded, failed)
     return results
-
-
-def read_audit(
-    path: Path,
-    group: str | None = None,
-    user: str | None = None,
-    since: datetime | None = None,
-    damaged: list[InputError] | None = None,
-    *,
-    until: datetime | None = None,
-    operations: Collection[str] = (),
-) -> list[Record]:
-    """The records of the log at `path` that match every filter given, oldest first.
-
-    `group`: a displayName or id; `user`: a userPrincipalName or id among a change's members;
-    `since`/`until`: records at or after / at or before it (a naive time is UTC); `operations`:
-    records of one of these (case ignored). A missing log has no records. A damaged line
-    raises, or with a `damaged` list is added to it and skipped: a run cut short must not make
-    the rest of an append-only log unreadable.
-    """
-    path = Path(path)
-    since = _utc(since) if since is not None else None
-    until = _utc(until) if until is not None else None
-    wanted = {operation.casefold() for operation in operations}
-    records = []
-    try:
-        with path.open("rb") as file:
-            for number, raw in enumerate(file, start=1):
-                if not raw.strip():
-                    continue
-                try:
-                    record, moment = _parse(raw, Location(str(path), number))
-                except InputError as error:
-                    if damaged is None:
-                        raise
-                    damaged.append(error)
-                    continue
-                if (since is not None and moment < since) or (until is not None and moment > until):
-                    continue
-                if wanted and str(record.get("operation", "")).casefold() not in wanted:
-                    continue
-                if group is not None and not _named(record.get("group"), group, "displayName"):
-                    continue
-                if user is not None and not any(
-                    _named(member, user, "userPrincipalName") for member in _members(record)
-                ):
-                    continue
-                records.append(record)
-    except FileNotFoundError:
-        return []
-    except OSError as exc:
-        raise InputError(f"can't read the audit log: {exc.strerror}", Location(str(path))) from exc
-    return records
-
-
-def _parse(raw: bytes, at: Location) -> tuple[Record, datetime]:
-    try:
-        record = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise InputError("damaged audit record: not UTF-8 text", at) from exc
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            f"damaged audit record: {exc.msg}", Location(at.file, at.line, exc.colno)
-        ) from exc
-    if not isinstance(record, dict) or not isinstance(record.get("activityDateTime"), str):
-        raise InputError("damaged audit record: expected an object with activityDateTime", at)
-    try:
-        return record, parse_time(record["activityDateTime"])
-    except ValueError as exc:
-        raise InputError(
-            f"damaged audit record: activityDateTime {record['activityDateTime']!r} "
-            "is not an ISO 8601 time",
-            at,
-        ) from exc
-
-
-def _members(record: Record) -> Iterator[Any]:
-    """The users a record names: a change's members, or the user reprocessed."""
-    for side in (record.get("before"), record.get("after")):
-        if isinstance(side, dict) and isinstance(side.get("members"), list):
-            yield from side["members"]
-        if isinstance(side, dict) and isinstance(side.get("user"), dict):
-            yield side["user"]
-
-
-def _named(item: Any, wanted: str, name_key: str) -> bool:
-    """Whether `item` has `wanted` as its id or its name, ignoring case as Entra does."""
-    if not isinstance(item, dict):
-        return False
-    wanted = wanted.casefold()
-    return any(
-        isinstance(item.get(key), str) and item[key].casefold() == wanted
-        for key in ("id", name_key)
-    )
-
-
-def parse_time(text: str) -> datetime:
-    """An ISO 8601 date or date and time, as an aware datetime; without an offset it is UTC."""
-    return _utc(datetime.fromisoformat(text))
-
-
-def timestamp(moment: datetime) -> str:
-    """`moment` as the log writes it: ISO 8601 in UTC, to the millisecond, with a Z."""
-    return _utc(moment).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _utc(moment: datetime) -> datetime:
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
 
 
 def default_actor() -> str:

@@ -82,6 +82,14 @@ _POLICY: tuple[tuple[str, str, str], ...] = (
         "Write the value in the form the message gives.",
     ),
     (
+        "invalid-characters",
+        "A group's displayName holds a line break or another control character (ESC, a tab), "
+        "or a displayName or description a bidirectional control (U+202E and its kin) or a "
+        "control character other than a line break or tab: it could make a plan line or a "
+        "name read as something else.",
+        "Remove the character at the line and column given.",
+    ),
+    (
         "duplicate-setting",
         "'tenant' or 'settings' is set in more than one policy file.",
         "Set it in one file only.",

@@ -15,13 +15,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
-from reconciler.errors import InputError, Location
+from reconciler.errors import InputError
+from reconciler.objectfile import MIB
+from reconciler.policy.source import read_file
 
 CONFIG_NAME = "reconciler.yaml"
 _KEYS = ("tenant", "seed", "policy", "audit", "graphUrl")
 DEFAULT_AUDIT = Path(".reconciler") / "audit.jsonl"
+# a handful of lines; a bigger file is the wrong file
+MAX_CONFIG_SIZE = MIB
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,34 +37,31 @@ class Config:
 
 
 def load_config(path: Path | None) -> Config:
-    """The configuration in `path`, or in ./reconciler.yaml when there is one, else defaults."""
+    """The configuration in `path`, or in ./reconciler.yaml when there is one, else defaults.
+
+    The file is read as policy files are (source.py): UTF-8, one YAML mapping, no duplicate
+    key, nesting and size limited; anything else is an InputError at its line and column.
+    """
     if path is None:
         path = Path(CONFIG_NAME)
         if not path.exists():
             return Config(None, None, Path("policies"), Path("."), DEFAULT_AUDIT)
-    try:
-        node = yaml.compose(path.read_text(encoding="utf-8-sig"), Loader=yaml.SafeLoader)
-    except OSError as exc:
-        raise InputError(f"can't read configuration: {exc.strerror}", Location(str(path))) from exc
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
-        raise InputError(f"invalid YAML: {exc}", Location(str(path), line, column)) from exc
-    if node is None:
-        return Config(
-            None, None, path.parent / "policies", path.parent, path.parent / DEFAULT_AUDIT
-        )
-    if not isinstance(node, yaml.MappingNode):
-        raise InputError(f"expected a mapping of {', '.join(_KEYS)}", _at(path, node))
-    document = {}
-    for key, value in node.value:
-        if key.value not in _KEYS:
+    name = str(path)
+    source = read_file(path, name, "configuration file", ", ".join(_KEYS), limit=MAX_CONFIG_SIZE)
+    document: dict[str, str] = {}
+    for key, value in source.document.items():
+        position = source.entries[(key,)]
+        if key not in _KEYS:
             raise InputError(
-                f"unknown key {key.value!r}; reconciler.yaml has {', '.join(_KEYS)}", _at(path, key)
+                f"unknown key {key!r}; reconciler.yaml has {', '.join(_KEYS)}",
+                position.key or position.location,
             )
-        if not isinstance(value, yaml.ScalarNode) or not value.value:
-            raise InputError(f"{key.value} must be a path or source text", _at(path, value))
-        document[key.value] = value.value
+        if isinstance(value, int | float) and not isinstance(value, bool) and not position.style:
+            # a plain number is a folder's name here (policy: 2025): keep it as written
+            value = source.text[position.start : position.end]
+        if not isinstance(value, str) or not value:
+            raise InputError(f"{key} must be a path or source text", position.location)
+        document[key] = value
     base = path.parent
     seed = document.get("seed")
     return Config(
@@ -73,7 +72,3 @@ def load_config(path: Path | None) -> Config:
         audit=base / document.get("audit", DEFAULT_AUDIT),
         graph_url=document.get("graphUrl"),
     )
-
-
-def _at(path: Path, node: yaml.Node) -> Location:
-    return Location(str(path), node.start_mark.line + 1, node.start_mark.column + 1)

@@ -18,6 +18,7 @@ from reconciler.errors import ReconcilerError
 from reconciler.importer_yaml import PolicyFile, policy_files, tenant_name
 from reconciler.model import Group, Sku, Tenant
 from reconciler.plan.diff import find_group
+from reconciler.policy.characters import refused_in
 from reconciler.policy.errors import closest
 from reconciler.rules import MAX_RULE_LENGTH, RuleError
 from reconciler.rules.ast import MemberOf
@@ -223,6 +224,13 @@ def _unfit(group: Group, skus: Mapping[str, Sku]) -> str | None:
         return f"its id {group.id} is not a GUID, so the policy can't pin it"
     if not group.securityEnabled:
         return "it isn't security-enabled, and a policy declares only groups that are"
+    if refused_in("displayName", group.displayName) is not None:
+        return (
+            "its displayName holds a line break, control or bidirectional character, which a "
+            "policy refuses: rename it in Entra first"
+        )
+    if group.description is not None and refused_in("description", group.description) is not None:
+        return "its description holds a control or bidirectional character, which a policy refuses"
     for assigned in group.assignedLicenses:
         if assigned.skuId.lower() not in skus:
             return (

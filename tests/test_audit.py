@@ -1,14 +1,21 @@
 """The audit log: records written per change and per group, group results, reading with filters."""
 
 import json
+import os
+import stat
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from reconciler.audit import (
+    FAILURE,
     FINISH,
+    FOUND_DONE,
+    INTERRUPTED,
+    NOT_APPLIED,
     START,
+    STARTED,
     AuditLog,
     default_actor,
     group_results,
@@ -29,6 +36,7 @@ from reconciler.model import (
     User,
 )
 
+AS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 TENANT_ID = "4f1c7d2e-0000-4000-8000-000000000001"
 E5 = "06ebc4ee-1bb5-47dd-8120-11324bc54e06"
 EMS = "efccb6f7-5641-4e0e-bd10-b4976e1bf68e"
@@ -427,3 +435,149 @@ def test_records_after_a_line_cut_short_stay_readable(log_path):
     records = read_audit(log_path, damaged=damaged)
     assert [record["operation"] for record in records] == ["addMembers"]
     assert [(error.location.line) for error in damaged] == [1]
+
+
+# intents and outcomes
+
+
+def test_an_intent_is_the_change_record_with_result_started_a_run_and_a_change_id(log_path):
+    log = AuditLog(log_path, "ana", TENANT_ID, clock())
+    intent = log.intent(CHANGES["addMembers"])
+    assert lines(log_path) == [intent]
+    assert (intent["operation"], intent["group"], intent["result"]) == (
+        "addMembers",
+        VISIO,
+        STARTED,
+    )
+    assert (intent["before"], intent["after"]) == EXPECTED_BEFORE_AFTER["addMembers"]
+    assert intent["runId"] == log.run_id
+    assert log.intent(CHANGES["removeMembers"])["changeId"] != intent["changeId"]
+
+
+def test_an_outcome_repeats_its_intent_with_its_own_time_and_result(log_path):
+    log = AuditLog(log_path, "ana", TENANT_ID, clock())
+    intent = log.intent(CHANGES["createGroup"])
+    real = {"id": "real-id", "displayName": "LIC-Visio"}
+    outcome = log.outcome(intent, "success", group=real)
+    assert lines(log_path) == [intent, outcome]
+    assert {**outcome, "activityDateTime": None, "result": None, "group": None} == {
+        **intent,
+        "activityDateTime": None,
+        "result": None,
+        "group": None,
+    }
+    assert (outcome["group"], outcome["result"], outcome["error"]) == (real, "success", None)
+    assert outcome["activityDateTime"] > intent["activityDateTime"]
+
+
+def test_an_outcome_is_one_of_the_four_results(log_path):
+    log = AuditLog(log_path, "ana", TENANT_ID, clock())
+    intent = log.intent(CHANGES["addMembers"])
+    for result in (FAILURE, FOUND_DONE, NOT_APPLIED):
+        assert log.outcome(intent, result)["result"] == result
+    with pytest.raises(ValueError, match="not 'started'"):
+        log.outcome(intent, STARTED)
+
+
+def test_an_outcome_written_by_another_run_keeps_the_intent_s_run_and_actor(log_path):
+    intent = AuditLog(log_path, "ana", TENANT_ID, clock()).intent(CHANGES["addMembers"])
+    outcome = AuditLog(log_path, "ben", TENANT_ID, clock()).outcome(intent, FOUND_DONE)
+    assert (outcome["runId"], outcome["actor"]) == (intent["runId"], "ana")
+
+
+def test_processing_records_name_their_run_and_actor_and_may_omit_the_start(log_path):
+    log = AuditLog(log_path, "ana", TENANT_ID, clock())
+    start, finish = log.group_processing(SALES, 1, 0, run_id="run-1")
+    assert start["runId"] == finish["runId"] == "run-1"
+    (alone,) = log.group_processing(SALES, 1, 0, run_id="run-1", actor="ben", start=False)
+    assert (alone["operation"], alone["actor"]) == (FINISH, "ben")
+    assert "runId" not in log.group_processing(SALES, 1, 0)[0]  # outside apply, no run
+
+
+@pytest.fixture
+def concluded(log_path: Path) -> Path:
+    """A log of one run: a change concluded, and one whose outcome never came."""
+    log = AuditLog(log_path, "ana", TENANT_ID, clock())
+    log.outcome(log.intent(CHANGES["addMembers"]), "success")
+    log.intent(CHANGES["removeMembers"])
+    return log_path
+
+
+def test_read_audit_lists_a_change_by_its_outcome_and_an_intent_without_one_as_interrupted(
+    concluded,
+):
+    records = read_audit(concluded)
+    assert [(r["operation"], r["result"]) for r in records] == [
+        ("addMembers", "success"),
+        ("removeMembers", INTERRUPTED),
+    ]
+    # filters see each change once too
+    assert _operations(read_audit(concluded, user="ana@contoso.com")) == ["addMembers"]
+
+
+def test_read_audit_raw_lists_every_record_as_written(concluded):
+    assert read_audit(concluded, raw=True) == lines(concluded)
+    assert [r["result"] for r in read_audit(concluded, raw=True)] == [STARTED, "success", STARTED]
+
+
+def test_records_of_older_versions_read_as_before_beside_new_ones(concluded, log_path):
+    AuditLog(log_path, "ben", TENANT_ID, clock()).change(CHANGES["deleteGroup"], "success")
+    assert [r["result"] for r in read_audit(log_path)] == ["success", INTERRUPTED, "success"]
+
+
+# the file
+
+
+@pytest.mark.skipif(not hasattr(os, "umask"), reason="file modes are POSIX")
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o277])
+def test_a_new_log_is_0600_in_a_0700_folder_less_what_the_umask_takes(tmp_path, umask):
+    path = tmp_path / "logs" / "audit.jsonl"
+    kept = os.umask(umask)
+    try:
+        AuditLog(path, "ana", TENANT_ID, clock()).check()
+    finally:
+        os.umask(kept)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 & ~umask
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700 & ~umask
+
+
+@pytest.mark.skipif(not hasattr(os, "umask"), reason="file modes are POSIX")
+def test_an_existing_log_keeps_its_mode(log_path):
+    log_path.parent.mkdir()
+    log_path.write_text("")
+    log_path.chmod(0o640)
+    AuditLog(log_path, "ana", TENANT_ID, clock()).change(CHANGES["addMembers"], "success")
+    assert stat.S_IMODE(log_path.stat().st_mode) == 0o640
+
+
+def test_check_creates_an_empty_log(log_path):
+    AuditLog(log_path, "ana", TENANT_ID, clock()).check()
+    assert log_path.read_bytes() == b""
+
+
+def test_a_log_whose_folder_is_a_file_is_an_input_error_naming_the_file(tmp_path):
+    (tmp_path / "logs").write_text("")
+    path = tmp_path / "logs" / "audit.jsonl"
+    with pytest.raises(InputError) as caught:
+        AuditLog(path, "ana", TENANT_ID, clock()).check()
+    assert caught.value.message == (
+        f"can't write the audit log: {tmp_path / 'logs'} is a file, not a folder"
+    )
+    assert caught.value.location.file == str(path)
+
+
+@pytest.mark.skipif(AS_ROOT, reason="root writes read-only files regardless")
+def test_a_read_only_log_is_an_input_error(log_path):
+    log_path.parent.mkdir()
+    log_path.write_text("")
+    log_path.chmod(0o400)
+    with pytest.raises(InputError, match="can't write the audit log: Permission denied"):
+        AuditLog(log_path, "ana", TENANT_ID, clock()).check()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+def test_a_fifo_nobody_reads_is_an_error_not_a_wait(tmp_path):
+    path = tmp_path / "audit.jsonl"
+    os.mkfifo(path)
+    with pytest.raises(InputError, match="can't write the audit log"):
+        AuditLog(path, "ana", TENANT_ID, clock()).check()

@@ -304,13 +304,23 @@ def test_a_group_named_like_one_the_policy_declares_is_refused(small):
 
 def test_descriptions_and_names_that_need_quoting_read_back_unchanged(tmp_path, small):
     texts = ["yes", "On", "123", "- a list?", "a: b # c", "two\nlines", "  spaced  ", "[x]"]
-    groups = [_group(f"{text.strip()} {n}", description=text) for n, text in enumerate(texts)]
+    # a line break may run through a description, never a name (policy/characters.py)
+    groups = [
+        _group(f"{' '.join(text.split())} {n}", description=text) for n, text in enumerate(texts)
+    ]
     _result, plan, loaded = _round_trip(_with(small, *groups), tmp_path / "p", Choice(every=True))
     by_id = {g.id: g for g in groups}
     for entry in loaded.document["groups"]:
         assert entry["description"] == by_id[entry["id"]].description
         assert entry["displayName"] == by_id[entry["id"]].displayName
     assert plan.changes == ()
+
+
+def test_a_group_whose_name_a_policy_refuses_is_left_out_with_the_reason(small):
+    groups = [_group("two\nlines"), _group("LIC-\u202eevil"), _group("LIC-Fine")]
+    result = import_policy(_with(small, *groups), (), Choice(every=True), pinned=False)
+    assert sorted(s.displayName for s in result.leftOut) == ["LIC-\u202eevil", "two\nlines"]
+    assert all("rename it in Entra first" in s.reason for s in result.leftOut)
 
 
 def test_file_names_are_slugs_and_never_the_same(small):

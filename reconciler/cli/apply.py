@@ -1,9 +1,11 @@
 """`reconciler apply [PLANFILE]`: a saved plan once checked, or a new plan shown and confirmed.
 
-A saved plan is applied only when it is still the plan (see plan/stale.py): another tenant's
-plan, or a stale one, is refused before anything changes. Either plan is refused when its
-removal guards refuse it, unless `--allow-removals` is given. The local tenant's apply lock is
-held from the read the checks rest on to the last change, so no other apply slips in between.
+A saved plan is never applied as written: apply plans again now and applies that plan, and only
+when its changes and removals are the saved plan's (plan/stale.py); another tenant's plan, a
+stale one or an edited one is refused before anything changes. The guards judged are those of
+the plan made now, from the policy as it is, never a file's: a plan is refused when they refuse
+it, unless `--allow-removals` is given. The local tenant's apply lock is held from the read the
+checks rest on to the last change, so no other apply slips in between.
 
 With `--format json` it writes the events of render/apply_events.py on stdout instead of text,
 one a line as each happens (docs/apply-events.md), and never asks: a new plan needs
@@ -34,7 +36,7 @@ from reconciler.errors import Location, ReconcilerError
 from reconciler.model import Tenant
 from reconciler.plan.document import Document, plan_document
 from reconciler.plan.planfile import read_plan_file
-from reconciler.plan.planning import freshness_now, plan_now
+from reconciler.plan.planning import checked_before_apply, plan_now
 from reconciler.policy import LoadedPolicy, load_policy
 
 
@@ -98,49 +100,48 @@ def apply(
     saved = read_plan_file(plan_file) if plan_file is not None else None
     loaded = load_policy(sources.policy)
     with open_tenant_for(sources, loaded) as provider, apply_lock(provider):
+        tenant = provider.read()
         if saved is not None:
-            tenant = provider.read()
-            out.planned(saved, str(plan_file), tenant.organization.id)
-            _check_saved(saved, str(plan_file), loaded, tenant, allow_removals, rerun, out.note)
-            document = saved
+            document = _saved_plan_now(saved, str(plan_file), loaded, tenant, out)
         else:
-            plan = plan_now(loaded, provider.read())
-            tenant = plan.before
-            document = plan_document(plan)
+            document = plan_document(plan_now(loaded, tenant))
             out.planned(document, None, tenant.organization.id)
             if not document["changesPresent"]:
                 return
-            check_guards(document["guards"], allow_removals, rerun)
+        # the guards of the changes about to run, from the policy as it is now
+        check_guards(document["guards"], allow_removals, rerun)
+        if saved is None:
             out.confirm(auto_approve)
         audit = AuditLog(sources.audit, default_actor(), tenant.organization.id)
         out.run(document, provider, audit)
 
 
-def _check_saved(
-    saved: Document,
-    plan_file: str,
-    loaded: LoadedPolicy,
-    tenant: Tenant,
-    allow_removals: bool,
-    rerun: str,
-    note: Callable[[str], None],
-) -> None:
-    """Refuse a saved plan that is another tenant's, stale, or guarded against `tenant`."""
-    freshness = freshness_now(saved, loaded, tenant)
-    problem = freshness.problem()
+def _saved_plan_now(
+    saved: Document, plan_file: str, loaded: LoadedPolicy, tenant: Tenant, out: Output
+) -> Document:
+    """The plan from `tenant` to the policy made now, once it is shown to be the saved plan.
+
+    StalePlanError for another tenant's plan, or one whose changes or removals differ from what
+    planning now gives: stale, or edited since `plan` wrote it (a digest recomputed proves
+    nothing, so the comparison is what decides).
+    """
+    checked = checked_before_apply(saved, loaded, tenant)
+    problem = checked.problem()
     if problem is not None:
+        # the plan refused is the one in the file, and nothing of it was attempted
+        out.planned(saved, plan_file, tenant.organization.id)
         raise StalePlanError(
             f"{problem} Run `reconciler plan --out {shlex.quote(plan_file)}` to plan again, "
             "and apply that.",
             Location(plan_file),
         )
-    drift = freshness.drift_note()
+    assert checked.replanned is not None  # planned again, since it is this tenant's
+    # equal in changes and removals: the plan made now is applied, with its summary and guards
+    out.planned(checked.replanned, plan_file, tenant.organization.id)
+    drift = checked.drift_note()
     if drift is not None:
-        note(drift)
-    # the guards as they were reviewed, and as the policy sets them now when planned again
-    check_guards(saved["guards"], allow_removals, rerun)
-    if freshness.replanned is not None:
-        check_guards(freshness.replanned["guards"], allow_removals, rerun)
+        out.note(drift)
+    return checked.replanned
 
 
 def _rerun_command(ctx: click.Context) -> str:

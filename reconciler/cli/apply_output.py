@@ -30,6 +30,7 @@ from reconciler.render.apply_text import (
     waiting_line,
 )
 from reconciler.render.plan_text import change_line, plan_text
+from reconciler.render.safe_text import shown
 
 if TYPE_CHECKING:  # httpx is imported only for a graph tenant
     from reconciler.providers.graph_writes import ProcessingWait
@@ -83,7 +84,7 @@ class TextOutput:
             click.echo(styled(plan_text(document, show_all=True)))
 
     def note(self, text: str) -> None:
-        click.echo(f"note: {text}", err=True)
+        click.echo(f"note: {shown(text)}", err=True)
 
     def confirm(self, auto_approve: bool) -> None:
         if auto_approve:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -89,11 +90,26 @@ def source_options(command: Callable) -> Callable:
     return wrapper
 
 
+def quiet_azure_logging() -> None:
+    """Keep the Azure SDK's own log records off stderr.
+
+    With no logging configured, Python prints warnings through its last-resort handler, and
+    azure-identity logs a failed sign-in as a warning listing every credential it tried, over
+    a dozen lines, once per attempt. The sign-in error reconciler raises already says, in one
+    line, what failed and what to do (providers/graph_auth.py).
+    """
+    azure = logging.getLogger("azure")
+    if not any(isinstance(handler, logging.NullHandler) for handler in azure.handlers):
+        azure.addHandler(logging.NullHandler())
+    azure.propagate = False
+
+
 def open_tenant_for(
     sources: Sources, loaded: LoadedPolicy | None, *, seed: bool = True
 ) -> Provider:
     """The tenant `sources` name, read for what `loaded`'s rules need (None: for any rule);
     without `seed`, a local tenant that doesn't exist yet isn't made."""
+    quiet_azure_logging()
     return open_tenant(
         sources.tenant,
         sources.seed if seed else None,
@@ -105,6 +121,7 @@ def open_tenant_for(
 
 def open_tenant_for_licensing(sources: Sources) -> Provider:
     """The tenant `sources` name, its users read for licensing only, not what rules read."""
+    quiet_azure_logging()
     return open_tenant(
         sources.tenant,
         sources.seed,

@@ -29,6 +29,7 @@ from reconciler.providers.base import Provider, ProviderError
 from reconciler.render.plan_json import plan_json
 from reconciler.render.plan_markdown import Context, plan_markdown, plan_marker
 from reconciler.render.plan_text import colourize, plan_text
+from reconciler.render.safe_text import shown
 
 # plans have a third format, for pull requests, besides the text and json every command has
 format_option = click.option(
@@ -117,7 +118,7 @@ def show(sources: Sources, plan_file: Path, output_format: str, show_all: bool) 
     except ReconcilerError as error:
         # the plan is still worth reading where the tenant can't be: say only what wasn't checked
         warning = None
-        click.echo(f"note: not checked against the tenant: {error}", err=True)
+        click.echo(f"note: not checked against the tenant: {shown(str(error))}", err=True)
     markdown = ""
     if output_format == "markdown":
         # the tenant as `plan` names it, so both put the same marker on the comment
@@ -126,7 +127,7 @@ def show(sources: Sources, plan_file: Path, output_format: str, show_all: bool) 
     _echo(document, output_format, show_all, markdown)
     if warning is not None:
         # on stderr, after the plan: seen at a terminal, and `--format json` stays JSON
-        click.echo(f"warning: {warning}", err=True)
+        click.echo(f"warning: {shown(warning)}", err=True)
 
 
 def with_drift(document: Document, built: Plan, provider: Provider, sources: Sources) -> Document:
@@ -141,7 +142,10 @@ def with_drift(document: Document, built: Plan, provider: Provider, sources: Sou
         drift = read_drift(built, provider, utc_now())
     except ProviderError as error:
         if not (sources.tenant or "").startswith("snapshot:"):
-            click.echo(f"note: changes made outside reconciler not looked for: {error}", err=True)
+            click.echo(
+                f"note: changes made outside reconciler not looked for: {shown(str(error))}",
+                err=True,
+            )
         return document
     return {**document, "drift": drift_items(drift)}
 

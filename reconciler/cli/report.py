@@ -1,7 +1,8 @@
 """`reconciler report licenses|seats|groups`: read-only reports on the tenant, streamed.
 
 Rows are written as they are made, to stdout or to `--out FILE`, so a report on a large tenant
-starts at once and is never held whole.
+starts at once and is never held whole. `--out` names a regular file: it is written beside its
+place and put there when the report is whole, private (0600), as it lists the tenant's users.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from typing import TextIO
 import click
 
 from reconciler.cli.options import Sources, open_tenant_for_licensing, source_options
-from reconciler.errors import InputError, Location
 from reconciler.model import Tenant
 from reconciler.policy import load_policy
+from reconciler.private_files import writing_text
 from reconciler.render.report import FORMATS, Row, write_report
+from reconciler.render.safe_text import shown
 from reconciler.report import (
     GroupRow,
     LicenseRow,
@@ -41,8 +43,10 @@ _format_option = click.option(
 _out_option = click.option(
     "--out",
     "out_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the report to FILE instead of stdout.",
+    # a directory, a FIFO or a device is refused when written, in one message (private_files)
+    type=click.Path(path_type=Path),
+    metavar="FILE",
+    help="Write the report to FILE (private: 0600) instead of stdout.",
 )
 
 
@@ -105,7 +109,8 @@ def groups(sources: Sources, output_format: str, all_groups: bool, out_file: Pat
     if sources.policy.exists():
         loaded = load_policy(sources.policy)
     else:
-        click.echo(f"note: no policy at {sources.policy}: no group shows as managed", err=True)
+        where = shown(sources.policy)
+        click.echo(f"note: no policy at {where}: no group shows as managed", err=True)
     tenant = _read(sources)
     rows = group_rows(tenant, managed_ids(loaded, tenant), all_groups)
     empty = "no security-enabled groups" if all_groups else "no groups assign licenses"
@@ -139,10 +144,5 @@ def _output(out_file: Path | None) -> Iterator[TextIO]:
         yield sys.stdout
         sys.stdout.flush()
         return
-    try:
-        with out_file.open("w", encoding="utf-8", newline="") as file:
-            yield file
-    except OSError as exc:
-        raise InputError(
-            f"can't write the report: {exc.strerror}", Location(str(out_file))
-        ) from exc
+    with writing_text(out_file) as file:
+        yield file

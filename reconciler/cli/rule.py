@@ -8,13 +8,15 @@ import click
 
 from reconciler.cli.options import format_option
 from reconciler.errors import InputError, Location, location_in
-from reconciler.objectfile import load_objects
+from reconciler.objectfile import MIB, load_objects, read_text
 from reconciler.render import rules as render
-from reconciler.rules.errors import RuleError
-from reconciler.rules.explain import Explainer
+from reconciler.rules.errors import RuleError, RuleEvaluationError
+from reconciler.rules.explain import Decision, Explainer
 from reconciler.rules.linter import lint
 from reconciler.rules.membership import compute_memberships
 from reconciler.rules.parser import parse
+
+RULE_FILE_LIMIT = MIB
 
 _users = click.option(
     "--users",
@@ -80,7 +82,7 @@ def test(rule_text: str, objects_file: Path, selected: tuple[str, ...], output_f
     if selected:
         objects = _select(objects, selected, objects_file)
     explainer = Explainer(parsed)
-    results = [(obj, explainer.explain(obj)) for obj in objects]
+    results = [(obj, _explain(explainer, obj, objects_file)) for obj in objects]
     if output_format == "json":
         click.echo(render.membership_json(parsed, results))
     else:
@@ -101,8 +103,8 @@ def diff(old_text: str, new_text: str, objects_file: Path, output_format: str):
             "a group holds one kind of object"
         )
     objects = load_objects(objects_file, new.object_type)
-    members = compute_memberships({"old": old, "new": new}, objects)
-    before, after = set(members["old"]), set(members["new"])
+    members = compute_memberships({"OLD": old, "NEW": new}, objects)
+    before, after = set(members["OLD"]), set(members["NEW"])
     joins = [objects[i] for i in sorted(after - before)]
     leaves = [objects[i] for i in sorted(before - after)]
     stay = len(before & after)
@@ -110,6 +112,16 @@ def diff(old_text: str, new_text: str, objects_file: Path, output_format: str):
         click.echo(render.diff_json(new.object_type, joins, leaves, stay))
     else:
         click.echo(render.diff_text(joins, leaves, stay))
+
+
+def _explain(explainer: Explainer, obj: dict, source: Path) -> Decision:
+    """Why `obj` is a member or not; RuleEvaluationError naming it if its rule can't tell."""
+    try:
+        return explainer.explain(obj)
+    except RuleEvaluationError as error:
+        names = (obj.get(key) for key in ("userPrincipalName", "displayName", "id"))
+        name = next((value for value in names if isinstance(value, str) and value), "?")
+        raise error.within(f"{source}: {name}") from None
 
 
 def _parse_named(text: str, name: str):
@@ -129,12 +141,8 @@ def _rule_text(rule_text: str | None, rule_file: Path | None) -> str:
     if rule_file is None:
         assert rule_text is not None
         return rule_text
-    try:
-        text = rule_file.read_text(encoding="utf-8-sig")  # a BOM is no part of the rule
-    except OSError as exc:
-        raise InputError(f"can't read file: {exc.strerror}", Location(str(rule_file))) from exc
-    except UnicodeDecodeError as exc:
-        raise InputError("file is not UTF-8 text", Location(str(rule_file))) from exc
+    # a BOM is no part of the rule; a rule is at most 3,072 characters, so a big file is a mistake
+    text = read_text(rule_file, limit=RULE_FILE_LIMIT, kind="a rule file")
     # An editor's final newline is not part of the rule.
     return text.removesuffix("\n").removesuffix("\r")
 

@@ -10,6 +10,7 @@ from reconciler.cli.options import Sources, open_tenant_for, source_options
 from reconciler.providers.local import import_snapshot
 from reconciler.providers.snapshot import write_snapshot
 from reconciler.providers.sources import DEFAULT_SOURCE
+from reconciler.render.safe_text import shown
 
 
 @click.group()
@@ -23,15 +24,17 @@ def tenant() -> None:
     "--out",
     "out_file",
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The snapshot file to write (Graph-shaped JSON).",
+    # a directory, a FIFO or a device is refused when written, in one message (private_files)
+    type=click.Path(path_type=Path),
+    metavar="FILE",
+    help="The snapshot file to write (Graph-shaped JSON), private (0600): it holds every user.",
 )
 def export(sources: Sources, out_file: Path) -> None:
     """Write the tenant, from any source, as a snapshot file."""
     # no policy: every user property a rule could name is exported
     with open_tenant_for(sources, None) as provider:
         write_snapshot(provider.read(), out_file)
-    click.echo(f"wrote {out_file}")
+    click.echo(f"wrote {shown(out_file)}")
 
 
 @tenant.command("import")
@@ -44,4 +47,4 @@ def import_(sources: Sources, snapshot: Path) -> None:
     if kind != "local" or not where:
         raise click.UsageError(f"import loads into a local tenant, not {spec}")
     import_snapshot(snapshot, sources.base / where).close()
-    click.echo(f"loaded {snapshot} into {spec}")
+    click.echo(f"loaded {shown(snapshot)} into {shown(spec)}")

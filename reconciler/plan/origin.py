@@ -1,8 +1,10 @@
 """Where a plan came from: tool version, policy digest, tenant id and a fingerprint of its state.
 
 `plan --out` and `plan --format json` record it as the document's `origin`, so `apply PLANFILE`
-can tell a plan made from this very tenant state and policy from one that may be stale, and
-refuse another tenant's plan outright. Pure functions: the caller reads the files and tenant.
+can refuse another tenant's plan outright and say what moved since a plan was made, and `show`
+can tell a plan that is still current without planning again. The digest catches a file damaged
+by accident, not one edited on purpose: anyone can compute it again, so apply trusts no digest
+(plan/stale.py). Pure functions: the caller reads the files and tenant.
 """
 
 from __future__ import annotations

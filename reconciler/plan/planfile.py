@@ -6,7 +6,6 @@ plan/stale.py's question. This module only writes and reads the file.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -16,32 +15,32 @@ from jsonschema.exceptions import ValidationError, best_match
 from reconciler.errors import InputError, Location
 from reconciler.jsonpath import format_path, locate
 from reconciler.jsonschemas import load_schema
+from reconciler.objectfile import parse_json, read_text
+from reconciler.private_files import write_private
 from reconciler.render.plan_json import plan_json
 
 
 def write_plan_file(document: dict[str, Any], path: Path) -> None:
-    """Writes the plan document to `path`; InputError if it can't."""
-    try:
-        path.write_text(plan_json(document) + "\n", encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"can't write plan file: {exc.strerror}", Location(str(path))) from exc
+    """Writes the plan document to `path`, whole and private (it names users and their
+    licenses); InputError if it can't."""
+    write_private(path, plan_json(document) + "\n")
 
 
 def read_plan_file(path: Path) -> dict[str, Any]:
     """A saved plan, checked against the plan schema; errors name the line and column."""
+    # any size (a plan grows with the tenant), but only a regular file: never a FIFO or device
+    text = read_text(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
-        document = json.loads(text)
-    except OSError as exc:
-        raise InputError(f"can't read plan file: {exc.strerror}", Location(str(path))) from exc
-    except UnicodeDecodeError as exc:
-        raise InputError("plan file is not UTF-8 text", Location(str(path))) from exc
-    except json.JSONDecodeError as exc:
-        location = Location(str(path), exc.lineno, exc.colno)
-        raise InputError(f"not a plan file: invalid JSON: {exc.msg}", location) from exc
+        document = parse_json(text, str(path))
+    except InputError as error:
+        raise InputError(f"not a plan file: {error.message}", error.location) from error
     validator = Draft202012Validator(load_schema("plan.schema.json"))
-    # the most specific of the errors: inside a change, the field that is wrong, not the change
-    error = best_match(validator.iter_errors(document))
+    try:
+        # the most specific error: inside a change, the field that is wrong, not the change
+        error = best_match(validator.iter_errors(document))
+    except RecursionError:
+        # nesting json.loads took, a step short of Python's limit, that the schema check can't
+        raise InputError("not a plan file: JSON nests too deeply", Location(str(path))) from None
     if error is not None:
         steps, message = _explain(error)
         raise InputError(

@@ -8,13 +8,20 @@ from reconciler.model import Tenant
 from reconciler.plan.build import Plan, build_plan
 from reconciler.plan.document import Document, plan_document
 from reconciler.plan.origin import plan_origin
-from reconciler.plan.stale import Freshness, check_freshness
+from reconciler.plan.stale import Freshness, check_before_apply, check_freshness
 from reconciler.policy import LoadedPolicy, resolve
 
 
 def freshness_now(saved: Document, loaded: LoadedPolicy, tenant: Tenant) -> Freshness:
-    """How the saved plan stands against `tenant` and the policy `loaded`."""
+    """How the saved plan stands against `tenant` and the policy `loaded`, for `show`."""
     return check_freshness(
+        saved, plan_origin(loaded, tenant), lambda: plan_document(plan_now(loaded, tenant))
+    )
+
+
+def checked_before_apply(saved: Document, loaded: LoadedPolicy, tenant: Tenant) -> Freshness:
+    """The saved plan against the plan from `tenant` to the policy `loaded`, made now."""
+    return check_before_apply(
         saved, plan_origin(loaded, tenant), lambda: plan_document(plan_now(loaded, tenant))
     )
 

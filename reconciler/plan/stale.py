@@ -1,13 +1,16 @@
 """Is a saved plan still the plan? What `apply PLANFILE` and `show PLANFILE` ask before acting.
 
-The decision, in order:
-1. The plan's `origin.tenantId` is not the tenant read: another tenant's plan. Never re-planned.
-2. Its origin equals the origin now (tool version, policy digest, state fingerprint) and its
-   digest still seals the document: planning now would give this very plan, so it is current.
-3. Otherwise (the tenant, the policy or the tool changed, the file was edited, or it has no origin)
-   plan again now and compare what matters to the people affected: the changes, in apply order,
-   and the license and service plan removals. Any difference makes the plan stale; none means
-   the drift was elsewhere, and the saved plan still does exactly what it says.
+`apply` (check_before_apply) never takes the file's word for it: a digest detects accidents, not
+edits, since whoever edits a plan can compute its digest again. So, after refusing another
+tenant's plan outright, it always plans again now (the policy as it is, the tenant as it is) and
+compares what matters to the people affected: the changes, in apply order, and the license and
+service plan removals. Any difference refuses the plan; none means the saved plan does exactly
+what planning now does, and apply then runs the plan made now, with its guards.
+
+`show` (check_freshness) only warns, so it takes a shortcut apply doesn't: when the plan's origin
+equals the origin now and its digest still seals it, planning now would give this very plan
+unless the file was forged, which apply would refuse; it is reported current without planning.
+
 A plan without origin can't name its tenant, but comparing its changes covers that too: they
 carry the group ids of the tenant they were made for.
 """
@@ -38,6 +41,8 @@ class Freshness:
     # (the plan's tenant id, the id of the tenant read) when they differ
     other_tenant: tuple[str, str] | None = None
     replanned: Document | None = None
+    # False for a plan file an older reconciler wrote, without `origin`
+    has_origin: bool = True
 
     @property
     def current(self) -> bool:
@@ -48,33 +53,65 @@ class Freshness:
         if self.other_tenant is not None:
             made_for, this = self.other_tenant
             return f"plan is for another tenant: it was made for tenant {made_for}, not {this}."
-        if self.differences:
-            return f"plan is stale: {'; '.join(self.differences)}. {self._since()}"
-        return None
+        if not self.differences:
+            return None
+        if self.has_origin and not self.moved:
+            # nothing the file records has moved, yet planning gives another plan: it was
+            # changed after `plan` wrote it, and sealed again so the digest matches
+            return (
+                f"plan is not what the policy asks now: {'; '.join(self.differences)}. The plan "
+                "file says the tenant, the policy and reconciler are as they were when it was "
+                "made, so the file itself was changed after `plan` wrote it."
+            )
+        return f"plan is stale: {'; '.join(self.differences)}. {self._since()}"
 
     def drift_note(self) -> str | None:
         """For a current plan that was planned again: what moved, and that it didn't matter."""
         if self.replanned is None or not self.current:
             return None
+        if self.has_origin and not self.moved:
+            return None  # nothing moved: nothing to say
         return f"{self._since()} Planning again gives the same changes and removals."
 
     def _since(self) -> str:
-        if not self.moved:
+        if not self.has_origin:
             return "The plan file records no origin (an older reconciler wrote it)."
         return f"Since the plan was made, {_and(self.moved)} changed."
 
 
+def check_before_apply(
+    saved: Document, origin: Origin, replan: Callable[[], Document]
+) -> Freshness:
+    """How `saved` stands against the tenant and policy `origin` describes, for apply: always
+    planned again with `replan`, unless it is another tenant's; `replanned` is what to apply."""
+    recorded = saved.get("origin")
+    if recorded is not None and recorded["tenantId"].lower() != origin["tenantId"].lower():
+        return Freshness(other_tenant=(recorded["tenantId"], origin["tenantId"]))
+    return _replanned(saved, recorded, origin, replan)
+
+
 def check_freshness(saved: Document, origin: Origin, replan: Callable[[], Document]) -> Freshness:
-    """How `saved` stands against the tenant and policy `origin` describes; `replan` plans now."""
+    """How `saved` stands against the tenant and policy `origin` describes, for show: a plan
+    whose origin matches and whose digest seals it is taken as current without planning again."""
     recorded = saved.get("origin")
     if recorded is not None and recorded["tenantId"].lower() != origin["tenantId"].lower():
         return Freshness(other_tenant=(recorded["tenantId"], origin["tenantId"]))
     sealed = recorded is not None and recorded.get("planDigest") == plan_digest(saved)
     if sealed and all(recorded[key] == value for key, value in origin.items()):
         return Freshness()
-    moved = _moved(recorded, origin, sealed) if recorded is not None else ()
+    return _replanned(saved, recorded, origin, replan)
+
+
+def _replanned(
+    saved: Document, recorded: Origin | None, origin: Origin, replan: Callable[[], Document]
+) -> Freshness:
+    """`saved` against the plan `replan` makes now, and what moved since `saved` was made."""
     now = replan()
-    return Freshness(moved, plan_differences(saved, now), replanned=now)
+    differences = plan_differences(saved, now)
+    if recorded is None:
+        return Freshness(differences=differences, replanned=now, has_origin=False)
+    sealed = recorded.get("planDigest") == plan_digest(saved)
+    return Freshness(_moved(recorded, origin, sealed), differences, replanned=now)
 
 
 def _moved(recorded: Origin, origin: Origin, sealed: bool) -> tuple[str, ...]:

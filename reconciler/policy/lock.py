@@ -15,12 +15,13 @@ from typing import TYPE_CHECKING, Any, Literal
 import yaml
 from jsonschema import Draft202012Validator
 
-from reconciler.errors import InputError, Location
+from reconciler.errors import Location
 from reconciler.jsonschemas import load_schema
 from reconciler.model import ServicePlan, Sku
 from reconciler.policy.errors import PolicyError, raise_all
 from reconciler.policy.schema import schema_errors, where
 from reconciler.policy.source import LOCK_NAME, Positions, read_file
+from reconciler.private_files import write_atomic
 
 if TYPE_CHECKING:
     from reconciler.policy.desired import DesiredState
@@ -241,12 +242,9 @@ def with_hint(error: PolicyError, hint: str, *, code: str | None = None) -> Poli
 
 
 def write_lock_file(path: Path, text: str) -> None:
-    """Write a lock file; "\n" on every system, so it doesn't change with who ran the command."""
-    try:
-        path.write_text(text, encoding="utf-8", newline="\n")
-    except OSError as exc:
-        message = f"can't write the lock file: {exc.strerror}"
-        raise InputError(message, Location(str(path))) from exc
+    """Write a lock file whole, keeping its mode (it is policy, not tenant data); "\n" on every
+    system, so it doesn't change with who ran the command."""
+    write_atomic(path, text, private=False)
 
 
 def update_lock(policy: Path, desired: DesiredState, skus: Sequence[Sku]) -> LockUpdate:

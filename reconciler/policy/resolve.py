@@ -15,6 +15,7 @@ from typing import Any
 
 from reconciler.errors import Location
 from reconciler.model import DYNAMIC_MEMBERSHIP, UNIFIED, Sku, Tenant
+from reconciler.policy.characters import character_errors
 from reconciler.policy.desired import (
     ON,
     DesiredGroup,
@@ -80,8 +81,10 @@ def load_policy(
     `keep_going`, problems are kept in `problems` for resolve() to report with the names'.
     """
     merged = load_sources(Path(path))
-    errors, broken = check(merged.document, merged.positions, merged.broken)
-    problems = [*merged.errors, *errors]
+    # names with control or bidirectional characters, at the character: the schema skips them
+    refused, places = character_errors(merged.document, merged.positions)
+    errors, broken = check(merged.document, merged.positions, merged.broken | places)
+    problems = [*merged.errors, *refused, *errors]
     lock, group_lock = None, None
     if with_lock:
         try:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import re
+import stat
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +19,8 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from reconciler.errors import Location, line_and_column, location_in
+from reconciler.errors import InputError, Location, location_in
+from reconciler.objectfile import MIB, decode_text, read_bytes
 from reconciler.policy.errors import PolicyError, raise_all
 
 Pointer = tuple[str | int, ...]
@@ -28,6 +31,12 @@ LOCK_NAME = "skus.lock.yaml"
 GROUP_LOCK_NAME = "groups.lock.yaml"  # the groups the policy manages (policy/group_lock.py)
 # Aliases can expand a small file exponentially ("billion laughs"); a real policy stays far below.
 MAX_VALUES = 1_000_000
+# A policy nests six levels; reading YAML recurses once per level, so a limit keeps a hostile
+# file from exhausting Python's stack.
+MAX_DEPTH = 100
+# A large tenant's policy is a few hundred kilobytes; anything bigger is not a policy file.
+MAX_FILE_SIZE = 10 * MIB
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 INVALID_YAML, UNREADABLE = "invalid-yaml", "unreadable-file"  # codes (reconciler/codes.py)
 _COLLECTION_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
@@ -73,12 +82,26 @@ class Positions:
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader reading YAML 1.2 booleans only, and dates as text.
+    """SafeLoader reading YAML 1.2 booleans only, and dates as text, at most MAX_DEPTH deep.
 
     YAML 1.1 reads `On`, `Off`, `yes` and `no` as booleans, which would turn
     `membershipRuleProcessingState: On` into `true`; the policy's values are text, so only
     true/false are booleans and a date-like value stays the text it was written as.
     """
+
+    depth = 0
+
+    def compose_node(self, parent: Node | None, index: object) -> Node:
+        # the composer recurses once per level of nesting: stop before Python's stack does
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark
+                problem = f"nested more than {MAX_DEPTH} levels deep"
+                raise yaml.composer.ComposerError(None, None, problem, mark)
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -117,10 +140,18 @@ def policy_files(path: Path) -> list[tuple[Path, str]]:
     Hidden files and directories (.git, .github) are skipped: they hold no policy; so are the
     lock files at the top of the folder.
     """
-    if path.is_file():
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise PolicyError(
+            "policy path does not exist", Location(str(path)), code=UNREADABLE
+        ) from None
+    except OSError as exc:
+        message = f"can't read policy path: {exc.strerror}"
+        raise PolicyError(message, Location(str(path)), code=UNREADABLE) from exc
+    if not stat.S_ISDIR(mode):
+        # reading refuses anything but a regular file (a FIFO, a device) with a message
         return [(path, str(path))]
-    if not path.is_dir():
-        raise PolicyError("policy path does not exist", Location(str(path)), code=UNREADABLE)
     found: list[tuple[tuple[str, ...], Path]] = []
     for directory, subdirectories, names in os.walk(path):
         subdirectories[:] = [name for name in subdirectories if not name.startswith(".")]
@@ -140,12 +171,14 @@ def read_file(
     name: str,
     kind: str = "policy file",
     keys: str = "tenant, settings, groups, retired",
+    limit: int | None = None,
 ) -> SourceFile:
     """Read one YAML file (a policy file, or the `kind` named); PolicyError with its problems.
 
-    `keys` names what the file's top-level mapping holds, for the message when it holds none.
+    `keys` names what the file's top-level mapping holds, for the message when it holds none;
+    a file of more than `limit` bytes is refused unread.
     """
-    source = read_source(path, name, kind, keys)
+    source = read_source(path, name, kind, keys, limit)
     raise_all(source.errors)
     return source
 
@@ -155,6 +188,7 @@ def read_source(
     name: str,
     kind: str = "policy file",
     keys: str = "tenant, settings, groups, retired",
+    limit: int | None = None,
 ) -> SourceFile:
     """Read one YAML file; PolicyError when it can't be read as a mapping at all.
 
@@ -162,7 +196,8 @@ def read_source(
     the result's `errors`, so the rest of the file is still checked.
     """
     # utf-8-sig: Windows editors start files with a byte order mark
-    text = read_text(path, name, "utf-8-sig")
+    text = read_text(path, name, "utf-8-sig", kind, limit)
+    loader = None
     try:
         # the reader checks every character when it is created, so that is inside the try too
         loader = _Loader(text)
@@ -178,6 +213,12 @@ def read_source(
         message = f"invalid YAML: control character U+{code:04X} is not allowed"
         location = location_in(name, text, exc.position)
         raise PolicyError(message, location, code=INVALID_YAML) from exc
+    except (ValueError, OverflowError) as exc:
+        # the scanner turns a "\U0011FFFF" escape into a character with chr(), which refuses
+        mark = loader.get_mark() if loader is not None else None
+        location = Location(name, mark.line + 1, mark.column + 1) if mark else Location(name)
+        message = "invalid YAML: an escape names a character beyond U+10FFFF"
+        raise PolicyError(message, location, code=INVALID_YAML) from exc
     if root is None:
         return SourceFile(name, text, {}, {(): Position(Location(name, 1, 1))})
     if not isinstance(root, MappingNode):
@@ -185,7 +226,12 @@ def read_source(
         message = f"a {kind} holds a mapping ({keys}), not {found}"
         raise PolicyError(message, _location(name, root), code=INVALID_YAML)
     builder = _Builder(name, _Loader(text))
-    document = builder.value(root, (), None)
+    try:
+        document = builder.value(root, (), None)
+    except RecursionError:
+        # the builder stops at MAX_DEPTH; PyYAML's merge keys (<<) recurse on their own
+        message = "invalid YAML: nested too deeply (through aliases or merge keys)"
+        raise PolicyError(message, Location(name), code=INVALID_YAML) from None
     if not isinstance(document, dict):
         # the top-level mapping itself is unusable (an unsupported tag on it): nothing to check
         raise_all(builder.errors)
@@ -194,21 +240,18 @@ def read_source(
     )
 
 
-def read_text(path: Path, name: str, encoding: str) -> str:
+def read_text(
+    path: Path, name: str, encoding: str, kind: str = "policy file", limit: int | None = None
+) -> str:
     """A file's text (`encoding`: "utf-8", or "utf-8-sig" to drop a byte order mark);
-    PolicyError when it can't be read or isn't UTF-8."""
+    PolicyError when it isn't a regular file, is over `limit` bytes (default MAX_FILE_SIZE)
+    or isn't UTF-8."""
+    limit = MAX_FILE_SIZE if limit is None else limit
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        message = f"can't read file: {exc.strerror}"
-        raise PolicyError(message, Location(name), code=UNREADABLE) from exc
-    try:
-        return data.decode(encoding)
-    except UnicodeDecodeError as exc:
-        before = data[: exc.start].decode(encoding, errors="replace")
-        location = Location(name, *line_and_column(before, len(before)))
-        message = f"file is not UTF-8 text (byte 0x{data[exc.start]:02x}); save it as UTF-8"
-        raise PolicyError(message, location, code=UNREADABLE) from exc
+        data = read_bytes(path, name, limit=limit, kind=f"a {kind}")
+        return decode_text(data, name, encoding)
+    except InputError as error:
+        raise PolicyError(error.message, error.location, code=UNREADABLE) from error
 
 
 def _yaml_message(exc: yaml.MarkedYAMLError, kind: str) -> str:
@@ -258,14 +301,14 @@ class _Builder:
         )
         if isinstance(node, ScalarNode):
             try:
-                return self.loader.construct_object(node)
-            except (yaml.YAMLError, ValueError):
-                tag = node.tag.removeprefix("tag:yaml.org,2002:")
-                if node.tag in self.loader.yaml_constructors:
-                    message = f"'{node.value}' is not a valid !!{tag}"
-                else:
-                    message = f"YAML tag {tag} is not supported"
-                return self.fail(path, message, location)
+                value = self.loader.construct_object(node)
+            except (yaml.YAMLError, ValueError, OverflowError):
+                return self.fail(path, self.scalar_problem(node), location)
+            problem = _text_problem(value)
+            return value if problem is None else self.fail(path, problem, location)
+        if len(path) >= MAX_DEPTH:
+            # aliases can nest what the composer saw shallow: a list holding its own alias's
+            return self.fail(path, f"nested more than {MAX_DEPTH} levels deep", location)
         if node.tag not in _COLLECTION_TAGS:
             return self.fail(path, f"YAML tag {node.tag} is not supported", location)
         if id(node) in self.active:
@@ -277,6 +320,17 @@ class _Builder:
             return self.mapping(node, path)
         finally:
             self.active.discard(id(node))
+
+    def scalar_problem(self, node: ScalarNode) -> str:
+        """Why a scalar can't be built: a bad value for its tag, or a tag not read here."""
+        tag = node.tag.removeprefix("tag:yaml.org,2002:")
+        if node.tag not in self.loader.yaml_constructors:
+            return f"YAML tag {tag} is not supported"
+        digits = sum(character.isdigit() for character in node.value)
+        if tag == "int" and digits > sys.get_int_max_str_digits():
+            # int() refuses so many digits; no count in a policy comes close
+            return f"a number of {digits:,} digits is too long"
+        return f"'{_clip(node.value)}' is not a valid !!{tag}"
 
     def fail(self, path: Pointer, message: str, location: Location) -> None:
         """Record a value that can't be built; it is left empty (None)."""
@@ -308,15 +362,38 @@ class _Builder:
         return result
 
     def key(self, node: Node, report: bool = True) -> str | None:
-        key = self.loader.construct_object(node) if isinstance(node, ScalarNode) else None
-        if isinstance(key, str):
+        message, key = None, None
+        if not isinstance(node, ScalarNode):
+            message = "a key must be text, not a list or mapping"
+        else:
+            try:
+                key = self.loader.construct_object(node)
+            except (yaml.YAMLError, ValueError, OverflowError):
+                message = self.scalar_problem(node)
+            else:
+                message = _text_problem(key)
+                if key is None:
+                    message = "a key can't be empty"
+                elif not isinstance(key, str):
+                    message = f"a key must be text, not {_clip(repr(key))}; quote it"
+        if message is None:
             return key
         if report:
-            if not isinstance(node, ScalarNode):
-                message = "a key must be text, not a list or mapping"
-            elif key is None:
-                message = "a key can't be empty"
-            else:
-                message = f"a key must be text, not {key!r}; quote it"
             self.errors.append(PolicyError(message, _location(self.name, node), code=INVALID_YAML))
         return None
+
+
+def _text_problem(value: object) -> str | None:
+    """Why a string value isn't text: a lone surrogate, which a "\\ud800" escape can make."""
+    if not isinstance(value, str) or value.isascii():
+        return None
+    found = _SURROGATE.search(value)
+    if found is None:
+        return None
+    code = ord(found.group())
+    return f"\\u{code:04x} is half of a surrogate pair, alone: not a character"
+
+
+def _clip(text: str, limit: int = 60) -> str:
+    """`text` cut to `limit` characters for a message, saying how long it was."""
+    return text if len(text) <= limit else f"{text[: limit - 3]}... ({len(text):,} characters)"

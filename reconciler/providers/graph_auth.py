@@ -25,10 +25,12 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from reconciler.errors import InputError
+from reconciler.errors import InputError, Location, ReconcilerError
+from reconciler.objectfile import MIB, read_bytes
 from reconciler.providers.base import ProviderError
 
 __all__ = [
@@ -43,6 +45,8 @@ __all__ = [
 EMULATOR_TOKEN = "reconciler-emulator"  # any bearer token will do for the emulator
 AUTH_ENV = "RECONCILER_GRAPH_AUTH"  # "device-code" for a device-code sign-in; default: default
 _REFRESH_MARGIN = 300.0  # seconds before expiry at which a token is renewed
+MAX_CERTIFICATE_SIZE = MIB  # a certificate and its key are a few kilobytes
+CERTIFICATE_PASSWORD = "AZURE_CLIENT_CERTIFICATE_PASSWORD"
 
 
 class Credential(Protocol):
@@ -88,7 +92,12 @@ def token_source(
     if credential is None:
         if device_code is None:
             device_code = os.environ.get(AUTH_ENV, "").strip().lower() == "device-code"
-        credential = _device_code_credential() if device_code else _default_credential()
+        try:
+            credential = _device_code_credential() if device_code else _default_credential()
+        except ReconcilerError:
+            raise
+        except Exception as exc:  # azure-identity reads the environment and files here
+            raise ProviderError(_sign_in_failure(exc, scope)) from None
     return _CachedToken(credential, scope)
 
 
@@ -132,8 +141,35 @@ def _sign_in_failure(exc: Exception, scope: str) -> str:
 def _default_credential() -> Credential:
     from azure.identity import DefaultAzureCredential
 
-    # interactive browser sign-in stays off: a pipeline must never wait for a person
-    return DefaultAzureCredential(exclude_interactive_browser_credential=True)
+    certificate = _certificate_path()
+    if certificate is not None:
+        # only a regular file of certificate size: azure-identity would wait on a FIFO
+        try:
+            read_bytes(Path(certificate), limit=MAX_CERTIFICATE_SIZE, kind="a certificate")
+        except InputError as error:
+            message = f"AZURE_CLIENT_CERTIFICATE_PATH: {error.message}"
+            raise InputError(message, error.location) from None
+    try:
+        # interactive browser sign-in stays off: a pipeline must never wait for a person
+        return DefaultAzureCredential(exclude_interactive_browser_credential=True)
+    except ValueError:
+        if certificate is None:
+            raise
+        # its text is azure-identity's, naming no secret; the password's value is never shown
+        raise InputError(
+            f"AZURE_CLIENT_CERTIFICATE_PATH: not a PEM or PKCS12 certificate with its private "
+            f"key, or {CERTIFICATE_PASSWORD} doesn't open it",
+            Location(certificate),
+        ) from None
+
+
+def _certificate_path() -> str | None:
+    """The certificate azure-identity's EnvironmentCredential signs in with, if it does."""
+    # it takes AZURE_CLIENT_SECRET first, and needs the tenant and the client with either
+    needed = ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_CERTIFICATE_PATH")
+    if os.environ.get("AZURE_CLIENT_SECRET") or not all(os.environ.get(n) for n in needed):
+        return None
+    return os.environ["AZURE_CLIENT_CERTIFICATE_PATH"]
 
 
 def _device_code_credential() -> Credential:

@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any
 
 import httpx
@@ -49,6 +50,8 @@ RETRY_STATUSES = frozenset({429, 502, 503, 504})
 NOT_PROCESSED = frozenset({429, 503})
 _SAFE_METHODS = frozenset({"GET", "PUT", "PATCH", "DELETE"})
 _GUID = r"[^/?]+"
+# RFC 9110's delay-seconds is digits; Graph also sends fractions ("2.128")
+_DELAY_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,24 +379,29 @@ def _json(raw: httpx.Response) -> Any:
 
 def _batch_answers(body: Any) -> dict[str, GraphResponse]:
     answers = {}
-    for answer in (body or {}).get("responses", ()):
-        headers = _lower(answer.get("headers") or {})
-        answers[str(answer.get("id"))] = GraphResponse(
-            int(answer.get("status", 500)), headers, answer.get("body")
-        )
+    responses = body.get("responses") if isinstance(body, dict) else None
+    # an item whose answer is missing or malformed is reported as unanswered, not a crash
+    for answer in responses if isinstance(responses, list) else ():
+        status = answer.get("status", 500) if isinstance(answer, dict) else None
+        if isinstance(status, int):
+            headers = answer.get("headers")
+            headers = _lower(headers if isinstance(headers, dict) else {})
+            answers[str(answer.get("id"))] = GraphResponse(status, headers, answer.get("body"))
     return answers
 
 
 def _retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header: a number (maybe fractional) or an HTTP date."""
+    """Seconds from a Retry-After header: a number of seconds or an HTTP date (RFC 9110);
+    None, for the usual backoff, when it is neither. RetryPolicy caps what it asks for."""
     if not value:
         return None
+    text = value.strip()
+    if _DELAY_SECONDS.fullmatch(text):
+        return float(text)  # a huge number is inf, which the cap turns into the longest wait
     try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None  # "soon", "-5", "NaN", a date outside the calendar
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)  # HTTP dates are in GMT, whatever they say
     return max(0.0, when.timestamp() - time.time())

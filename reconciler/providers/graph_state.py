@@ -17,21 +17,25 @@ own revision there can keep using the objects it holds in memory.
 Whatever can't be trusted (not SQLite, another format or version, another Graph URL or tenant,
 a link leading elsewhere, a row that isn't an object with an id) makes `load` answer None, and
 the provider reads everything again.
+
+The file holds the tenant's users and groups, so it is private, in a private folder
+(private_files.py): made 0600 in a 0700 `.reconciler/graph/`, less what the umask takes away.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sqlite3
-import tempfile
 import uuid
 from collections.abc import Iterable
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from reconciler.errors import InputError
+from reconciler.private_files import private_dir, replacing
 
 __all__ = ["DeltaState", "DeltaStore", "KindState", "Saved", "state_path"]
 
@@ -132,23 +136,20 @@ class DeltaStore:
 
     def save(self, state: DeltaState, saved: dict[str, Saved]) -> str:
         """Writes what the read changed, all or nothing; the new revision. A state read whole
-        replaces the file, so nothing of a damaged or older one is left in it."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if all(what.full for what in saved.values()):
-            return self._replace(state)
+        replaces the file, so nothing of a damaged or older one is left in it. OSError or
+        sqlite3.Error if it can't be written."""
+        try:
+            private_dir(self.path.parent)
+            if all(what.full for what in saved.values()) or not self.path.is_file():
+                return self._replace(state)
+        except InputError as error:
+            # as an OSError: a folder that can't be written only costs the next read its delta
+            raise OSError(str(error)) from error
         return self._write(self.path, state, saved)
 
     def _replace(self, state: DeltaState) -> str:
-        handle, name = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
-        os.close(handle)
-        temporary = Path(name)
-        try:
-            revision = self._write(temporary, state, {k: Saved(full=True) for k in state.kinds})
-            os.replace(temporary, self.path)
-        except BaseException:
-            temporary.unlink(missing_ok=True)
-            raise
-        return revision
+        with replacing(self.path) as temporary:
+            return self._write(temporary, state, {k: Saved(full=True) for k in state.kinds})
 
     def _write(self, path: Path, state: DeltaState, saved: dict[str, Saved]) -> str:
         revision = str(uuid.uuid4())

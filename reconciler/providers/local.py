@@ -6,7 +6,9 @@ exactly as the snapshot format has it (`snapshot_document` in, `tenant_from_docu
 conversion, one check); `id` is its object id (skuId for skus), unique regardless of case as
 Graph's GUIDs are; `seq` keeps Graph's order, on which the engine's seat order depends. Every
 write stores what `engine.recompute` settles, so the file always holds what Entra would show.
-Every write also appends to Entra's directory audit log, in tables of its own (local_audit).
+Every write also appends to Entra's directory audit log, in tables of its own (local_audit), and
+keeps the changeIds of apply's audit log for the changes it made (local_journal: `recording`,
+`recorded`).
 
 Each `apply` is one `BEGIN IMMEDIATE` transaction. On top of that, an apply session holds an OS
 lock on `<file>.lock` (flock on POSIX, msvcrt.locking on Windows) from its first apply until
@@ -21,7 +23,6 @@ import json
 import os
 import sqlite3
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -43,7 +44,8 @@ from reconciler.plan.changes import (
     UpdateGroup,
     apply_to_groups,
 )
-from reconciler.providers import local_audit, snapshot
+from reconciler.private_files import PRIVATE_MODE, private_dir, replacing
+from reconciler.providers import local_audit, local_journal, snapshot
 from reconciler.providers.base import (
     AppliedChange,
     ProviderError,
@@ -101,6 +103,8 @@ class LocalTenant:
         self._lock: _FileLock | None = None
         # placeholder id (new:<name>) -> the id this provider gave the group it created
         self._created: dict[str, str] = {}
+        # apply's changeIds for the changes of the next write (`recording`)
+        self._recording: tuple[str, ...] = ()
         # (revision, tenant, rows) as this provider last wrote them: the next change starts from
         # there instead of parsing the whole file again, if no one has written since
         self._last: tuple[str, Tenant, Rows] | None = None
@@ -139,6 +143,9 @@ class LocalTenant:
         Entra processes one `assignLicense` call that adds and removes several products."""
         self._start_session()
         resolved: list[Change] = []
+        change_ids, self._recording = self._recording, ()
+        if change_ids and len(change_ids) != len(changes):
+            raise ValueError(f"{len(change_ids)} change ids for {len(changes)} changes")
 
         def make(before: Tenant) -> Tenant:
             resolved.clear()
@@ -147,7 +154,10 @@ class LocalTenant:
             groups = {group.id: group for group in before.groups}
             return simulate(before, apply_to_groups(groups, resolved))
 
-        self._update(make, local_audit.change_records)
+        def made() -> list[tuple[str, str]]:
+            return list(zip(change_ids, (done.groupId for done in resolved), strict=False))
+
+        self._update(make, local_audit.change_records, made)
         for change, done in zip(changes, resolved, strict=True):
             if isinstance(change, CreateGroup):
                 # only once committed: a CreateGroup that failed created nothing to refer to
@@ -183,15 +193,37 @@ class LocalTenant:
         self._update(retry, local_audit.reprocess_records(user_ids))
         return failed
 
+    @contextmanager
+    def recording(self, change_ids: Sequence[str]) -> Iterator[None]:
+        """The next write in the block keeps `change_ids` (apply's audit log names its changes
+        so, one id each) in its own transaction, so `recorded` tells for certain if it was made."""
+        self._recording = tuple(change_ids)
+        try:
+            yield
+        finally:
+            self._recording = ()
+
+    def recorded(self, change_ids: Sequence[str]) -> dict[str, str]:
+        """Of `change_ids`, those a write made (`recording`), with the id of the group each
+        changed: a created group's own."""
+        with self._transaction("DEFERRED") as connection:
+            return local_journal.journaled(connection, list(change_ids))
+
     def _start_session(self) -> None:
         """Takes the apply lock for the rest of the session, if not held already."""
         if self._lock is None:
             self._lock = _FileLock(self.path, self._lock_timeout)
 
-    def _update(self, make: Callable[[Tenant], Tenant], record: local_audit.Recorder) -> None:
-        """Stores `make(tenant)` and what `record` makes of it for the directory audit log in
-        one transaction, starting from this provider's last write when no one has written
-        since, rather than parsing the whole file again."""
+    def _update(
+        self,
+        make: Callable[[Tenant], Tenant],
+        record: local_audit.Recorder,
+        made: Callable[[], list[tuple[str, str]]] = list,
+    ) -> None:
+        """Stores `make(tenant)`, what `record` makes of it for the directory audit log, and
+        the (changeId, groupId) pairs `made` then gives for apply's journal, in one transaction,
+        starting from this provider's last write when no one has written since, rather than
+        parsing the whole file again."""
         with collector_paused(), self._transaction("IMMEDIATE") as connection:
             revision = _revision(connection)
             if self._last is not None and self._last[0] == revision:
@@ -202,6 +234,7 @@ class LocalTenant:
             rows = _rows(after, before, stored)
             _write(connection, stored, rows)
             local_audit.append(connection, record(before, after, self.initiator, self._clock()))
+            local_journal.journal(connection, made())
             written = str(uuid.uuid4())
             connection.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('revision', ?)", (written,)
@@ -404,8 +437,9 @@ def _object_ids(tenant: Tenant) -> set[str]:
 
 
 def _create(target: Path, tenant: Tenant, lock_timeout: float, *, replace: bool) -> None:
-    """Writes `tenant` as Entra settles it to `target`; without `replace`, only if it's absent."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    """Writes `tenant` as Entra settles it to `target`; without `replace`, only if it's absent.
+    The file and the folder made for it are private (private_files.py): it holds the tenant."""
+    private_dir(target.parent)
     # the lock keeps a running apply from having its file replaced under it, and two first uses
     # from creating the file twice
     with closing(_FileLock(target, lock_timeout)):
@@ -428,35 +462,29 @@ def _check_schema(connection: sqlite3.Connection, file: str) -> None:
 
 
 def _build(target: Path, tenant: Tenant) -> None:
-    """Writes a new database beside `target`, then puts it in place whole."""
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    os.close(handle)
+    """Writes a new database beside `target`, then puts it in place whole (0600, or narrower)."""
     try:
-        connection = sqlite3.connect(temporary, isolation_level=None)
-        try:
-            connection.executescript(_SCHEMA)  # a new file: nobody sees it half made
-            connection.execute("BEGIN")
-            organization = _dumps(snapshot_document(tenant)["organization"])
-            connection.executemany(
-                "INSERT INTO meta (key, value) VALUES (?, ?)",
-                [("formatVersion", str(FORMAT_VERSION)), ("organization", organization)],
-            )
-            _write(connection, {table: {} for table in _TABLES}, _rows(tenant))
-            connection.execute("COMMIT")
-        finally:
-            connection.close()
-        # mkstemp makes the file private; give it the mode the file it replaces had
-        os.chmod(temporary, target.stat().st_mode & 0o777 if target.exists() else 0o644)
-        # a journal left by a crashed writer of the old file would be rolled into the new one
-        for suffix in ("-journal", "-wal", "-shm"):
-            Path(f"{target}{suffix}").unlink(missing_ok=True)
-        os.replace(temporary, target)
+        with replacing(target) as temporary:
+            connection = sqlite3.connect(temporary, isolation_level=None)
+            try:
+                connection.executescript(_SCHEMA)  # a new file: nobody sees it half made
+                connection.execute("BEGIN")
+                organization = _dumps(snapshot_document(tenant)["organization"])
+                connection.executemany(
+                    "INSERT INTO meta (key, value) VALUES (?, ?)",
+                    [("formatVersion", str(FORMAT_VERSION)), ("organization", organization)],
+                )
+                _write(connection, {table: {} for table in _TABLES}, _rows(tenant))
+                connection.execute("COMMIT")
+            finally:
+                connection.close()
+            # a journal left by a crashed writer of the old file would be rolled into the new one
+            for suffix in ("-journal", "-wal", "-shm"):
+                Path(f"{target}{suffix}").unlink(missing_ok=True)
     except sqlite3.Error as exc:
         raise _translate(exc, str(target)) from exc
     except OSError as exc:
         raise InputError(f"can't write file: {exc.strerror}", Location(str(target))) from exc
-    finally:
-        Path(temporary).unlink(missing_ok=True)
 
 
 def _translate(exc: sqlite3.Error, file: str) -> ReconcilerError:
@@ -500,7 +528,9 @@ class _FileLock:
 
     def __init__(self, database: Path, timeout: float) -> None:
         try:
-            self._fd: int | None = os.open(f"{database}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+            # private, as the database beside it: it holds nothing, but names a tenant's file
+            flags = os.O_RDWR | os.O_CREAT
+            self._fd: int | None = os.open(f"{database}.lock", flags, PRIVATE_MODE)
         except OSError as exc:
             raise ProviderError(f"can't lock {database}: {exc.strerror}") from exc
         deadline = time.monotonic() + timeout

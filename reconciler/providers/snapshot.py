@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import cache
 from pathlib import Path
@@ -35,7 +34,9 @@ from reconciler.model import (
     Tenant,
     User,
 )
+from reconciler.objectfile import parse_json, read_text
 from reconciler.plan.changes import Change
+from reconciler.private_files import write_private
 from reconciler.providers.base import AppliedChange, ProviderError, collector_paused
 
 FORMAT_VERSION = 1
@@ -47,28 +48,25 @@ _USER_LICENSES = ("assignedLicenses", "licenseAssignmentStates")
 
 
 def read_snapshot(path: str | os.PathLike[str]) -> Tenant:
-    """The tenant in the snapshot file at `path`; InputError if it can't be read or is malformed."""
+    """The tenant in the snapshot file at `path`; InputError if it can't be read or is malformed.
+
+    Only a regular file is read, of any size: a snapshot grows with the tenant.
+    """
     file = str(path)
-    try:
-        # utf-8-sig: Windows editors and PowerShell's exports start files with a BOM
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise InputError(f"can't read file: {exc.strerror}", Location(file)) from exc
-    except UnicodeDecodeError as exc:
-        raise InputError("file is not UTF-8 text", Location(file)) from exc
+    # a leading byte order mark is dropped: Windows editors and PowerShell's exports write one
+    text = read_text(Path(path), file)
     with collector_paused():
         return parse_snapshot(text, file)
 
 
 def parse_snapshot(text: str, file: str = "<snapshot>") -> Tenant:
     """The tenant in snapshot `text`; errors are located in `file`."""
+    document = parse_json(text, file)
     try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"invalid JSON: {exc.msg}", Location(file, exc.lineno, exc.colno)) from exc
-    except RecursionError as exc:
-        raise InputError("JSON nests too deeply", Location(file)) from exc
-    return tenant_from_document(document, file, text)
+        return tenant_from_document(document, file, text)
+    except RecursionError:
+        # nesting json.loads took, a step short of Python's limit, that checking it can't
+        raise InputError("JSON nests too deeply", Location(file)) from None
 
 
 def tenant_from_document(
@@ -108,24 +106,9 @@ def snapshot_text(tenant: Tenant) -> str:
 
 
 def write_snapshot(tenant: Tenant, path: str | os.PathLike[str]) -> None:
-    """Writes the tenant to `path`, replacing the file whole so a reader never sees half of it."""
-    target = Path(path)
-    try:
-        handle, temporary = tempfile.mkstemp(
-            dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-        )
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:
-                out.write(snapshot_text(tenant))
-            # mkstemp makes the file private; give it the mode the file it replaces had
-            mode = target.stat().st_mode & 0o777 if target.exists() else 0o644
-            os.chmod(temporary, mode)
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        raise InputError(f"can't write file: {exc.strerror}", Location(str(path))) from exc
+    """Writes the tenant to `path`, whole (a reader never sees half of it) and private: a
+    snapshot holds every user of the tenant."""
+    write_private(path, snapshot_text(tenant))
 
 
 # --- checking -------------------------------------------------------------------------------
@@ -145,7 +128,10 @@ def _quick_check() -> Check:
     return compile_check(_schema())
 
 
-def _first_problem(document: Any) -> tuple[JsonPath, str] | None:
+Problem = tuple[JsonPath, str]  # where a snapshot is wrong, and how
+
+
+def _first_problem(document: Any) -> Problem | None:
     """(path, message) of the most telling problem in `document`, or None when it is valid."""
     # jsonschema takes ~10x json.load's time on a large tenant; the compiled check is ~20x
     # faster but answers only yes or no, so jsonschema runs only to explain a "no"
@@ -154,14 +140,24 @@ def _first_problem(document: Any) -> tuple[JsonPath, str] | None:
         if error is not None:
             return tuple(error.absolute_path), _schema_message(error)
     for collection in ("users", "groups", "devices"):
-        seen: dict[str, int] = {}
-        for position, obj in enumerate(document.get(collection, ())):
-            # Graph ids are GUIDs, compared without regard to case
-            key = obj["id"].lower()
-            if key in seen:
-                first = format_path((collection, seen[key]))
-                return (collection, position, "id"), f"duplicate id {obj['id']!r} (also {first})"
-            seen[key] = position
+        problem = _duplicate(document.get(collection, ()), collection, "id")
+        if problem is not None:
+            return problem
+    # Entra keeps userPrincipalName unique, ignoring case; two users with one would make
+    # every lookup by name (a static member list, --user) pick one of them silently
+    return _duplicate(document["users"], "users", "userPrincipalName")
+
+
+def _duplicate(objects: list[dict[str, Any]], collection: str, key: str) -> Problem | None:
+    """The second object holding a value of `key` that an earlier one holds, ignoring case."""
+    seen: dict[str, int] = {}
+    for position, obj in enumerate(objects):
+        # Graph compares ids (GUIDs) and names without regard to case
+        value = obj[key].lower()
+        if value in seen:
+            first = format_path((collection, seen[value]))
+            return (collection, position, key), f"duplicate {key} {obj[key]!r} (also {first})"
+        seen[value] = position
     return None
 
 

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from reconciler.errors import Location
+from reconciler.render.safe_text import shown_lines
 
 PER_STEP = 10  # annotations GitHub shows per level and step
 # a finding's severity, as the level of its workflow command
@@ -65,7 +66,8 @@ def workflow_command(level: str, annotation: Annotation) -> str:
 
 
 def _data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    # the log shows ESC sequences and bidirectional controls as they are: those become escapes
+    return shown_lines(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def _property(text: str) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 from reconciler.apply import ApplyResult
 from reconciler.providers.base import AppliedChange
 from reconciler.render.plan_text import change_line
+from reconciler.render.safe_text import shown
 
 Document = dict[str, Any]
 
@@ -35,7 +36,7 @@ def apply_report(changes: Sequence[Document], result: ApplyResult) -> str:
         "",
         "Failed (1):",
         *_listed(changes[done : done + 1]),
-        f"    error: {result.failure.error}",
+        f"    error: {shown(result.failure.error)}",
         "",
         f"Not attempted ({len(result.not_attempted)}):",
         *_listed(changes[done + 1 :]),
@@ -57,17 +58,19 @@ def processing_warnings(result: ApplyResult) -> list[str]:
 
 def processing_failed(applied: AppliedChange) -> str:
     """What to do about a group whose license processing Entra reported as failed."""
+    name, group_id = shown(applied.change.displayName), shown(applied.groupId)
+    # a name that needs escapes to be shown can't be pasted back: the command names the id
+    which = applied.change.displayName if name == applied.change.displayName else applied.groupId
     return (
         f"Entra reports that processing the licenses of group "
-        f"{applied.change.displayName} ({applied.groupId}) failed: some of its members may not "
+        f"{name} ({group_id}) failed: some of its members may not "
         "have its licenses. Check their licenseAssignmentStates (Graph: GET "
-        f"/groups/{applied.groupId}/membersWithLicenseErrors), fix the cause, then reprocess "
-        f"them: reconciler reprocess --group {shlex.quote(applied.change.displayName)}"
+        f"/groups/{group_id}/membersWithLicenseErrors), fix the cause, then reprocess "
+        f"them: reconciler reprocess --group {shown(shlex.quote(which))}"
     )
 
 
 def waiting_line(displayName: str, state: str, seconds: float) -> str:
     """Apply's word while Entra is still processing a group's licenses."""
-    return (
-        f"  waiting for Entra to process the licenses of {displayName}: {state} ({seconds:.0f} s)"
-    )
+    name, state = shown(displayName), shown(state)
+    return f"  waiting for Entra to process the licenses of {name}: {state} ({seconds:.0f} s)"

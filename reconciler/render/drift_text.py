@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.render.safe_text import shown
+
 Document = Mapping[str, Any]
 
 
@@ -14,17 +16,17 @@ def drift_lines(drift: Sequence[Document], closing: str) -> list[str]:
         return []
     lines = ["Note: managed groups changed outside reconciler (from the tenant's audit log):", ""]
     for item in drift:
-        who = item["changedBy"] or "someone"
-        when = f" at {item['changedAt']}" if item["changedAt"] else ""
-        lines.append(
-            f"  # {item['group']['displayName']}: {item['property']} changed by {who}{when}"
-        )
-        lines.append(f"      now:    {shown(item['current'])}")
-        lines.append(f"      policy: {shown(item['desired'])}")
+        who = shown(item["changedBy"] or "someone")
+        when = f" at {shown(item['changedAt'])}" if item["changedAt"] else ""
+        name, what = shown(item["group"]["displayName"]), shown(item["property"])
+        lines.append(f"  # {name}: {what} changed by {who}{when}")
+        lines.append(f"      now:    {shown(drift_value(item['current']))}")
+        lines.append(f"      policy: {shown(drift_value(item['desired']))}")
     return [*lines, "", closing, ""]
 
 
-def shown(value: Any) -> str:
+def drift_value(value: Any) -> str:
+    """A property's value as one piece of text (as the tenant holds it: not escaped)."""
     if isinstance(value, list):
         return ", ".join(str(each) for each in value) or "(none)"
     return "(none)" if value is None else str(value)

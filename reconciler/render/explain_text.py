@@ -1,5 +1,6 @@
 """Renders an explanation of one user's licenses for a terminal, in the style of `plan`, and as
-the JSON document docs/explain.md describes."""
+the JSON document docs/explain.md describes. The text shows every name and value from the tenant
+or the policy through `shown`, so none can draw a line of its own."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from reconciler.explain import (
 )
 from reconciler.explain_groups import ExplainedGroup, Membership
 from reconciler.model import ACTIVE, ACTIVE_WITH_ERROR, NO_ERROR
+from reconciler.render.safe_text import shown
 
 FORMAT_VERSION = 1
 
@@ -54,17 +56,18 @@ def explain_text(explanation: Explanation) -> str:
 
 
 def _user_lines(user: ExplainedUser) -> list[str]:
-    name = f" ({user.displayName})" if user.displayName else ""
+    name = f" ({shown(user.displayName)})" if user.displayName else ""
     enabled = "unknown" if user.accountEnabled is None else str(user.accountEnabled).lower()
     if user.usageLocation:
-        location = user.usageLocation
+        location = shown(user.usageLocation)
     elif user.effectiveUsageLocation:
-        location = f"none: group licensing uses the tenant's country, {user.effectiveUsageLocation}"
+        country = shown(user.effectiveUsageLocation)
+        location = f"none: group licensing uses the tenant's country, {country}"
     else:
         location = "none, and the tenant has no country: licenses can't be assigned"
     return [
-        f"{user.userPrincipalName}{name}",
-        f"  id              {user.id}",
+        f"{shown(user.userPrincipalName)}{name}",
+        f"  id              {shown(user.id)}",
         f"  accountEnabled  {enabled}",
         f"  usageLocation   {location}",
         "",
@@ -72,7 +75,7 @@ def _user_lines(user: ExplainedUser) -> list[str]:
 
 
 def _license_lines(license: ExplainedLicense) -> list[str]:
-    lines = [f"  {license.skuPartNumber or license.skuId}: {_AFTER[license.after]}"]
+    lines = [f"  {shown(license.skuPartNumber or license.skuId)}: {_AFTER[license.after]}"]
     if license.assignments:
         lines += _state_lines(license.assignments, license.servicePlans, "    ")
     else:
@@ -101,7 +104,7 @@ def _state_lines(
     giving = sum(1 for a in assignments if a.state in (ACTIVE, ACTIVE_WITH_ERROR))
     seat = f", one seat for {giving} assignments" if giving > 1 else ""
     lines.append(f"{indent}service plans: {len(on)} of {len(plans)} on{seat}")
-    off = [p.servicePlanName for p in plans if not p.enabled]
+    off = [shown(p.servicePlanName) for p in plans if not p.enabled]
     if off:
         lines.append(f"{indent}  off: {', '.join(off)}")
     # the union of several assignments: say which plans only some of them turn on
@@ -109,7 +112,7 @@ def _state_lines(
     partial: dict[tuple[str, ...], list[str]] = {}
     for plan in on:
         if len(plan.sources) < len(everyone):
-            partial.setdefault(plan.sources, []).append(plan.servicePlanName)
+            partial.setdefault(plan.sources, []).append(shown(plan.servicePlanName))
     for sources, names in partial.items():
         through = ", ".join(_through(s) for s in sources)
         lines.append(f"{indent}  on {through} only: {', '.join(names)}")
@@ -118,15 +121,15 @@ def _state_lines(
 
 def _assignment(assignment: Assignment) -> str:
     where = _through(assignment.group or DIRECT) if assignment.assignedByGroup else "directly"
-    state = assignment.state
+    state = shown(assignment.state)
     if assignment.error != NO_ERROR:
-        state += f" ({assignment.error})"
-    disabled = assignment.disabledPlans
-    return f"{where}: {state}" + (f", disabled {', '.join(disabled)}" if disabled else "")
+        state += f" ({shown(assignment.error)})"
+    disabled = ", ".join(map(shown, assignment.disabledPlans))
+    return f"{where}: {state}" + (f", disabled {disabled}" if disabled else "")
 
 
 def _through(source: str) -> str:
-    return "directly" if source == DIRECT else f"through {source}"
+    return "directly" if source == DIRECT else f"through {shown(source)}"
 
 
 def _group_lines(group: ExplainedGroup) -> list[str]:
@@ -136,7 +139,7 @@ def _group_lines(group: ExplainedGroup) -> list[str]:
         "dynamic" if p.dynamic else "assigned" for p in (group.now, group.after) if p
     )
     kind = "; ".join([*kinds][:1] + [f"{k} after the plan" for k in [*kinds][1:]])
-    lines = [f"  {group.displayName} ({kind}): {_standing(group)}"]
+    lines = [f"  {shown(group.displayName)} ({kind}): {_standing(group)}"]
     if group.now is not None and group.now.membershipRule:
         lines += _rule_lines(group.now, "    ", "")
     if group.after is not None and group.after.membershipRule:
@@ -154,7 +157,7 @@ def _group_lines(group: ExplainedGroup) -> list[str]:
             )
             break
     if side.licenses:
-        lines.append(f"    assigns {', '.join(side.licenses)}")
+        lines.append(f"    assigns {', '.join(map(shown, side.licenses))}")
     if side.licenses and not side.securityEnabled:
         lines.append("    not security-enabled: Entra assigns none of its licenses")
     return [*lines, ""]
@@ -176,17 +179,17 @@ def _member(part: Membership | None) -> str:
         return "not a member"
     if part.member:
         return "member"
-    return "member only through " + " in ".join(part.nestedThrough)
+    return "member only through " + " in ".join(map(shown, part.nestedThrough))
 
 
 def _rule_lines(part: Membership, indent: str, when: str) -> list[str]:
-    lines = [f"{indent}rule{when}: {' '.join((part.membershipRule or '').split())}"]
+    lines = [f"{indent}rule{when}: {shown(' '.join((part.membershipRule or '').split()))}"]
     state = part.membershipRuleProcessingState
     if state and state != "On":
-        lines.append(f"{indent}processing {state}: the group keeps the members it has")
+        lines.append(f"{indent}processing {shown(state)}: the group keeps the members it has")
     if part.matchesRule is not None:
         verdict = "selected by" if part.matchesRule else "not selected, because of"
-        lines.append(f"{indent}{verdict}: {'; '.join(part.decidedBy)}")
+        lines.append(f"{indent}{verdict}: {shown('; '.join(part.decidedBy))}")
     return lines
 
 
@@ -201,25 +204,26 @@ def _plan_lines(changes: Sequence[UserChange]) -> list[str]:
 def _change(c: UserChange) -> str:
     through = _through(c.group or DIRECT)
     for_a_while = " for a while" if c.temporary else ""
+    group, sku, reason = shown(c.group), shown(c.skuPartNumber), shown(c.reason)
+    plans = ", ".join(map(shown, c.servicePlans))
     if c.action == "joinGroup":
-        return f"+ joins {c.group} ({c.reason})"
+        return f"+ joins {group} ({reason})"
     if c.action == "leaveGroup":
-        return f"- leaves {c.group}{for_a_while} ({c.reason})"
+        return f"- leaves {group}{for_a_while} ({reason})"
     if c.action == "loseLicense":
-        return f"- loses {c.skuPartNumber} {through}{for_a_while} ({c.reason})"
+        return f"- loses {sku} {through}{for_a_while} ({reason})"
     if c.action == "loseServicePlans":
         kept = [_through(name) for name in c.keptBy if name != c.group]
-        keeps = f"; keeps {c.skuPartNumber} {', '.join(kept)}" if kept else ""
-        plans = ", ".join(c.servicePlans)
-        return f"- loses {plans} of {c.skuPartNumber} {through}{for_a_while} ({c.reason}{keeps})"
+        keeps = f"; keeps {sku} {', '.join(kept)}" if kept else ""
+        return f"- loses {plans} of {sku} {through}{for_a_while} ({reason}{keeps})"
     if c.action == "keepLicense":
         kept = ", ".join(_through(name) for name in c.keptBy)
-        return f"~ keeps {c.skuPartNumber} {kept} after leaving {c.group}"
+        return f"~ keeps {sku} {kept} after leaving {group}"
     if c.action == "gainLicense":
-        return f"+ gains {c.skuPartNumber} {through} ({c.reason})"
+        return f"+ gains {sku} {through} ({reason})"
     if c.action == "gainServicePlans":
-        return f"+ gains {', '.join(c.servicePlans)} of {c.skuPartNumber} {through} ({c.reason})"
-    return f"! {c.skuPartNumber} {through} ends in {c.state} ({c.error})"
+        return f"+ gains {plans} of {sku} {through} ({reason})"
+    return f"! {sku} {through} ends in {shown(c.state)} ({shown(c.error)})"
 
 
 def explain_json(explanation: Explanation) -> str:

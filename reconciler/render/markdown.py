@@ -1,7 +1,8 @@
 """GitHub-flavoured Markdown pieces: alerts, details, tables, fences, and text made safe in them.
 
 Text from the tenant or the policy is escaped wherever it goes: it can't break a table, open
-HTML, close a code span or fence, or mention anyone.
+HTML, close a code span or fence, or mention anyone; control and bidirectional characters are
+written as escapes (render/safe_text.py), so none can hide or reorder text.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import html
 import re
 from collections.abc import Sequence
 from urllib.parse import quote
+
+from reconciler.render.safe_text import shown
 
 
 def size(text: str) -> int:
@@ -61,8 +64,9 @@ _BREAKS = re.compile(r"\s+")
 
 
 def one_line(text: str) -> str:
-    # a line break in a name would end a table row or a diff line
-    return _BREAKS.sub(" ", str(text))
+    # a line break in a name would end a table row or a diff line; what else is unsafe to show
+    # (ESC, a right-to-left override) is written as an escape
+    return shown(_BREAKS.sub(" ", str(text)))
 
 
 def inline(text: str) -> str:

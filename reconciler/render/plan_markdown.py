@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from reconciler.render import markdown as md
-from reconciler.render.drift_text import shown as drift_value
+from reconciler.render.drift_text import drift_value
 from reconciler.render.plan_text import (
     SYMBOLS,
     VERBS,

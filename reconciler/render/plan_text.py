@@ -1,7 +1,8 @@
 """Renders a plan document for a terminal, in Terraform's style: what changes, then who loses what.
 
 It renders the same document `plan --format json` prints and a saved plan holds, so `plan` and
-`show` print the same thing, with every GUID replaced by the name beside it.
+`show` print the same thing, with every GUID replaced by the name beside it. Every name and
+value from the tenant or the policy goes through `shown`: none can draw a line of its own.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 import click
 
 from reconciler.render.drift_text import drift_lines
+from reconciler.render.safe_text import shown
 
 SYMBOLS = {"create": "+", "update": "~", "destroy": "-"}
 _LEGEND = {"create": "create", "update": "update in place", "destroy": "destroy"}
@@ -39,9 +41,9 @@ def plan_text(document: Document, show_all: bool = False) -> str:
     lines += [f"  {SYMBOLS[kind]} {_LEGEND[kind]}" for kind in used] + [""]
     for name, changes in blocks.items():
         kind = actions[name]
-        lines.append(f"  # {name} will be {VERBS[kind]}")
+        lines.append(f"  # {shown(name)} will be {VERBS[kind]}")
         lines.append(f"  # (because {group_reason(kind, changes)})")
-        lines.append(f'  {SYMBOLS[kind]} group "{name}" {{')
+        lines.append(f'  {SYMBOLS[kind]} group "{shown(name)}" {{')
         lines += [f"      {line}" for change in changes for line in change_lines(change)]
         lines += ["    }", ""]
     lines += _released_lines(document)
@@ -72,7 +74,7 @@ def _released_lines(document: Document) -> list[str]:
     lines = []
     for item in document.get("released", []):
         lines.append(
-            f"  # {item['group']['displayName']} will no longer be managed (left as it is)"
+            f"  # {shown(item['group']['displayName'])} will no longer be managed (left as it is)"
         )
         if item["protect"]:
             lines.append(
@@ -87,7 +89,7 @@ def _unmanaged_lines(document: Document) -> list[str]:
     if not groups:
         return []
     named = [
-        f"{group['displayName']} ({', '.join(sku_name(sku) for sku in group['skus'])})"
+        f"{shown(group['displayName'])} ({', '.join(sku_name(sku) for sku in group['skus'])})"
         for group in groups[:_UNMANAGED_SHOWN]
     ]
     more = len(groups) - len(named)
@@ -102,7 +104,8 @@ def _unmanaged_lines(document: Document) -> list[str]:
 
 def change_line(change: Document) -> str:
     """One line saying a change is done, as apply prints it."""
-    return f"{change['group']['displayName']}: " + "; ".join(change_lines(change)) + ": done"
+    name = shown(change["group"]["displayName"])
+    return f"{name}: " + "; ".join(change_lines(change)) + ": done"
 
 
 _WHAT = {
@@ -123,7 +126,7 @@ def group_reason(kind: str, changes: Sequence[Document]) -> str:
         return "the policy retires it"
     what: list[str] = []
     for change in changes:
-        item = _WHAT[change["action"]] or f"its {change['property']}"
+        item = _WHAT[change["action"]] or f"its {shown(change['property'])}"
         if item not in what:
             what.append(item)
     return "the policy sets " + ", ".join(what[:-1]) + (" and " if len(what) > 1 else "") + what[-1]
@@ -138,7 +141,9 @@ def group_action(changes: Sequence[Document]) -> str:
 
 
 def change_lines(change: Document) -> list[str]:
-    """A change as lines that start with its symbol: + added, ~ updated, - removed."""
+    """A change as lines that start with its symbol: + added, ~ updated, - removed.
+
+    Values are quoted with repr, which escapes control and formatting characters itself."""
     action = change["action"]
     if action == "createGroup":
         after = change["after"]
@@ -151,7 +156,7 @@ def change_lines(change: Document) -> list[str]:
         return lines
     if action == "updateGroup":
         return [
-            f"~ {item['property']} = {item['before']!r} -> {item['after']!r}"
+            f"~ {shown(item['property'])} = {item['before']!r} -> {item['after']!r}"
             for item in (change, *change.get("also", ()))
         ]
     if action in ("addMembers", "removeMembers"):
@@ -172,17 +177,17 @@ def change_lines(change: Document) -> list[str]:
 
 
 def sku_name(sku: Document) -> str:
-    """A product's part number, or its id when the tenant no longer has it."""
-    return sku["skuPartNumber"] or sku["skuId"]
+    """A product's part number, or its id when the tenant no longer has it, shown safely."""
+    return shown(sku["skuPartNumber"] or sku["skuId"])
 
 
 def _plans(plans: Sequence[Document]) -> str:
-    names = sorted(plan["servicePlanName"] or plan["servicePlanId"] for plan in plans)
+    names = sorted(shown(plan["servicePlanName"] or plan["servicePlanId"]) for plan in plans)
     return ", ".join(names) if names else "none"
 
 
 def _member(member: Document) -> str:
-    return member.get("userPrincipalName") or member.get("displayName") or member["id"]
+    return shown(member.get("userPrincipalName") or member.get("displayName") or member["id"])
 
 
 def _removal_lines(impact: Document, show_all: bool) -> list[str]:
@@ -209,15 +214,15 @@ def _kept_lines(kept: Sequence[Document], show_all: bool) -> list[str]:
         return []
     lines = ["Leaving a group but keeping its licenses:"]
     ordered = sorted(kept, key=lambda k: (k["group"].lower(), k["userPrincipalName"].lower()))
-    shown = ordered if show_all else ordered[:REMOVALS_SHOWN]
-    for k in shown:
-        through = ", ".join(name or "a direct assignment" for name in k["keptBy"])
+    listed = ordered if show_all else ordered[:REMOVALS_SHOWN]
+    for k in listed:
+        through = ", ".join(shown(name or "a direct assignment") for name in k["keptBy"])
         lines.append(
-            f"  {k['userPrincipalName']} leaves {k['group']} and keeps {k['skuPartNumber']} "
-            f"through {through}"
+            f"  {shown(k['userPrincipalName'])} leaves {shown(k['group'])} and keeps "
+            f"{shown(k['skuPartNumber'])} through {through}"
         )
-    if len(shown) < len(ordered):
-        lines.append(f"  ... and {len(ordered) - len(shown)} more (--show-all lists them)")
+    if len(listed) < len(ordered):
+        lines.append(f"  ... and {len(ordered) - len(listed)} more (--show-all lists them)")
     return [*lines, ""]
 
 
@@ -226,38 +231,37 @@ def _loss_lines(heading: str, impact: Document, show_all: bool) -> list[str]:
     products: dict[str, list[str]] = {}
     plans: dict[str, list[str]] = {}
     for r in impact["licenseRemovals"]:
-        line = f"{r['userPrincipalName']} loses {r['skuPartNumber']} ({r['reason']})"
-        products.setdefault(r["group"] or "an assignment", []).append(line)
+        line = shown(f"{r['userPrincipalName']} loses {r['skuPartNumber']} ({r['reason']})")
+        products.setdefault(shown(r["group"] or "an assignment"), []).append(line)
     for r in impact["planRemovals"]:
         kept = kept_through(r)
-        line = (
+        line = shown(
             f"{r['userPrincipalName']} loses {', '.join(r['servicePlans'])} of "
             f"{r['skuPartNumber']} ({r['reason']}"
-            + (f"; keeps {r['skuPartNumber']} through {kept})" if kept else ")")
-        )
-        plans.setdefault(r["group"] or "an assignment", []).append(line)
+        ) + (f"; keeps {shown(r['skuPartNumber'])} through {kept})" if kept else ")")
+        plans.setdefault(shown(r["group"] or "an assignment"), []).append(line)
     groups = sorted(products.keys() | plans.keys(), key=str.lower)
     if not groups:
         return []
     # a whole product lost matters more than a plan: those lines get the room first
     room = None if show_all else REMOVALS_SHOWN
-    shown: dict[str, list[str]] = {group: [] for group in groups}
+    listed: dict[str, list[str]] = {group: [] for group in groups}
     for kind in (products, plans):
         for group in groups:
             lines = sorted(kind.get(group, []), key=str.lower)
             take = len(lines) if room is None else min(room, len(lines))
-            shown[group] += lines[:take]
+            listed[group] += lines[:take]
             if room is not None:
                 room -= take
     lines = [heading]
     hidden = []
     for group in groups:
         total = len(products.get(group, [])) + len(plans.get(group, []))
-        if shown[group]:
+        if listed[group]:
             lines.append(f"  through {group} ({total}):")
-            lines += [f"    {line}" for line in shown[group]]
-        if total > len(shown[group]):
-            hidden.append(f"{total - len(shown[group])} more through {group}")
+            lines += [f"    {line}" for line in listed[group]]
+        if total > len(listed[group]):
+            hidden.append(f"{total - len(listed[group])} more through {group}")
     if hidden:
         lines.append(f"  ... and {', '.join(hidden)} (--show-all lists them)")
     return [*lines, ""]
@@ -266,7 +270,7 @@ def _loss_lines(heading: str, impact: Document, show_all: bool) -> list[str]:
 def kept_through(removal: Document) -> str:
     """For a service plan loss: the other assignments that still give the product, or ''."""
     others = [name for name in removal.get("keptBy", []) if name != removal["group"]]
-    return ", ".join(name or "a direct assignment" for name in others)
+    return ", ".join(shown(name or "a direct assignment") for name in others)
 
 
 def addition_counts(
@@ -291,9 +295,8 @@ def _addition_lines(additions: Sequence[Document], plans: Sequence[Document]) ->
         return []
     lines = ["Licenses added:"]
     for group, what, count in addition_counts(additions, plans):
-        lines.append(
-            f"  {count} {'user gains' if count == 1 else 'users gain'} {what} through {group}"
-        )
+        gain = "user gains" if count == 1 else "users gain"
+        lines.append(f"  {count} {gain} {shown(what)} through {shown(group)}")
     return [*lines, ""]
 
 
@@ -307,11 +310,11 @@ def _seat_lines(seats: Sequence[Document]) -> list[str]:
     changed = seats_changed(seats)
     if not changed:
         return []
-    width = max(len(s["skuPartNumber"]) for s in changed)
+    width = max(len(shown(s["skuPartNumber"])) for s in changed)
     lines = ["Seats:"]
     for s in changed:
         line = (
-            f"  {s['skuPartNumber']:<{width}}  {s['consumedNow']} -> {s['consumedAfter']} "
+            f"  {shown(s['skuPartNumber']):<{width}}  {s['consumedNow']} -> {s['consumedAfter']} "
             f"of {s['prepaid']}"
         )
         if s["countViolations"]:
@@ -334,19 +337,19 @@ def _warning_lines(warnings: Sequence[Document], show_all: bool) -> list[str]:
         by_code.setdefault(warning["code"], []).append(warning)
     for code, found in by_code.items():
         count = f" ({len(found)})" if len(found) > 1 else ""
-        lines.append(f"  {SEVERITIES[found[0]['severity']]}: {code}{count}")
-        shown = found if show_all else found[:WARNINGS_SHOWN]
-        lines += [f"    {_where(w)}{w['message']}" for w in shown]
-        if len(shown) < len(found):
-            lines.append(f"    ... and {len(found) - len(shown)} more (--show-all lists them)")
-        hints = dict.fromkeys(w["hint"] for w in shown if w.get("hint"))
+        lines.append(f"  {SEVERITIES[found[0]['severity']]}: {shown(code)}{count}")
+        listed = found if show_all else found[:WARNINGS_SHOWN]
+        lines += [f"    {_where(w)}{shown(w['message'])}" for w in listed]
+        if len(listed) < len(found):
+            lines.append(f"    ... and {len(found) - len(listed)} more (--show-all lists them)")
+        hints = dict.fromkeys(shown(w["hint"]) for w in listed if w.get("hint"))
         lines += [f"    hint: {hint}" for hint in hints]
     return [*lines, ""]
 
 
 def _where(warning: Document) -> str:
     place = finding_place(warning)
-    return f"{place}: " if place else ""
+    return f"{shown(place)}: " if place else ""
 
 
 def finding_place(warning: Document) -> str:
@@ -370,7 +373,7 @@ def _guard_lines(guards: Document) -> list[str]:
             "",
         ]
     lines = ["Apply will refuse this plan without --allow-removals:"]
-    lines += [f"  {reason}" for reason in guards["reasons"]]
+    lines += [f"  {shown(reason)}" for reason in guards["reasons"]]
     return [*lines, ""]
 
 

@@ -3,7 +3,8 @@
 Every format has the same columns, named as the row's fields (Graph's names); text leaves out
 the object ids a person doesn't read. Text aligns its columns to the widest value of the first
 rows (`TEXT_LOOKAHEAD`) so it can start writing before the last row exists; a longer value
-later pushes the rest of its line to the right.
+later pushes the rest of its line to the right. Text shows control and bidirectional characters
+as escapes (render/safe_text.py); CSV and JSON keep every value as the tenant has it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import fields
 from itertools import islice
 from typing import Any, TextIO, get_type_hints
 
+from reconciler.render.safe_text import shown
 from reconciler.report import GroupLicense, GroupRow, LicenseRow, SeatRow
 
 Row = LicenseRow | SeatRow | GroupRow
@@ -86,14 +88,14 @@ def _write_csv(rows: Iterable[Row], row_type: type, out: TextIO) -> int:
 def _write_text(rows: Iterable[Row], row_type: type, out: TextIO) -> int:
     names = TEXT_COLUMNS[row_type]
     stream = iter(rows)
-    first = [_cells(row, names) for row in islice(stream, TEXT_LOOKAHEAD)]
+    first = [_text_cells(row, names) for row in islice(stream, TEXT_LOOKAHEAD)]
     widths = [max([len(name), *(len(cells[n]) for cells in first)]) for n, name in enumerate(names)]
     # counts (the rows' int fields) are aligned to the right
     hints = get_type_hints(row_type)
     right = [hints[name] is int for name in names]
     out.write(_line(names, widths, right))
     count = 0
-    for cells in _chain(first, (_cells(row, names) for row in stream)):
+    for cells in _chain(first, (_text_cells(row, names) for row in stream)):
         out.write(_line(cells, widths, right))
         count += 1
     return count
@@ -109,8 +111,9 @@ def _chain(
     yield from rest
 
 
-def _cells(row: Row, names: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(_cell(getattr(row, name)) for name in names)
+def _text_cells(row: Row, names: tuple[str, ...]) -> tuple[str, ...]:
+    # a name holding a line break would start a row of its own
+    return tuple(shown(_cell(getattr(row, name))) for name in names)
 
 
 def _line(cells: Iterable[str], widths: list[int], right: list[bool]) -> str:

@@ -1,4 +1,6 @@
-"""What `reprocess` prints: each user's failed group licenses before and after, as text or JSON."""
+"""What `reprocess` prints: each user's failed group licenses before and after, as text or JSON.
+
+The text shows names and errors through `shown`: none can draw a line of its own."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ import json
 from typing import Any
 
 from reconciler.model import ERROR
+from reconciler.render.safe_text import shown
 from reconciler.reprocess import (
     CLEAN,
     FAILING,
@@ -39,7 +42,7 @@ def reprocess_text(result: ReprocessResult) -> str:
         return _dry_run_text(result)
     lines = []
     for user in result.users:
-        lines.append(f"{user.userPrincipalName}: {_status(user)}")
+        lines.append(f"{shown(user.userPrincipalName)}: {_status(user)}")
         lines += [f"  {line}" for line in _outcome_lines(user)]
     users, refused = len(result.users), result.count(NOT_REPROCESSED)
     counts = [f"{result.count(FIXED)} fixed", f"{result.count(FAILING)} still failing"]
@@ -58,7 +61,7 @@ def reprocess_text(result: ReprocessResult) -> str:
 
 def nothing_text(group: str | None = None) -> str:
     """What `reprocess` says when no user has a failed group license (from `group`)."""
-    where = f" from {group}" if group is not None else ""
+    where = f" from {shown(group)}" if group is not None else ""
     return f"Nothing to reprocess: no user has a failed group license{where}."
 
 
@@ -82,9 +85,9 @@ def _dry_run_text(result: ReprocessResult) -> str:
     lines = [f"Would reprocess {users} user{_s(users)}:"]
     for user in result.users:
         if not user.before:
-            lines.append(f"{user.userPrincipalName}: no failed group licenses")
+            lines.append(f"{shown(user.userPrincipalName)}: no failed group licenses")
             continue
-        lines.append(user.userPrincipalName)
+        lines.append(shown(user.userPrincipalName))
         lines += [f"  {_named(failed)}: {_failure(failed)}" for failed in user.before]
     lines += ["", "Dry run: nothing was reprocessed. Run it again without --dry-run to do so."]
     return "\n".join(lines)
@@ -92,7 +95,7 @@ def _dry_run_text(result: ReprocessResult) -> str:
 
 def _status(user: UserResult) -> str:
     if user.status == NOT_REPROCESSED:
-        return f"not reprocessed: {user.error}"
+        return f"not reprocessed: {shown(user.error)}"
     if user.status == FAILING:
         fixed = len(user.fixed)
         return f"{fixed} fixed, still failing" if fixed else "still failing"
@@ -125,19 +128,19 @@ def _hints(result: ReprocessResult) -> list[str]:
     if not errors:
         return []
     lines = ["", "Reprocessing can't remove what causes an error. First:"]
-    lines += [f"  {error}: {_FIXES.get(error, _UNKNOWN_FIX)}" for error in errors]
+    lines += [f"  {shown(error)}: {_FIXES.get(error, _UNKNOWN_FIX)}" for error in errors]
     lines.append("then run `reconciler reprocess` again.")
     return lines
 
 
 def _named(failed: FailedAssignment) -> str:
     group = failed.groupDisplayName or f"group {failed.assignedByGroup} (no longer in the tenant)"
-    return f"{failed.skuPartNumber} from {group}"
+    return shown(f"{failed.skuPartNumber} from {group}")
 
 
 def _failure(failed: FailedAssignment) -> str:
     # Error is the usual state; ActiveWithError says the user keeps the license meanwhile
-    return failed.error if failed.state == ERROR else f"{failed.error} ({failed.state})"
+    return shown(failed.error if failed.state == ERROR else f"{failed.error} ({failed.state})")
 
 
 def _user_document(user: UserResult) -> dict[str, Any]:

@@ -1,4 +1,7 @@
-"""Renders the results of `rule check`, `rule test` and `rule diff` as text or JSON."""
+"""Renders the results of `rule check`, `rule test` and `rule diff` as text or JSON.
+
+The text shows rules and the names of users and groups through `shown`: none can draw a line
+of its own."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from typing import Any
 
 from reconciler.errors import line_and_column
 from reconciler.render.errors import underline
+from reconciler.render.safe_text import shown
 from reconciler.rules.ast import Rule, Span
 from reconciler.rules.errors import RuleError
 from reconciler.rules.explain import Decision
@@ -49,10 +53,10 @@ def check_json(text: str, rule: Rule | None, error: RuleError | None, lints: Seq
 def check_text(rule: Rule, lints: Sequence[Lint]) -> str:
     lines = [f"valid {rule.object_type} rule"]
     for lint in lints:
-        lines.append(f"{lint.severity}[{lint.code}]: {lint.message}")
+        lines.append(f"{lint.severity}[{lint.code}]: {shown(lint.message)}")
         lines += underline(rule.text, lint.span)
         if lint.suggestion:
-            lines.append(f"  suggestion: {lint.suggestion}")
+            lines.append(f"  suggestion: {shown(lint.suggestion)}")
     return "\n".join(lines)
 
 
@@ -62,12 +66,12 @@ def _noun(rule: Rule, count: int) -> str:
 
 
 def membership_text(rule: Rule, results: Sequence[tuple[dict[str, Any], Decision]]) -> str:
-    width = max((len(_label(obj)) for obj, _ in results), default=0)
+    width = max((len(shown(_label(obj))) for obj, _ in results), default=0)
     lines = []
     for obj, decision in results:
         verdict = "member    " if decision.member else "not member"
-        reasons = "; ".join(_source(rule, node.span) for node in decision.decided_by)
-        lines.append(f"{verdict}  {_label(obj):<{width}}  {reasons}")
+        reasons = shown("; ".join(_source(rule, node.span) for node in decision.decided_by))
+        lines.append(f"{verdict}  {shown(_label(obj)):<{width}}  {reasons}")
     members = sum(1 for _, decision in results if decision.member)
     lines.append(f"members: {members} of {_noun(rule, len(results))}")
     return "\n".join(lines)
@@ -88,8 +92,8 @@ def membership_json(rule: Rule, results: Sequence[tuple[dict[str, Any], Decision
 
 
 def diff_text(joins: Sequence[dict], leaves: Sequence[dict], stay: int) -> str:
-    lines = [f"- leaves  {_label(obj)}" for obj in leaves]
-    lines += [f"+ joins   {_label(obj)}" for obj in joins]
+    lines = [f"- leaves  {shown(_label(obj))}" for obj in leaves]
+    lines += [f"+ joins   {shown(_label(obj))}" for obj in joins]
     lines.append(f"{len(joins)} joining, {len(leaves)} leaving, {stay} staying")
     return "\n".join(lines)
 

@@ -2,12 +2,14 @@
 
 The text lists every finding as `severity: file:line:column: message`, then counts them; an
 error reads as it always has, so a policy without lints prints what it printed before lints
-were reported.
+were reported. Messages, hints and paths are shown through `shown`: a value quoted from a
+policy file can't draw a line of its own.
 """
 
 from __future__ import annotations
 
 from reconciler.render.annotations import Annotation, annotation_lines
+from reconciler.render.safe_text import shown
 from reconciler.render.validate_report import (
     ERROR,
     INFO,
@@ -32,13 +34,14 @@ def finding_lines(report: ValidateReport) -> list[str]:
 
 
 def _finding(found: Diagnostic) -> list[str]:
-    where = f"{found.location}: " if found.location else ""
+    where = f"{shown(found.location)}: " if found.location else ""
+    message = shown(found.message)
     if found.severity == ERROR:
         # as every command prints a policy error; a rule error's message carries its code
-        return [f"error: {where}{found.message}"]
-    lines = [f"{found.severity}: {where}{found.message} [{found.code}]"]
+        return [f"error: {where}{message}"]
+    lines = [f"{found.severity}: {where}{message} [{found.code}]"]
     if found.hint:
-        lines.append(f"  hint: {found.hint}")
+        lines.append(f"  hint: {shown(found.hint)}")
     return lines
 
 
@@ -70,13 +73,13 @@ def _files(count: int) -> str:
 
 def verdict(report: ValidateReport) -> str:
     """What was checked, for a policy without errors."""
-    head = f"policy in {report.policy} is valid"
+    head = f"policy in {shown(report.policy)} is valid"
     if report.names == "tenant":
         return f"{head}: {report.groups} managed groups, {report.retired} to retire"
     if report.names == "lock":
         return (
-            f"{head} (SKUs and service plans checked against {report.lock_file}; members and "
-            "groups not checked against a tenant)"
+            f"{head} (SKUs and service plans checked against {shown(report.lock_file)}; members "
+            "and groups not checked against a tenant)"
         )
     return f"{head} (names not checked against a tenant, nor against a skus.lock.yaml)"
 
@@ -84,7 +87,7 @@ def verdict(report: ValidateReport) -> str:
 def summary(report: ValidateReport) -> str:
     """One line: the verdict, or what makes the policy invalid."""
     if not report.valid:
-        line = f"policy in {report.policy} is invalid: {severities(report)}"
+        line = f"policy in {shown(report.policy)} is invalid: {severities(report)}"
         return f"{line} in {_files(report.files)}"
     if not report.diagnostics:
         return verdict(report)

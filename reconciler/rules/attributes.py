@@ -6,7 +6,6 @@ wrong JSON type (never so in Graph, possible in a hand-written file) counts as u
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from functools import partial
@@ -102,26 +101,25 @@ def mapping(value: object) -> Mapping[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-# A repeated group, a back-reference or a run of quantifiers can backtrack without end; a
-# pattern with none of them can't, and skips the timeout, whose clock costs more than a match.
-_QUANTIFIED_GROUP = re.compile(r"\)[*+{]|\\[1-9]|\\k<")
-_QUANTIFIER = re.compile(r"(?<!\\)[*+{]")
+def pattern_matcher(pattern: str, comparison: str = "") -> Callable[[str], bool]:
+    """A function searching a lower-cased value for `pattern`, within the match timeout;
+    `comparison` (the rule's text for it) names it when a match runs out of time."""
+    return partial(pattern_search, regex.compile(pattern, regex.IGNORECASE), comparison)
 
 
-def pattern_matcher(pattern: str) -> Callable[[str], object]:
-    """A function searching a lower-cased value for `pattern` (a truthy result is a match)."""
-    compiled = regex.compile(pattern, regex.IGNORECASE)
-    if _QUANTIFIED_GROUP.search(pattern) or len(_QUANTIFIER.findall(pattern)) > 2:
-        return partial(pattern_search, compiled)
-    return compiled.search
+def pattern_search(pattern: regex.Pattern, comparison: str, value: str) -> bool:
+    """Whether `pattern` occurs anywhere in `value`; RuleEvaluationError past the timeout.
 
-
-def pattern_search(pattern: regex.Pattern, value: str) -> bool:
-    """Whether `pattern` occurs anywhere in `value`, within the match timeout."""
+    Every search has the timeout, whatever the pattern: a search backtracks over each start
+    position, so even `\\S*\\S*\\d` runs for minutes on a value of a few thousand characters.
+    """
     try:
         return pattern.search(value, timeout=REGEX_TIMEOUT_SECONDS) is not None
     except TimeoutError:
         raise RuleEvaluationError(
-            f"regular expression {pattern.pattern!r} took more than {REGEX_TIMEOUT_SECONDS:g} s "
-            f"on the value {value[:80]!r}; Entra stops such a match too",
+            f"{comparison or pattern.pattern}: the regular expression took more than "
+            f"{REGEX_TIMEOUT_SECONDS:g} s on a value of {len(value):,} characters, and Entra "
+            "stops such a match too; simplify the pattern (anchor it, avoid repeats that "
+            "overlap, such as \\S*\\S*)",
+            value_length=len(value),
         ) from None

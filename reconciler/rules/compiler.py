@@ -34,6 +34,7 @@ from reconciler.rules.ast import (
     StringValue,
 )
 from reconciler.rules.parser import parse
+from reconciler.rules.printer import to_text
 from reconciler.rules.properties import (
     POSITIVE_FORM,
     Derivation,
@@ -221,7 +222,9 @@ class _Codegen:
             else:
                 assert isinstance(value, StringValue)
                 if operator == "match":
-                    constant = self.const(attributes.pattern_matcher(value.value))
+                    # the comparison's text names it if a match runs out of time
+                    matcher = attributes.pattern_matcher(value.value, to_text(node))
+                    constant = self.const(matcher)
                 else:
                     constant = self.const(value.value.lower())
                 found = _STRING_TESTS[operator].format(s=f"{var}.lower()", k=constant)

@@ -21,4 +21,16 @@ class RuleError(ReconcilerError):
 
 
 class RuleEvaluationError(ReconcilerError):
-    """A valid rule that can't be evaluated on some object, as Entra's "Processing error"."""
+    """A valid rule that can't be evaluated on some object, as Entra's "Processing error".
+
+    Raised for a regular expression that runs out of time; `value_length` is the length of
+    the value it ran on. Callers that know more (the group, the object) say so with `within`.
+    """
+
+    def __init__(self, message: str, *, value_length: int | None = None) -> None:
+        super().__init__(message)
+        self.value_length = value_length
+
+    def within(self, context: str) -> RuleEvaluationError:
+        """The same error, its message prefixed with where it happened."""
+        return RuleEvaluationError(f"{context}: {self.message}", value_length=self.value_length)

@@ -6,7 +6,6 @@ on the side of silence.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -24,6 +23,8 @@ from reconciler.rules.ast import (
     PropertyRef,
     StringValue,
 )
+from reconciler.rules.attributes import pattern_matcher
+from reconciler.rules.errors import RuleEvaluationError
 from reconciler.rules.properties import POSITIVE_FORM
 
 _UNSET = ""  # null and "" are one unset value (A9); "" stands for it below
@@ -76,13 +77,21 @@ def _holds(operator: str, expected: Any, value: Any) -> bool:
     if not isinstance(value, str) or value == _UNSET:
         return False
     if operator == "match":
-        return re.search(expected, value, re.IGNORECASE) is not None
+        # the rule's own regex dialect and timeout (RuleEvaluationError: see _implies)
+        return pattern_matcher(expected)(value)
     tests = {"startsWith": value.startswith, "endsWith": value.endswith}
     return tests.get(operator, value.__contains__)(expected)
 
 
 def _implies(p: _Atom, q: _Atom) -> bool:
     """True when every value passing `p` passes `q`; sound, not complete."""
+    try:
+        return _implied(p, q)
+    except RuleEvaluationError:
+        return False  # a pattern out of time on a listed value: nothing is concluded
+
+
+def _implied(p: _Atom, q: _Atom) -> bool:
     if p.key != q.key:
         return False
     if p == q:
@@ -90,7 +99,7 @@ def _implies(p: _Atom, q: _Atom) -> bool:
     if not p.negated and p.operator == "in":
         return all(q.holds(value) for value in p.value)
     if p.negated and q.negated:
-        return _implies(q.negate(), p.negate())
+        return _implied(q.negate(), p.negate())
     if p.negated:
         return False
     if q.negated:

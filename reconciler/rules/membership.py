@@ -37,6 +37,7 @@ from reconciler.rules.compiler import (
     compile_node,
     compile_value_test,
 )
+from reconciler.rules.errors import RuleEvaluationError
 from reconciler.rules.properties import Derivation, PropertySpec, PropertyType, spec_of
 
 _INDEXED_TYPES = (PropertyType.STRING, PropertyType.BOOL, PropertyType.DATETIME)
@@ -54,11 +55,21 @@ _SAMPLE = 1024
 def compute_memberships(
     rules: Mapping[Hashable, Rule], objects: Sequence[GraphObject], now: datetime | None = None
 ) -> dict[Hashable, list[int]]:
-    """For each rule, the ascending positions in `objects` of the objects it selects."""
+    """For each rule, the ascending positions in `objects` of the objects it selects.
+
+    RuleEvaluationError (a regular expression out of time) names the rule's key (a group id in
+    a plan): a plan refuses to guess who a rule selects rather than count the value as no match.
+    """
     index = MembershipIndex(objects, now)
     # one list of positions shared by every result, so each member costs a reference, not an int
     positions = list(range(len(objects)))
-    return {key: to_indices(index.members(rule), positions) for key, rule in rules.items()}
+    result: dict[Hashable, list[int]] = {}
+    for key, rule in rules.items():
+        try:
+            result[key] = to_indices(index.members(rule), positions)
+        except RuleEvaluationError as error:
+            raise error.within(f"the rule of {key}") from None
+    return result
 
 
 class MembershipIndex:

@@ -314,6 +314,52 @@ def test_the_tenants_matrix_runs_every_tenant_on_its_own():
     assert_removals_only_when_allowed(document)
 
 
+# `reconciler apply`, as a command in a script (not in a comment or a message)
+_APPLY = re.compile(r"(^|[\s;|&(])reconciler\s+apply\b", re.MULTILINE)
+
+
+def applies(step: dict) -> bool:
+    """A step that runs `reconciler apply`: in its script, or through the composite action."""
+    return bool(_APPLY.search(str(step.get("run", "")))) or (
+        "uses" in step and (step.get("with") or {}).get("command") == "apply"
+    )
+
+
+def test_every_job_that_applies_queues_per_tenant_and_is_never_cancelled():
+    applying = []
+    for path in workflows():
+        document = load(path)
+        for job_id, job in document["jobs"].items():
+            if not any(applies(step) for step in job.get("steps", [])):
+                continue
+            applying.append(f"{path.name}:{job_id}")
+            concurrency = job.get("concurrency") or document.get("concurrency")
+            assert isinstance(concurrency, dict), f"{path.name}:{job_id} has no concurrency group"
+            # named by the tenant the job signs in to, the same way in every workflow: applies
+            # to one tenant queue across this repository's workflows, other tenants' run at once
+            [login] = [step for step in job["steps"] if uses(step, "azure/login")]
+            assert concurrency["group"] == f"reconciler-apply-{login['with']['tenant-id']}"
+            # an apply stopped part way would leave the tenant between two states
+            assert concurrency["cancel-in-progress"] is False
+    assert applying == [f"{APPLY}:apply", f"{TENANTS}:apply"]
+
+
+def test_the_azure_pipeline_applies_behind_an_exclusive_lock_in_turn():
+    pipeline = load(AZURE_DEVOPS)
+    stages = {
+        stage
+        for stage, _, step in pipeline_steps(pipeline)
+        if _APPLY.search(pipeline_script(step) or "")
+    }
+    assert stages == {"Apply"}
+    [apply] = [stage for stage in pipeline["stages"] if stage["stage"] == "Apply"]
+    # the lock is the environment's Exclusive lock check; sequential: queued, never cancelled
+    assert apply["lockBehavior"] == "sequential"
+    assert all(job.get("environment") == "production" for job in apply["jobs"])
+    assert "Exclusive lock" in AZURE_DEVOPS.read_text(encoding="utf-8")
+    assert "Exclusive lock" in (ROOT / "docs" / "ci.md").read_text(encoding="utf-8")
+
+
 def test_drift_opens_or_updates_one_issue_and_closes_none():
     document = workflow(DRIFT)
     steps = document["jobs"]["drift"]["steps"]

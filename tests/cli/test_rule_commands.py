@@ -315,8 +315,11 @@ def test_users_file_with_a_byte_order_mark_is_read(run, users_file, tmp_path):
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (b'{"value": [{"id": "\xff"}]}', "file is not UTF-8 text"),
-        (b"[" * 100_000, "JSON nests too deeply"),
+        (
+            b'{"value": [{"id": "\xff"}]}',
+            "1:20: file is not UTF-8 text (byte 0xff); save it as UTF-8",
+        ),
+        (b"[" * 100_000, "1:501: JSON nests too deeply"),
     ],
 )
 def test_unreadable_users_file_is_one_clear_error(run, tmp_path, content, message):
@@ -324,7 +327,7 @@ def test_unreadable_users_file_is_one_clear_error(run, tmp_path, content, messag
     path.write_bytes(content)
     result = run("rule", "test", 'user.country -eq "US"', "--users", str(path))
     assert result.code == 1
-    assert result.stderr == f"error: {path}: {message}\n"
+    assert result.stderr == f"error: {path}:{message}\n"
 
 
 def test_snapshot_with_oddly_typed_values_is_evaluated_without_a_crash(run, tmp_path):

@@ -1,5 +1,7 @@
 """Each kind of bad policy gives exactly one clear message at the right file:line:column."""
 
+import os
+
 import pytest
 
 from reconciler.errors import InputError
@@ -212,6 +214,41 @@ CASES = [
         {"a.yaml": "settings:\n  maxLicenseRemovals: !!int many\n"},
         "p/a.yaml:2:23: 'many' is not a valid !!int",
     ),
+    (
+        "long_value_not_of_its_tag_is_cut_short",
+        {"a.yaml": "settings:\n  maxLicenseRemovals: !!int " + "x" * 100 + "\n"},
+        f"p/a.yaml:2:23: '{'x' * 57}... (100 characters)' is not a valid !!int",
+    ),
+    (
+        "number_beyond_pythons_digit_limit",
+        {"a.yaml": "settings:\n  maxLicenseRemovals: " + "9" * 5000 + "\n"},
+        "p/a.yaml:2:23: a number of 5,000 digits is too long",
+    ),
+    (
+        "nested_deeper_than_the_limit",
+        {"a.yaml": "groups: " + "[" * 150 + "]" * 150 + "\n"},
+        "p/a.yaml:1:108: invalid YAML: nested more than 100 levels deep",
+    ),
+    (
+        "lone_surrogate_escape",
+        {"a.yaml": G + '    description: "\\ud800"\n'},
+        "p/a.yaml:3:18: \\ud800 is half of a surrogate pair, alone: not a character",
+    ),
+    (
+        "lone_surrogate_escape_in_a_key",
+        {"a.yaml": G + '    "\\udfff": x\n'},
+        "p/a.yaml:3:5: \\udfff is half of a surrogate pair, alone: not a character",
+    ),
+    (
+        "escape_beyond_unicode",
+        {"a.yaml": 'tenant: "\\U00110000"\n'},
+        "p/a.yaml:1:12: invalid YAML: an escape names a character beyond U+10FFFF",
+    ),
+    (
+        "file_in_utf16",
+        {"a.yaml": "tenant: contoso.onmicrosoft.com\n".encode("utf-16")},
+        "p/a.yaml: file is UTF-16 text; save it as UTF-8",
+    ),
 ]
 
 
@@ -300,3 +337,33 @@ def test_an_alias_bomb_is_refused_not_expanded(tmp_path, monkeypatch):
     write(tmp_path, {"bomb.yaml": "\n".join(lines) + "\n"})
     with pytest.raises(PolicyError, match="expands to more than 1000 values"):
         load_policy(tmp_path / "bomb.yaml")
+
+
+def test_nesting_through_aliases_is_refused_at_the_depth_limit(tmp_path):
+    # each alias nests the one before: shallow as written, 150 levels deep once built
+    chain = "".join(f"  - &a{i} [*a{i - 1}]\n" for i in range(1, 150))
+    write(tmp_path, {"a.yaml": "tenant:\n  - &a0 [x]\n" + chain})
+    with pytest.raises(PolicyError) as raised:
+        load_policy(tmp_path / "a.yaml")
+    assert "nested more than 100 levels deep" in {error.message for error in raised.value.errors}
+
+
+def test_a_file_over_the_size_limit_is_refused_unread(tmp_path, monkeypatch):
+    monkeypatch.setattr("reconciler.policy.source.MAX_FILE_SIZE", 100)
+    write(tmp_path, {"a.yaml": "tenant: x\n" + "#" * 100 + "\n"})
+    with pytest.raises(PolicyError) as raised:
+        load_policy(tmp_path / "a.yaml")
+    assert raised.value.message == (
+        "won't read it: it is larger than 100 bytes, the limit for a policy file"
+    )
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+def test_a_fifo_in_the_policy_folder_is_refused_without_waiting_for_a_writer(tmp_path):
+    write(tmp_path / "p", {"a.yaml": G})
+    os.mkfifo(tmp_path / "p" / "b.yaml")  # opening it to read would block until written to
+    with pytest.raises(PolicyError) as raised:
+        load_policy(tmp_path / "p")
+    assert str(raised.value) == (
+        f"{tmp_path / 'p' / 'b.yaml'}: won't read it: it is a FIFO, not a regular file"
+    )
