@@ -33,6 +33,7 @@ from reconciler.cli.apply_output import (
 )
 from reconciler.cli.options import Sources, apply_lock, open_tenant_for, source_options
 from reconciler.errors import Location, ReconcilerError
+from reconciler.interrupted import record_interrupted
 from reconciler.model import Tenant
 from reconciler.plan.document import Document, plan_document
 from reconciler.plan.planfile import read_plan_file
@@ -107,6 +108,9 @@ def apply(
             document = plan_document(plan_now(loaded, tenant))
             out.planned(document, None, tenant.organization.id)
             if not document["changesPresent"]:
+                if sources.audit.exists():  # what an interrupted run left is recorded still
+                    audit = AuditLog(sources.audit, default_actor(), tenant.organization.id)
+                    record_interrupted(provider, audit)
                 return
         # the guards of the changes about to run, from the policy as it is now
         check_guards(document["guards"], allow_removals, rerun)
