@@ -20,19 +20,13 @@ from typing import Any
 
 from reconciler.engine.membership import member_of_index
 from reconciler.errors import InputError, Location, line_and_column, location_in
+from reconciler.private_files import file_kind
 from reconciler.rules.attributes import items, reference_id
 
 MIB = 1 << 20
 _COLLECTIONS = {"user": "users", "device": "devices"}
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # opening a FIFO swapped in after the check can't block
 _BINARY = getattr(os, "O_BINARY", 0)
-_KINDS = (
-    (stat.S_ISDIR, "a directory"),
-    (stat.S_ISFIFO, "a FIFO"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-    (stat.S_ISSOCK, "a socket"),
-)
 _UTF16_32 = (
     (b"\xff\xfe\x00\x00", "UTF-32"),
     (b"\x00\x00\xfe\xff", "UTF-32"),
@@ -160,9 +154,9 @@ def load_objects(path: Path, object_type: str) -> list[dict[str, Any]]:
 
 
 def _check_regular(mode: int, name: str) -> None:
-    for test, kind in _KINDS:
-        if test(mode):
-            raise InputError(f"won't read it: it is {kind}, not a regular file", Location(name))
+    kind = file_kind(mode)
+    if kind is not None:
+        raise InputError(f"won't read it: it is {kind}, not a regular file", Location(name))
     if not stat.S_ISREG(mode):
         raise InputError("won't read it: it is not a regular file", Location(name))
 

@@ -47,10 +47,15 @@ _BINARY = getattr(os, "O_BINARY", 0)  # Windows would otherwise turn "\n" into "
 _KINDS = (
     (stat.S_ISDIR, "a directory"),
     (stat.S_ISFIFO, "a FIFO"),
-    (stat.S_ISCHR, "a device"),
-    (stat.S_ISBLK, "a device"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
     (stat.S_ISSOCK, "a socket"),
 )
+
+
+def file_kind(mode: int) -> str | None:
+    """What a file of this `st_mode` is, when it isn't a regular file ("a FIFO"); else None."""
+    return next((kind for test, kind in _KINDS if test(mode)), None)
 
 
 def private_dir(path: str | os.PathLike[str]) -> Path:
@@ -84,9 +89,9 @@ def regular_target(path: str | os.PathLike[str]) -> Path:
         return target
     except OSError as exc:
         raise InputError(f"can't write file: {exc.strerror}", Location(str(path))) from exc
-    for test, kind in _KINDS:
-        if test(mode):
-            raise _refused(Path(path), kind)
+    kind = file_kind(mode)
+    if kind is not None:
+        raise _refused(Path(path), kind)
     return target
 
 

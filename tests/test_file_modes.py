@@ -136,7 +136,7 @@ def test_out_replaces_only_a_regular_file(demo, kind):
         assert result.returncode == 1, (args, result.stdout)
         assert "Traceback" not in result.stderr
         assert result.stdout == ""
-        words = {"directory": "directory", "fifo": "a FIFO", "device": "a device"}
+        words = {"directory": "directory", "fifo": "a FIFO", "device": "a character device"}
         assert words[kind] in result.stderr, result.stderr
     # the tenant made from its seed on first use is all that appears
     assert sorted(p.name for p in demo.iterdir() if p.name != ".reconciler") == before
