@@ -305,11 +305,21 @@ def group_results(tenant: Tenant, group_ids: Iterable[str]) -> dict[str, tuple[i
     `tenant` is settled (after the changes). A member who holds none of the group's products
     yet, or a group the tenant lacks, counts in neither.
     """
+    group_ids = list(group_ids)
+    wanted = {group_id.lower() for group_id in group_ids}
     by_group: dict[str, dict[str, list[LicenseAssignmentState]]] = {}
+    lowered: dict[str, str] = {}  # each group id as found, lower-cased once
     for user in tenant.users:
         for state in user.licenseAssignmentStates:
-            if state.assignedByGroup is not None:
-                by_user = by_group.setdefault(state.assignedByGroup.lower(), {})
+            found = state.assignedByGroup
+            if found is None:
+                continue
+            key = lowered.get(found)
+            if key is None:
+                key = lowered[found] = found.lower()
+            # only the groups asked about: a tenant's other groups' states are most of them
+            if key in wanted:
+                by_user = by_group.setdefault(key, {})
                 by_user.setdefault(user.id.lower(), []).append(state)
     groups = {group.id.lower(): group for group in tenant.groups}
     results: dict[str, tuple[int, int]] = {}

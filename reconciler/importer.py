@@ -20,6 +20,7 @@ from reconciler.model import Group, Sku, Tenant
 from reconciler.plan.diff import find_group
 from reconciler.policy.characters import refused_in
 from reconciler.policy.errors import closest
+from reconciler.progress import NO_PROGRESS, Progress
 from reconciler.rules import MAX_RULE_LENGTH, RuleError
 from reconciler.rules.ast import MemberOf
 
@@ -92,13 +93,17 @@ def import_policy(
     choice: Choice,
     pinned: bool,
     protected: Collection[str] = (),
+    *,
+    progress: Progress = NO_PROGRESS,
 ) -> Import:
     """The policy files declaring the groups `choice` names, and the groups they depend on.
 
     `declared` is what the existing policy declares or retires (skipped, and named); `pinned`
     whether it sets `tenant` already (else the pin is written, in tenant.yaml); `protected`
-    the ids of groups its groups.lock.yaml keeps protected, imported with `protect: true`.
+    the ids of groups its groups.lock.yaml keeps protected, imported with `protect: true`;
+    `progress` hears of the groups chosen and the files written.
     """
+    progress.stage("choosing the groups to import")
     owned = _declared_ids(tenant, declared)
     chosen = _chosen(tenant, choice)
     skus = {sku.skuId.lower(): sku for sku in tenant.subscribedSkus}
@@ -154,6 +159,7 @@ def import_policy(
         pin=pin,
         protected=protected,
         because=because,
+        progress=progress,
     )
     return Import(
         tuple(files),

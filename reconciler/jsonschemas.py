@@ -3,13 +3,16 @@ documents against them fast."""
 
 from __future__ import annotations
 
+import functools
 import json
-import re
-from collections.abc import Callable, Mapping
+import operator
+from collections.abc import Callable, Collection, Mapping
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+import msgspec
 
 
 @cache
@@ -24,135 +27,183 @@ def load_schema(name: str) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-# --- a fast yes/no check compiled from the schema ------------------------------------------
+# --- a fast check compiled from the schema -------------------------------------------------
 
-Check = Callable[[Any], bool]
-
-_TYPES: dict[str, Check] = {
-    "object": lambda value: isinstance(value, dict),
-    "array": lambda value: isinstance(value, list),
-    "string": lambda value: isinstance(value, str),
-    "boolean": lambda value: isinstance(value, bool),
-    "null": lambda value: value is None,
-    "integer": lambda value: (
-        (isinstance(value, int) and not isinstance(value, bool))
-        or (isinstance(value, float) and value.is_integer())
-    ),
-    "number": lambda value: isinstance(value, int | float) and not isinstance(value, bool),
-}
 _ANNOTATIONS = frozenset({"$schema", "$id", "$defs", "$comment", "title", "description"})
+_SCALARS: dict[str, Any] = {
+    "string": str,
+    "boolean": bool,
+    "null": None,
+    "integer": int,
+    "number": float,
+    "array": list,
+    "object": dict,
+}
 
 
-def compile_check(schema: Mapping[str, Any]) -> Check:
-    """A function telling whether a document is valid against `schema`, without reasons.
+def compile_check(schema: Mapping[str, Any]) -> CompiledCheck:
+    """A check, in msgspec's compiled code, that a document is valid against `schema`.
 
-    Knows the keywords the snapshot schema uses (local $ref, type, required, properties,
-    additionalProperties: false, items, enum, const, pattern, minLength, minimum) and refuses
-    any other, so the schema can't outgrow it unnoticed.
+    A "yes" is certain; a "no" may be wrong where msgspec is stricter than JSON Schema (2.0 as
+    an integer), so a "no" is for jsonschema to confirm and explain. Knows the keywords the
+    snapshot schema uses (local $ref, type, required, properties, additionalProperties: false,
+    items, enum, const, pattern, minLength, minimum) and refuses any other, so the schema can't
+    outgrow it unnoticed.
     """
-    definitions = schema.get("$defs", {})
-    compiled: dict[str, Check] = {}
-
-    def reference(name: str) -> Check:
-        # late-bound, so a definition may refer to itself
-        if name not in compiled:
-            compiled[name] = _always
-            compiled[name] = node(definitions[name])
-        return lambda value: compiled[name](value)
-
-    def node(subschema: Mapping[str, Any]) -> Check:
-        tests = [
-            _keyword(keyword, argument, subschema, node, reference)
-            for keyword, argument in subschema.items()
-            if keyword not in _ANNOTATIONS
-        ]
-        tests = [test for test in tests if test is not _always]
-        if not tests:
-            return _always
-        if len(tests) == 1:
-            return tests[0]
-
-        def every(value: Any) -> bool:
-            # a plain loop: all() over a generator costs a frame per call on the hot path
-            for test in tests:  # noqa: SIM110
-                if not test(value):
-                    return False
-            return True
-
-        return every
-
-    return node(schema)
+    return CompiledCheck(schema)
 
 
-def _always(value: Any) -> bool:
+class CompiledCheck:
+    """`check(document)`: whether it is valid; `item(name, value)`: whether `value` is a valid
+    item of the document's array `name`, for a reader that takes a large array an item at a
+    time (and then calls `check(document, checked={name})`)."""
+
+    def __init__(self, schema: Mapping[str, Any]) -> None:
+        properties = schema.get("properties", {})
+        # a document's long arrays of objects are checked an item at a time: msgspec builds
+        # what it checks, and the whole of a large tenant built again would double its memory
+        self._items = {
+            name: compile_type({"$defs": schema.get("$defs", {}), **sub["items"]})
+            for name, sub in properties.items()
+            if sub.get("type") == "array" and "$ref" in sub.get("items", {})
+        }
+        self._whole = compile_type(schema)
+        self._outline = compile_type(
+            {
+                **schema,
+                "properties": {
+                    name: {"type": "array"} if name in self._items else sub
+                    for name, sub in properties.items()
+                },
+            }
+        )
+
+    def __call__(self, document: Any, checked: Collection[str] = ()) -> bool:
+        if not self._items or not isinstance(document, dict):
+            return _valid(document, self._whole)
+        return _valid(document, self._outline) and all(
+            self.item(name, value)
+            for name in self._items
+            if name not in checked
+            for value in document.get(name, ())
+        )
+
+    def item(self, name: str, value: Any) -> bool:
+        return _valid(value, self._items[name])
+
+
+def _valid(value: Any, kind: Any) -> bool:
+    try:
+        msgspec.convert(value, kind, strict=True)
+    except msgspec.ValidationError:
+        return False
     return True
 
 
-def _keyword(
-    keyword: str,
-    argument: Any,
-    subschema: Mapping[str, Any],
-    node: Callable[[Mapping[str, Any]], Check],
-    reference: Callable[[str], Check],
-) -> Check:
-    """The test of one keyword; `node` compiles a subschema, `reference` a $ref's target."""
-    if keyword == "$ref":
-        if not argument.startswith("#/$defs/"):
-            raise ValueError(f"only local $ref are supported, not {argument!r}")
-        return reference(argument.removeprefix("#/$defs/"))
-    if keyword == "type":
-        kinds = tuple(
-            _TYPES[name] for name in ([argument] if isinstance(argument, str) else argument)
-        )
-        return kinds[0] if len(kinds) == 1 else lambda value: any(kind(value) for kind in kinds)
-    if keyword == "required":
-        names = tuple(argument)
-        return lambda value: not isinstance(value, dict) or all(name in value for name in names)
-    if keyword == "properties":
-        checks = tuple((name, node(sub)) for name, sub in argument.items())
-        checks = tuple((name, check) for name, check in checks if check is not _always)
+def compile_type(schema: Mapping[str, Any]) -> Any:
+    """A msgspec type that accepts only documents valid against `schema`."""
+    definitions = schema.get("$defs", {})
+    compiled: dict[str, Any] = {}
 
-        def properties(value: Any) -> bool:
-            if isinstance(value, dict):
-                for name, check in checks:
-                    if name in value and not check(value[name]):
-                        return False
-            return True
+    def reference(name: str) -> Any:
+        if name not in compiled:
+            compiled[name] = node(definitions[name], name)
+        return compiled[name]
 
-        return properties
-    if keyword == "additionalProperties":
-        if argument is not False:
-            raise ValueError("additionalProperties is supported only as false")
-        known = frozenset(subschema.get("properties", ()))
-        return lambda value: not isinstance(value, dict) or known.issuperset(value)
-    if keyword == "items":
-        check = node(argument)
+    def node(subschema: Mapping[str, Any], name: str = "Object") -> Any:
+        unknown = set(subschema) - _ANNOTATIONS - _KEYWORDS
+        if unknown:
+            raise ValueError(f"keyword {sorted(unknown)[0]!r} is not supported by compile_check")
+        if "$ref" in subschema:
+            target = subschema["$ref"]
+            if not target.startswith("#/$defs/") or len(set(subschema) - _ANNOTATIONS) > 1:
+                raise ValueError(f"only a lone local $ref is supported, not {target!r}")
+            return reference(target.removeprefix("#/$defs/"))
+        if "const" in subschema:
+            return _literal([subschema["const"]])
+        if "enum" in subschema:
+            return _literal(subschema["enum"])
+        kinds = subschema.get("type", list(_SCALARS))
+        kinds = [kinds] if isinstance(kinds, str) else kinds
+        return _union(*(_typed(kind, subschema, name, node) for kind in kinds))
 
-        def items(value: Any) -> bool:
-            if isinstance(value, list):
-                for item in value:
-                    if not check(item):
-                        return False
-            return True
-
-        return _always if check is _always else items
-    if keyword == "enum":
-        options = tuple(argument)
-        return lambda value: any(_same(value, option) for option in options)
-    if keyword == "const":
-        return lambda value: _same(value, argument)
-    if keyword == "pattern":
-        search = re.compile(argument).search
-        return lambda value: not isinstance(value, str) or search(value) is not None
-    if keyword == "minLength":
-        return lambda value: not isinstance(value, str) or len(value) >= argument
-    if keyword == "minimum":
-        return lambda value: not _TYPES["number"](value) or value >= argument
-    raise ValueError(f"keyword {keyword!r} is not supported by compile_check")
+    return node(schema, "Document")
 
 
-def _same(a: Any, b: Any) -> bool:
-    # JSON tells true from 1; Python doesn't
-    if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    return a == b
+_KEYWORDS = frozenset(
+    {
+        "$ref",
+        "type",
+        "required",
+        "properties",
+        "additionalProperties",
+        "items",
+        "enum",
+        "const",
+        "pattern",
+        "minLength",
+        "minimum",
+    }
+)
+
+
+def _typed(kind: str, subschema: Mapping[str, Any], name: str, node: Callable[..., Any]) -> Any:
+    """The msgspec type of one JSON type of a subschema, with the subschema's constraints."""
+    if kind == "string":
+        meta = {}
+        if "pattern" in subschema:
+            meta["pattern"] = subschema["pattern"]
+        if "minLength" in subschema:
+            meta["min_length"] = subschema["minLength"]
+        return Annotated[str, msgspec.Meta(**meta)] if meta else str
+    if kind in ("integer", "number"):
+        base = int if kind == "integer" else float
+        if "minimum" in subschema:
+            return Annotated[base, msgspec.Meta(ge=subschema["minimum"])]
+        return base
+    if kind == "array":
+        return list[node(subschema["items"], name)] if "items" in subschema else list
+    if kind == "object":
+        if "properties" not in subschema:
+            if subschema.get("additionalProperties", True) is not True or subschema.get("required"):
+                raise ValueError("an object without properties is supported only when open")
+            return dict
+        return _struct(subschema, name, node)
+    return _SCALARS[kind]
+
+
+def _struct(subschema: Mapping[str, Any], name: str, node: Callable[..., Any]) -> Any:
+    closed = subschema.get("additionalProperties", True)
+    if closed not in (True, False):
+        raise ValueError("additionalProperties is supported only as false")
+    required = set(subschema.get("required", ()))
+    properties = subschema["properties"]
+    missing = required - set(properties)
+    if missing:
+        raise ValueError(f"required property {sorted(missing)[0]!r} has no schema")
+    # field names must be identifiers; the JSON names ("$schema") are given by `rename`
+    fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
+    rename: dict[str, str] = {}
+    for index, (key, value) in enumerate(properties.items()):
+        field = f"f{index}"
+        rename[field] = key
+        kind = node(value, f"{name}_{index}")
+        fields.append((field, kind) if key in required else (field, kind, msgspec.UNSET))
+    fields.sort(key=lambda field: len(field) == 3)  # required fields first, as Python wants
+    return msgspec.defstruct(
+        name.title().replace("_", ""), fields, rename=rename, forbid_unknown_fields=not closed
+    )
+
+
+def _literal(values: list[Any]) -> Any:
+    """Exactly these JSON values: msgspec's Literal takes strings, integers and null."""
+    for value in values:
+        if not (value is None or isinstance(value, str) or type(value) is int):
+            raise ValueError("enum and const are supported for strings, integers and null only")
+    options = tuple(value for value in values if value is not None)
+    kind = Literal[options] if options else None  # type: ignore[valid-type]
+    return kind | None if None in values and options else kind
+
+
+def _union(*kinds: Any) -> Any:
+    return functools.reduce(operator.or_, kinds) if len(kinds) > 1 else kinds[0]

@@ -10,6 +10,7 @@ too long to convert, nesting too deep for its recursion, a lone surrogate) into 
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import re
@@ -17,6 +18,8 @@ import stat
 import sys
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from reconciler.engine.membership import member_of_index
 from reconciler.errors import InputError, Location, line_and_column, location_in
@@ -33,10 +36,12 @@ _UTF16_32 = (
     (b"\xff\xfe", "UTF-16"),
     (b"\xfe\xff", "UTF-16"),
 )
+_UTF16_32_MARKS = tuple(mark for mark, _ in _UTF16_32)
 # a JSON string, matched whole so that what it holds is skipped, or a bracket
 _JSON_STRING = r'"(?:[^"\\]++|\\.)*+"'
 _BRACKETS = re.compile(rf"{_JSON_STRING}|[\[\]{{}}]")
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE_ESCAPE_BYTES = re.compile(_SURROGATE_ESCAPE.pattern.encode())
 _ESCAPES = re.compile(
     r"\\(?:"
     r"u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}"  # a pair: one character
@@ -117,6 +122,52 @@ def parse_json(text: str, name: str) -> Any:
     if _SURROGATE_ESCAPE.search(text):
         _check_surrogates(text, name)
     return document
+
+
+class JsonSource:
+    """The bytes a JSON document was parsed from, decoded only if an error is to be located in
+    them, and let go of (`release`) once it can't be: a large file's bytes take as much memory
+    as the document."""
+
+    def __init__(self, data: bytes, name: str, text: str | None = None) -> None:
+        self._data: bytes | None = data
+        self._name = name
+        self._text = text
+
+    def text(self) -> str | None:
+        if self._text is None and self._data is not None:
+            self._text = decode_text(self._data, self._name)
+        return self._text
+
+    def release(self) -> None:
+        self._data = self._text = None
+
+
+def plain_json(data: bytes) -> bool:
+    """Whether msgspec may parse `data` as it stands: no byte order mark, no escaped surrogate
+    (which json's careful way refuses where alone)."""
+    return not data.startswith((codecs.BOM_UTF8, *_UTF16_32_MARKS)) and not (
+        _SURROGATE_ESCAPE_BYTES.search(data)
+    )
+
+
+def parse_json_bytes(data: bytes, name: str) -> tuple[Any, JsonSource]:
+    """The JSON document in the UTF-8 `data`, and its source (to locate errors in); InputError
+    as `parse_json` gives it.
+
+    msgspec parses straight from bytes, in about half json's time and memory; whatever it
+    refuses (or anything odd: a byte order mark, a surrogate escape) goes json's careful way.
+    """
+    body = data.removeprefix(codecs.BOM_UTF8)
+    if plain_json(body):
+        try:
+            document = msgspec.json.decode(body)
+        except (msgspec.MsgspecError, RecursionError):
+            pass
+        else:
+            return document, JsonSource(data, name)
+    text = decode_text(data, name)
+    return parse_json(text, name), JsonSource(data, name, text)
 
 
 def read_json(path: Path, name: str | None = None, *, limit: int | None = None) -> tuple[Any, str]:

@@ -32,6 +32,7 @@ from reconciler.cli.apply_output import (
     TextOutput,
 )
 from reconciler.cli.options import Sources, apply_lock, open_tenant_for, source_options
+from reconciler.cli.progress import StderrProgress, quiet_option
 from reconciler.errors import Location, ReconcilerError
 from reconciler.interrupted import record_interrupted
 from reconciler.model import Tenant
@@ -46,18 +47,18 @@ def _output(command: Callable[..., None]) -> Callable[..., None]:
     else (reconciler.yaml included) and every error ends it, so it is complete."""
 
     @functools.wraps(command)
-    def wrapper(*, output_format: str, **kwargs: Any) -> None:
+    def wrapper(*, output_format: str, progress: StderrProgress, **kwargs: Any) -> None:
         if output_format != "json":
-            command(out=TextOutput(), **kwargs)
+            command(out=TextOutput(progress), progress=progress, **kwargs)
             return
-        log = EventOutput()
+        log = EventOutput(progress)
         try:
             if kwargs["plan_file"] is None and not kwargs["auto_approve"]:
                 raise ApprovalRequiredError(
                     "apply --format json never asks: pass --auto-approve to apply a new plan, "
                     "or apply a saved one (reconciler plan --out FILE, then reconciler apply FILE)"
                 )
-            command(out=log, **kwargs)
+            command(out=log, progress=progress, **kwargs)
         except ReconcilerError as error:
             log.errored(error)
             raise
@@ -68,6 +69,7 @@ def _output(command: Callable[..., None]) -> Callable[..., None]:
 
 @click.command()
 @click.argument("plan_file", metavar="[PLANFILE]", required=False, type=Path)
+@quiet_option
 @_output
 @source_options
 @click.option("--auto-approve", is_flag=True, help="Apply without asking.")
@@ -94,18 +96,23 @@ def apply(
     auto_approve: bool,
     allow_removals: bool,
     out: Output,
+    progress: StderrProgress,
 ) -> None:
     """Make the tenant match the policy: a saved plan without asking, else after asking."""
     rerun = _rerun_command(ctx)
     # a damaged plan file is refused before the tenant is touched
     saved = read_plan_file(plan_file) if plan_file is not None else None
+    progress.stage("reading policy")
     loaded = load_policy(sources.policy)
-    with open_tenant_for(sources, loaded) as provider, apply_lock(provider):
+    progress.stage("reading tenant")
+    with open_tenant_for(sources, loaded, progress=progress) as provider, apply_lock(provider):
         tenant = provider.read()
         if saved is not None:
-            document = _saved_plan_now(saved, str(plan_file), loaded, tenant, out)
+            progress.stage("planning again, to check the saved plan")
+            document = _saved_plan_now(saved, str(plan_file), loaded, tenant, out, progress)
         else:
-            document = plan_document(plan_now(loaded, tenant))
+            document = plan_document(plan_now(loaded, tenant, progress))
+            progress.done()  # the plan is shown, and may be asked about, on a quiet screen
             out.planned(document, None, tenant.organization.id)
             if not document["changesPresent"]:
                 if sources.audit.exists():  # what an interrupted run left is recorded still
@@ -121,7 +128,12 @@ def apply(
 
 
 def _saved_plan_now(
-    saved: Document, plan_file: str, loaded: LoadedPolicy, tenant: Tenant, out: Output
+    saved: Document,
+    plan_file: str,
+    loaded: LoadedPolicy,
+    tenant: Tenant,
+    out: Output,
+    progress: StderrProgress,
 ) -> Document:
     """The plan from `tenant` to the policy made now, once it is shown to be the saved plan.
 
@@ -130,6 +142,7 @@ def _saved_plan_now(
     nothing, so the comparison is what decides).
     """
     checked = checked_before_apply(saved, loaded, tenant)
+    progress.done()
     problem = checked.problem()
     if problem is not None:
         # the plan refused is the one in the file, and nothing of it was attempted

@@ -18,6 +18,7 @@ from reconciler import __version__
 from reconciler.apply import ApplyResult, RemovalsRefused, apply_plan
 from reconciler.audit import AuditLog
 from reconciler.cli.plan import styled
+from reconciler.cli.progress import StderrProgress
 from reconciler.errors import InputError, ReconcilerError
 from reconciler.plan.changes import NEW_ID_PREFIX
 from reconciler.plan.document import Document
@@ -78,13 +79,17 @@ def _hear_waits(provider: Provider, report: WaitReport) -> None:
 class TextOutput:
     """apply for a person: the plan shown and confirmed, a line per change, a summary."""
 
+    def __init__(self, progress: StderrProgress) -> None:
+        self._progress = progress
+
     def planned(self, document: Document, plan_file: str | None, tenant_id: str) -> None:
         if plan_file is None:
             # whoever approves sees every license the plan takes away, not the first 50
             click.echo(styled(plan_text(document, show_all=True)))
 
     def note(self, text: str) -> None:
-        click.echo(f"note: {shown(text)}", err=True)
+        with self._progress.hold():
+            click.echo(f"note: {shown(text)}", err=True)
 
     def confirm(self, auto_approve: bool) -> None:
         if auto_approve:
@@ -97,13 +102,20 @@ class TextOutput:
         click.confirm("\nApply these changes?", abort=True)
 
     def run(self, document: Document, provider: Provider, audit: AuditLog) -> None:
-        _hear_waits(provider, WaitReport())
+        progress = self._progress
+        _hear_waits(provider, WaitReport(lambda wait: _held(progress, _say_waiting, wait)))
         click.echo("")
         changes = document["changes"]
         lines = [change_line(change) for change in changes]
-        result = apply_plan(
-            document, provider, audit, lambda index, applied: click.echo(lines[index])
-        )
+
+        def done(index: int, applied: AppliedChange) -> None:
+            with progress.hold():
+                click.echo(lines[index])
+            progress.advance()
+
+        progress.stage("applying changes", total=len(changes))
+        result = apply_plan(document, provider, audit, done)
+        progress.done()
         if result.failure is None:
             click.echo(f"\n{applied_summary(document['summary'])}")
         else:
@@ -130,7 +142,8 @@ _REFUSALS = (StalePlanError, RemovalsRefused)
 class EventOutput:
     """apply for a pipeline: its events on stdout, each written and flushed as it happens."""
 
-    def __init__(self) -> None:
+    def __init__(self, progress: StderrProgress) -> None:
+        self._progress = progress
         self.document: Document | None = None
         self.succeeded = 0
         self.failed = 0
@@ -141,7 +154,9 @@ class EventOutput:
 
     def emit(self, event: events.Event) -> None:
         # bytes: the log is UTF-8 whatever the locale; click.echo flushes every line
-        click.echo(events.event_line(event, datetime.now(UTC)).encode("utf-8"))
+        line = events.event_line(event, datetime.now(UTC)).encode("utf-8")
+        with self._progress.hold():  # stdout and stderr may share a terminal
+            click.echo(line)
 
     def planned(self, document: Document, plan_file: str | None, tenant_id: str) -> None:
         self.document, self._changes = document, document["changes"]
@@ -155,9 +170,11 @@ class EventOutput:
 
     def run(self, document: Document, provider: Provider, audit: AuditLog) -> None:
         _hear_waits(provider, WaitReport(self._waiting))
+        self._progress.stage("applying changes", total=len(self._changes))
         result = apply_plan(
             document, provider, audit, self._done, starting=self._starting, failed=self._failed
         )
+        self._progress.done()
         for applied in result.processing_failed:
             self.emit(events.processing_failed_diagnostic(applied))
         if result.failure is not None:
@@ -199,6 +216,7 @@ class EventOutput:
         self.succeeded += 1
         seconds = time.monotonic() - self._started.pop(index)
         self.emit(events.change_done(self._changes, index, applied, seconds))
+        self._progress.advance()
 
     def _failed(self, index: int, error: ReconcilerError) -> None:
         self.failed = 1
@@ -232,6 +250,14 @@ class WaitReport:
             return
         self._next[wait.groupId] = wait.seconds + self.REPORT_EVERY
         self._say(wait)
+
+
+def _held(
+    progress: StderrProgress, say: Callable[[ProcessingWait], None], wait: ProcessingWait
+) -> None:
+    """`say(wait)` on a screen the progress line has made way for."""
+    with progress.hold():
+        say(wait)
 
 
 def _say_waiting(wait: ProcessingWait) -> None:

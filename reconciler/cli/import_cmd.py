@@ -13,6 +13,7 @@ import click
 
 from reconciler.cli.lock import group_lock_report, lock_report
 from reconciler.cli.options import Sources, open_tenant_for_licensing, source_options
+from reconciler.cli.progress import StderrProgress, quiet_option
 from reconciler.errors import Location, ReconcilerError
 from reconciler.importer import (
     Choice,
@@ -55,12 +56,14 @@ class WouldOverwriteError(ReconcilerError):
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder to write the files to (default: the policy path).",
 )
+@quiet_option
 def import_(
     sources: Sources,
     names: tuple[str, ...],
     every: bool,
     allow_list: bool,
     out_dir: Path | None,
+    progress: StderrProgress,
 ) -> None:
     """Write a policy for groups the tenant already has, one file per group.
 
@@ -68,20 +71,27 @@ def import_(
     skipped, and groups the imported ones read (memberOf sources, nested groups) are imported
     too. Changes nothing in the tenant, and never overwrites a file.
     """
+    progress.stage("reading policy")
     existing = _existing(sources.policy)
     out = out_dir if out_dir is not None else _default_out(sources.policy)
     target = sources.policy if _inside(out, sources.policy) else out
+    progress.stage("reading tenant")
     # the import reads ids and names only, not what rules read of users
-    with open_tenant_for_licensing(sources) as provider:
+    with open_tenant_for_licensing(sources, progress=progress) as provider:
         tenant = provider.read()
     declared, pinned = _declared(existing, tenant)
     lock = load_group_lock(target)
     protected = [group.id for group in lock.groups if group.protect and group.id] if lock else []
-    result = import_policy(tenant, declared, Choice(names, every, allow_list), pinned, protected)
+    choice = Choice(names, every, allow_list)
+    result = import_policy(tenant, declared, choice, pinned, protected, progress=progress)
+    count = len(result.files)
+    progress.stage(f"writing {count} file{'s' * (count != 1)} to {out}")
     written = _write(out, result.files)
     lines = import_report(result, written, out)
     if written:
+        progress.stage("locking the policy")
         lines += _lock(target, tenant, result)
+    progress.done()
     click.echo("\n".join(lines))
 
 

@@ -13,6 +13,7 @@ import click
 
 from reconciler.config import Config, load_config
 from reconciler.policy import LoadedPolicy
+from reconciler.progress import NO_PROGRESS, Progress
 from reconciler.providers.base import Provider
 from reconciler.providers.sources import open_tenant
 
@@ -105,7 +106,11 @@ def quiet_azure_logging() -> None:
 
 
 def open_tenant_for(
-    sources: Sources, loaded: LoadedPolicy | None, *, seed: bool = True
+    sources: Sources,
+    loaded: LoadedPolicy | None,
+    *,
+    seed: bool = True,
+    progress: Progress = NO_PROGRESS,
 ) -> Provider:
     """The tenant `sources` name, read for what `loaded`'s rules need (None: for any rule);
     without `seed`, a local tenant that doesn't exist yet isn't made."""
@@ -116,10 +121,11 @@ def open_tenant_for(
         sources.base,
         graph_url=sources.graph_url,
         user_properties=None if loaded is None else loaded.user_properties(),
+        progress=progress,
     )
 
 
-def open_tenant_for_licensing(sources: Sources) -> Provider:
+def open_tenant_for_licensing(sources: Sources, *, progress: Progress = NO_PROGRESS) -> Provider:
     """The tenant `sources` name, its users read for licensing only, not what rules read."""
     quiet_azure_logging()
     return open_tenant(
@@ -128,6 +134,7 @@ def open_tenant_for_licensing(sources: Sources) -> Provider:
         sources.base,
         graph_url=sources.graph_url,
         user_properties=frozenset(),
+        progress=progress,
     )
 
 

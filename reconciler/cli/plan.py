@@ -16,6 +16,7 @@ import click
 from reconciler.audit import utc_now
 from reconciler.cli import github
 from reconciler.cli.options import Sources, open_tenant_for, source_options
+from reconciler.cli.progress import StderrProgress, quiet_option
 from reconciler.drift import drift_items, read_drift
 from reconciler.errors import ReconcilerError
 from reconciler.plan.build import Plan
@@ -59,6 +60,7 @@ format_option = click.option(
     is_flag=True,
     help="Exit 2 when the plan has changes (0 without, 1 on error).",
 )
+@quiet_option
 @click.pass_context
 def plan(
     ctx: click.Context,
@@ -67,6 +69,7 @@ def plan(
     show_all: bool,
     out_file: Path | None,
     detailed_exitcode: bool,
+    progress: StderrProgress,
 ) -> None:
     """Show what apply would change, and who would lose which licenses.
 
@@ -75,17 +78,22 @@ def plan(
     """
     in_actions = github.active()
     try:
+        progress.stage("reading policy")
         loaded = load_policy(sources.policy, keep_going=True)  # plan_now reports every problem
-        with open_tenant_for(sources, loaded) as provider:
+        progress.stage("reading tenant")
+        with open_tenant_for(sources, loaded, progress=progress) as provider:
             tenant = provider.read()
-            built = plan_now(loaded, tenant)
-            document = with_drift(plan_document(built), built, provider, sources)
+            built = plan_now(loaded, tenant, progress)
+            document = with_drift(plan_document(built), built, provider, sources, progress)
     except ReconcilerError as error:
         if in_actions:
-            github.report_failure(error)
+            with progress.hold():  # the annotations come before the error, on stderr too
+                github.report_failure(error)
         raise
     if out_file is not None or output_format == "json":
+        progress.stage("fingerprinting the tenant and policy")
         document = with_origin(document, loaded, tenant)
+    progress.done()  # the plan, and whatever follows, has the screen to itself
     if out_file is not None:
         write_plan_file(document, out_file)
     plan_file = None if out_file is None else str(out_file)
@@ -130,7 +138,13 @@ def show(sources: Sources, plan_file: Path, output_format: str, show_all: bool) 
         click.echo(f"warning: {shown(warning)}", err=True)
 
 
-def with_drift(document: Document, built: Plan, provider: Provider, sources: Sources) -> Document:
+def with_drift(
+    document: Document,
+    built: Plan,
+    provider: Provider,
+    sources: Sources,
+    progress: StderrProgress,
+) -> Document:
     """The plan document with what changed outside reconciler, when the tenant's audit log says.
 
     A plan that can't read the log is still a plan: it says so on stderr and goes on; a
@@ -138,14 +152,16 @@ def with_drift(document: Document, built: Plan, provider: Provider, sources: Sou
     """
     if not built.changes:
         return document  # nothing differs from the policy, so nothing drifted from it
+    progress.stage("reading the audit log for changes made outside reconciler")
     try:
         drift = read_drift(built, provider, utc_now())
     except ProviderError as error:
         if not (sources.tenant or "").startswith("snapshot:"):
-            click.echo(
-                f"note: changes made outside reconciler not looked for: {shown(str(error))}",
-                err=True,
-            )
+            with progress.hold():
+                click.echo(
+                    f"note: changes made outside reconciler not looked for: {shown(str(error))}",
+                    err=True,
+                )
         return document
     return {**document, "drift": drift_items(drift)}
 

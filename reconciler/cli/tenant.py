@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from reconciler.cli.options import Sources, open_tenant_for, source_options
+from reconciler.cli.progress import StderrProgress, quiet_option
 from reconciler.providers.local import import_snapshot
 from reconciler.providers.snapshot import write_snapshot
 from reconciler.providers.sources import DEFAULT_SOURCE
@@ -29,22 +30,29 @@ def tenant() -> None:
     metavar="FILE",
     help="The snapshot file to write (Graph-shaped JSON), private (0600): it holds every user.",
 )
-def export(sources: Sources, out_file: Path) -> None:
+@quiet_option
+def export(sources: Sources, out_file: Path, progress: StderrProgress) -> None:
     """Write the tenant, from any source, as a snapshot file."""
+    progress.stage("reading tenant")
     # no policy: every user property a rule could name is exported
-    with open_tenant_for(sources, None) as provider:
-        write_snapshot(provider.read(), out_file)
+    with open_tenant_for(sources, None, progress=progress) as provider:
+        tenant = provider.read()
+        progress.stage(f"writing {out_file}")
+        write_snapshot(tenant, out_file)
+    progress.done()
     click.echo(f"wrote {shown(out_file)}")
 
 
 @tenant.command("import")
 @click.argument("snapshot", type=click.Path(dir_okay=False, path_type=Path))
 @source_options
-def import_(sources: Sources, snapshot: Path) -> None:
+@quiet_option
+def import_(sources: Sources, snapshot: Path, progress: StderrProgress) -> None:
     """Load a snapshot file into the local tenant, replacing what it held."""
     spec = sources.tenant or DEFAULT_SOURCE
     kind, _, where = spec.partition(":")
     if kind != "local" or not where:
         raise click.UsageError(f"import loads into a local tenant, not {spec}")
-    import_snapshot(snapshot, sources.base / where).close()
+    import_snapshot(snapshot, sources.base / where, progress=progress).close()
+    progress.done()
     click.echo(f"loaded {shown(snapshot)} into {shown(spec)}")

@@ -23,39 +23,33 @@ is left in an error state.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import replace
 from datetime import datetime
 
 from reconciler.engine.assigned_plans import (
     enabled_plans,
     plans_by_sku,
-    plans_on,
     service_names,
     with_assigned_plans,
 )
-from reconciler.engine.catalog import DEFAULT_RULES, ServicePlanRules
-from reconciler.engine.dependencies import (
-    OTHER_ERROR,
-    bundled,
-    delivered,
-    held_skus,
-    settle_dependencies,
+from reconciler.engine.assignments import (
+    at_rest,
+    effective_licenses,
+    groups_of_users,
+    holder_counts,
+    settle_users,
+    without,
 )
+from reconciler.engine.catalog import DEFAULT_RULES, ServicePlanRules
 from reconciler.engine.membership import (
     dynamic_members,
     evaluated_rules,
     reads_assigned_plans,
 )
+from reconciler.engine.positions import carry, positions
 from reconciler.errors import ReconcilerError
 from reconciler.model import (
-    ACTIVE,
-    ACTIVE_WITH_ERROR,
-    COUNT_VIOLATION,
-    ERROR,
-    MUTUALLY_EXCLUSIVE_VIOLATION,
-    NO_ERROR,
-    AssignedLicense,
     Group,
     LicenseAssignmentState,
     Organization,
@@ -88,19 +82,28 @@ def simulate(
 
 
 def memberships(
-    tenant: Tenant, groups: Mapping[str, Group | None], now: datetime | None = None
+    settled: Tenant, groups: Mapping[str, Group | None], now: datetime | None = None
 ) -> Tenant:
-    """The tenant's groups, with their members, once the given groups change; licenses are
-    left as they were (what rules on assignedPlans read is not followed)."""
-    changed, fresh = _with_groups(tenant, groups)
-    members = dynamic_members(changed, now, fresh)
-    return replace(
-        changed,
-        groups=tuple(
-            replace(group, members=members[group.id]) if group.id in members else group
-            for group in changed.groups
-        ),
-    )
+    """A settled tenant's groups, with their members, once the given groups change; licenses
+    are left as they were (what rules on assignedPlans read is not followed)."""
+    return _changed_members(settled, groups, now)[0]
+
+
+def _changed_members(
+    settled: Tenant, groups: Mapping[str, Group | None], now: datetime | None
+) -> tuple[Tenant, set[str], set[str]]:
+    """The settled tenant with the groups changed and their rules evaluated, the ids of the
+    groups whose members were evaluated, and of those whose rule is new."""
+    changed, fresh = _with_groups(settled, groups)
+    # the rules of groups left as they are give what they gave, but a memberOf group may gain
+    # members from any group's change
+    evaluate = {
+        key
+        for key, rule in evaluated_rules(changed).items()
+        if isinstance(rule.body, MemberOf) or key in groups
+    }
+    members = dynamic_members(changed, now, fresh, only=evaluate)
+    return replace(changed, groups=_with_members(changed.groups, members)), set(members), fresh
 
 
 def _with_groups(tenant: Tenant, groups: Mapping[str, Group | None]) -> tuple[Tenant, set[str]]:
@@ -161,55 +164,152 @@ def recompute(
     its sources lost). Rules that read assignedPlans or memberOf are evaluated again after
     licenses change, until memberships settle; LicensingError if they don't.
     """
-    parsed = evaluated_rules(tenant)
+    members = dynamic_members(tenant, now, fresh)
+    grouped = replace(tenant, groups=_with_members(tenant.groups, members))
+    groups_of = groups_of_users(grouped.groups)
+    restless: set[str] = set()
+    holders: dict[str, int] = {}
+    for user in grouped.users:
+        key = user.id.lower()
+        if at_rest(user, groups_of.get(key, ())):
+            # at rest, the products a user holds are their assignedLicenses
+            for assigned in user.assignedLicenses:
+                sku = assigned.skuId.lower()
+                holders[sku] = holders.get(sku, 0) + 1
+        else:
+            restless.add(key)
+    counted = [user for user in grouped.users if user.id.lower() in restless]
+    for sku, count in holder_counts(counted).items():
+        holders[sku] = holders.get(sku, 0) + count
+    return _settle_rounds(grouped, restless, holders, now, rules, fresh, groups_of, everyone=True)
+
+
+def settle_changes(
+    settled: Tenant,
+    groups: Mapping[str, Group | None],
+    now: datetime | None = None,
+    rules: ServicePlanRules = DEFAULT_RULES,
+) -> Tenant:
+    """`simulate` for a tenant Entra has settled (what `recompute` and this return): only the
+    changed groups' rules are evaluated, and only the users they reach are settled again."""
+    after, evaluated, fresh = _changed_members(settled, groups, now)
+    old = {group.id: group for group in settled.groups}
+    new = {group.id: group for group in after.groups}
+    reached: set[str] = set()
+    for group_id in {*groups, *evaluated}:
+        reached |= _reached(old.get(group_id), new.get(group_id))
+    consumed = {sku.skuId.lower(): sku.consumedUnits for sku in settled.subscribedSkus}
+    return _settle_rounds(after, reached, consumed, now, rules, fresh)
+
+
+def _reached(before: Group | None, after: Group | None) -> set[str]:
+    """The members (lower-case ids) whose licenses a group's change may change: all of them
+    when what the group gives or its seat order changes, else those who join or leave."""
+    if not _licensing(before) and not _licensing(after):
+        return set()
+    old = {m.lower() for m in before.members} if before is not None else set()
+    new = {m.lower() for m in after.members} if after is not None else set()
+    if (
+        before is None
+        or after is None
+        or before.assignedLicenses != after.assignedLicenses
+        or before.securityEnabled != after.securityEnabled
+        or before.displayName != after.displayName
+    ):
+        return old | new
+    return old ^ new
+
+
+def _licensing(group: Group | None) -> bool:
+    return group is not None and bool(group.assignedLicenses) and group.securityEnabled
+
+
+def _with_members(
+    groups: tuple[Group, ...], members: Mapping[str, tuple[str, ...]]
+) -> tuple[Group, ...]:
+    return tuple(
+        replace(group, members=members[group.id])
+        if group.id in members and members[group.id] != group.members
+        else group
+        for group in groups
+    )
+
+
+def _settle_rounds(
+    grouped: Tenant,
+    reached: set[str],
+    holders: Mapping[str, int],
+    now: datetime | None,
+    rules: ServicePlanRules,
+    fresh: Collection[str],
+    groups_of: Mapping[str, list[Group]] | None = None,
+    everyone: bool = False,
+) -> Tenant:
+    """The tenant once the users `reached` (lower-case ids) are settled, and those the licenses
+    they get or lose move in or out of groups whose rules read them, round after round.
+
+    `holders` counts each product's holders among all users before, `groups_of` is
+    `groups_of_users` of the tenant if known; `everyone` says that rules on assignedPlans may
+    not have seen any user's licenses yet.
+    """
+    parsed = evaluated_rules(grouped)
     by_plans = {key for key, rule in parsed.items() if reads_assigned_plans(rule)}
     cascading = by_plans | {key for key, rule in parsed.items() if isinstance(rule.body, MemberOf)}
-    plans = plans_by_sku(tenant)
-    services = service_names(tenant) if by_plans else {}
-    members = dynamic_members(tenant, now, fresh)
+    plans = plans_by_sku(grouped)
+    services = service_names(grouped) if by_plans else {}
+    seats = {sku.skuId.lower(): sku.prepaidUnits.enabled for sku in grouped.subscribedSkus}
+    users = list(grouped.users)
+    position = positions(grouped.users)
+    counts = dict(holders)
     # each round starts from the licenses the last one settled, as Entra processes a group
     # whose members change because of other groups' licenses after those licenses are applied
-    users = tenant.users
     for _ in range(MAX_ROUNDS):
-        groups = tuple(
-            replace(group, members=members[group.id]) if group.id in members else group
-            for group in tenant.groups
-        )
-        grouped = replace(tenant, groups=groups, users=users)
-        states = _settle(grouped, plans, rules)
-        users = tuple(_settled(user, states.get(user.id, ())) for user in users)
+        if groups_of is None:
+            groups_of = groups_of_users(grouped.groups, reached)
+        todo = [users[i] for i in sorted(position[key] for key in reached if key in position)]
+        taken = without(counts, todo)
+        states = settle_users(todo, groups_of, seats, taken, plans, rules)
+        done = [_settled(user, states.get(user.id, ())) for user in todo]
+        for sku, count in holder_counts(done).items():
+            taken[sku] = taken.get(sku, 0) + count
+        counts = taken
+        for user in done:
+            users[position[user.id.lower()]] = user
         if by_plans:
-            users = tuple(
-                with_assigned_plans(
-                    user, enabled_plans(user.assignedLicenses, plans), services, now
-                )
-                for user in users
-            )
-        settled = replace(grouped, users=users)
+            for index in range(len(users)) if everyone else (position[u.id.lower()] for u in done):
+                user = users[index]
+                enabled = enabled_plans(user.assignedLicenses, plans)
+                users[index] = with_assigned_plans(user, enabled, services, now)
+        everyone = False
+        settled = tuple(users)
+        carry(grouped.users, settled, same_attributes=not by_plans)
+        grouped = replace(grouped, users=settled)
         if not cascading:
             break
-        again = dynamic_members(settled, now, fresh, only=cascading)
-        moved = {key for key, found in again.items() if found != members.get(key)}
+        again = dynamic_members(grouped, now, fresh, only=cascading)
+        current = {group.id: group for group in grouped.groups}
+        moved = {key for key, found in again.items() if found != current[key].members}
         if not moved:
             break
-        members.update(again)
+        grouped = replace(grouped, groups=_with_members(grouped.groups, again))
+        groups_of = None
+        updated = {group.id: group for group in grouped.groups if group.id in moved}
+        reached = set()
+        for key in moved:
+            reached |= _reached(current.get(key), updated.get(key))
     else:
-        names = sorted(g.displayName for g in tenant.groups if g.id in moved)
+        names = sorted(g.displayName for g in grouped.groups if g.id in moved)
         raise LicensingError(
             f"memberships don't settle after {MAX_ROUNDS} rounds: the licenses of "
             f"{', '.join(names)} change the assignedPlans or groups their own rules read"
         )
-    return _with_consumed_units(settled)
+    return _with_consumed_units(grouped, counts)
 
 
-def _with_consumed_units(tenant: Tenant) -> Tenant:
+def _with_consumed_units(tenant: Tenant, counts: Mapping[str, int]) -> Tenant:
     """`consumedUnits` as the number of users holding each product: one seat per user."""
-    consumed: dict[str, int] = {}
-    for user in tenant.users:
-        for assigned in user.assignedLicenses:
-            consumed[assigned.skuId.lower()] = consumed.get(assigned.skuId.lower(), 0) + 1
     skus = tuple(
-        replace(sku, consumedUnits=consumed.get(sku.skuId.lower(), 0))
+        replace(sku, consumedUnits=counts.get(sku.skuId.lower(), 0))
         for sku in tenant.subscribedSkus
     )
     return replace(tenant, subscribedSkus=skus)
@@ -222,169 +322,3 @@ def _settled(user: User, states: tuple[LicenseAssignmentState, ...]) -> User:
     if states == user.licenseAssignmentStates and licenses == user.assignedLicenses:
         return user
     return replace(user, licenseAssignmentStates=states, assignedLicenses=licenses)
-
-
-def effective_licenses(states: Iterable[LicenseAssignmentState]) -> tuple[AssignedLicense, ...]:
-    """One license per product: the plans disabled in every active assignment stay disabled."""
-    disabled: dict[str, frozenset[str]] = {}
-    for state in states:
-        if not delivered(state):
-            continue
-        key = state.skuId
-        disabled[key] = (
-            disabled[key] & state.disabledPlans if key in disabled else state.disabledPlans
-        )
-    return tuple(AssignedLicense(sku, disabled[sku]) for sku in sorted(disabled))
-
-
-def licensing_groups(tenant: Tenant) -> list[Group]:
-    """Groups whose licenses Entra applies: security-enabled groups that assign some."""
-    return [group for group in tenant.groups if group.assignedLicenses and group.securityEnabled]
-
-
-def _settle(
-    tenant: Tenant,
-    plans: Mapping[str, frozenset[str]],
-    rules: ServicePlanRules,
-    kept: frozenset[tuple[str, str]] = frozenset(),
-) -> dict[str, tuple[LicenseAssignmentState, ...]]:
-    """Every user's license states; `tenant.users` carry the states before the change.
-
-    `kept` (user id, lower-case skuId) are products a dependency keeps on users whose group
-    no longer gives them: they hold a seat, so the seats left for new holders are fewer.
-    """
-    users = {user.id.lower(): user for user in tenant.users}
-    seats = {sku.skuId.lower(): sku.prepaidUnits.enabled for sku in tenant.subscribedSkus}
-    held_before = {user.id: held_skus(user) for user in tenant.users}
-    holders: dict[str, set[str]] = {}
-    states: dict[str, list[LicenseAssignmentState]] = {}
-    # the plans each user has enabled so far, by product: what a new assignment may clash with
-    enabled: dict[str, dict[str, set[str]]] = {}
-
-    def grant(user_id: str, sku: str, disabled: frozenset[str]) -> None:
-        holders.setdefault(sku, set()).add(user_id)
-        enabled.setdefault(user_id, {}).setdefault(sku, set()).update(
-            plans_on(plans, sku, disabled)
-        )
-
-    for user in tenant.users:
-        for state in user.licenseAssignmentStates:
-            if state.assignedByGroup is None:  # direct: assigned only while a seat was free
-                grant(user.id, state.skuId.lower(), state.disabledPlans)
-                states.setdefault(user.id, []).append(
-                    LicenseAssignmentState(state.skuId, state.disabledPlans, None)
-                )
-
-    for user_id, sku in kept:
-        holders.setdefault(sku, set()).add(user_id)
-    pairs = _group_assignments(tenant, users)
-    # products a user already holds stay held, whatever else the group does: no seat needed
-    for group, user in pairs:
-        for assigned in group.assignedLicenses:
-            if assigned.skuId.lower() in held_before[user.id]:
-                grant(user.id, assigned.skuId.lower(), assigned.disabledPlans)
-    # the seats left go to new holders, in seat order
-    for group, user in pairs:
-        held = held_before[user.id]
-        new = [a for a in group.assignedLicenses if a.skuId.lower() not in held]
-        failed = _failed_before(group, user)
-        errors: dict[str, str] = {}
-        if not failed:
-            errors = _new_assignment_errors(
-                new, enabled.get(user.id, {}), holders, user.id, seats, plans, rules
-            )
-        for assigned in group.assignedLicenses:
-            sku = assigned.skuId.lower()
-            if sku in held:
-                state = LicenseAssignmentState(
-                    assigned.skuId, assigned.disabledPlans, group.id, ACTIVE, NO_ERROR
-                )
-            elif failed:
-                # Entra leaves a failed assignment in error until the group or user is
-                # reprocessed, even once seats are free again
-                state = next(s for s in failed if s.skuId.lower() == sku)
-            elif errors:
-                error = errors.get(sku, OTHER_ERROR)
-                state = LicenseAssignmentState(
-                    assigned.skuId, assigned.disabledPlans, group.id, ERROR, error
-                )
-            else:
-                grant(user.id, sku, assigned.disabledPlans)
-                state = LicenseAssignmentState(
-                    assigned.skuId, assigned.disabledPlans, group.id, ACTIVE, NO_ERROR
-                )
-            states.setdefault(user.id, []).append(state)
-    if rules.dependencies:
-        dependent = {r.servicePlanId for r in rules.dependencies}
-        watched_skus = {sku for sku, on in plans.items() if on & dependent}
-        # the built-in catalog's only: a policy's own dependencies say what its tenant needs
-        exempt = bundled(plans, DEFAULT_RULES) if watched_skus else {}
-        for user in tenant.users if watched_skus else ():
-            if any(s.skuId.lower() in watched_skus for s in states.get(user.id, ())):
-                states[user.id] = settle_dependencies(user, states[user.id], plans, rules, exempt)
-        held = {
-            (user_id, s.skuId.lower())
-            for user_id, found in states.items()
-            for s in found
-            if s.state == ACTIVE_WITH_ERROR
-        }
-        if not held <= kept:
-            # seats were handed out as if those were free: hand them out again
-            return _settle(tenant, plans, rules, kept | held)
-    return {user_id: tuple(found) for user_id, found in states.items()}
-
-
-def _new_assignment_errors(
-    new: list[AssignedLicense],
-    held: Mapping[str, set[str]],
-    holders: Mapping[str, set[str]],
-    user_id: str,
-    seats: Mapping[str, int],
-    plans: Mapping[str, frozenset[str]],
-    rules: ServicePlanRules,
-) -> dict[str, str]:
-    """Why each of a group's new products can't be assigned to a user, by lower-case skuId."""
-    errors: dict[str, str] = {}
-    watched = rules.watched
-    for assigned in new:
-        sku = assigned.skuId.lower()
-        adding = plans.get(sku, frozenset()) & watched
-        if adding:
-            adding -= {p.lower() for p in assigned.disabledPlans}
-        others = {plan for other, on in held.items() if other != sku for plan in on}
-        if adding and rules.conflict(adding, others):
-            errors[sku] = MUTUALLY_EXCLUSIVE_VIOLATION
-        elif user_id not in holders.get(sku, ()) and len(holders.get(sku, ())) >= seats.get(sku, 0):
-            errors[sku] = COUNT_VIOLATION
-    return errors
-
-
-def _group_assignments(tenant: Tenant, users: Mapping[str, User]) -> list[tuple[Group, User]]:
-    """(group, user) for every direct user member of a licensing group, in seat order."""
-    pairs = []
-    for group in licensing_groups(tenant):
-        for member in group.members:
-            user = users.get(member.lower())
-            if user is not None:
-                pairs.append((group, user))
-
-    def order(pair: tuple[Group, User]) -> tuple:
-        group, user = pair
-        return (group.displayName.lower(), group.id, user.userPrincipalName.lower())
-
-    return sorted(pairs, key=order)
-
-
-def _failed_before(group: Group, user: User) -> tuple[LicenseAssignmentState, ...]:
-    """The user's error states from this group, if the group still assigns exactly that.
-
-    A change to the group's licenses makes Entra process it again, so errors don't carry over.
-    """
-    states = tuple(s for s in user.licenseAssignmentStates if s.assignedByGroup == group.id)
-    # a seat shortage waits for reprocessing; a conflict clears once the other license goes,
-    # as in Microsoft's procedure for moving users between conflicting products
-    if not any(state.error == COUNT_VIOLATION for state in states):
-        return ()
-    assigned = {(a.skuId.lower(), a.disabledPlans) for a in group.assignedLicenses}
-    held = {(state.skuId.lower(), state.disabledPlans) for state in states}
-    return states if held == assigned else ()

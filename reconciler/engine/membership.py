@@ -14,9 +14,11 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
+from reconciler.engine.positions import attributes
 from reconciler.model import Group, Tenant
 from reconciler.rules import compute_memberships, parse
 from reconciler.rules.ast import MemberOf, Rule
+from reconciler.rules.membership import MembershipIndex
 from reconciler.rules.properties import graph_properties
 
 PROCESSING_ON = "On"
@@ -73,6 +75,7 @@ def parsed_rule(text: str) -> Rule:
     return parse(text)
 
 
+@lru_cache(maxsize=4096)
 def reads_assigned_plans(rule: Rule) -> bool:
     """Whether a rule's outcome can change when a user's licenses do."""
     return ASSIGNED_PLANS in graph_properties(rule)
@@ -84,22 +87,45 @@ def _evaluate(
     now: datetime | None,
     member_of: Mapping[str, list[dict[str, str]]] | None,
 ) -> dict[str, tuple[str, ...]]:
-    users: list[Mapping[str, Any]] = [user.attributes for user in tenant.users]
+    users = attributes(tenant.users)
     devices: list[Mapping[str, Any]] = list(tenant.devices)
     if member_of is not None:
         users = [_with_member_of(user.attributes, user.id, member_of) for user in tenant.users]
         devices = [_with_member_of(d, str(d.get("id")), member_of) for d in tenant.devices]
     result: dict[str, tuple[str, ...]] = {}
-    for object_type, objects, ids in (
-        ("user", users, [user.id for user in tenant.users]),
-        ("device", devices, [str(device.get("id")) for device in tenant.devices]),
-    ):
+    for object_type, objects in (("user", users), ("device", devices)):
         selected = {key: rule for key, rule in rules.items() if rule.object_type == object_type}
         if not selected:
             continue
-        for group_id, positions in compute_memberships(selected, objects, now).items():
-            result[group_id] = tuple(ids[i] for i in positions)
+        index = _index(objects, now)
+        for group_id, positions in compute_memberships(selected, objects, now, index).items():
+            if object_type == "user":
+                result[group_id] = tuple([tenant.users[i].id for i in positions])
+            else:
+                result[group_id] = tuple([str(devices[i].get("id")) for i in positions])
     return result
+
+
+# the index of the last objects evaluated: a plan evaluates the rules of the same users (the
+# very same attribute objects) several times, before and after its changes
+_last_index: tuple[tuple[int, ...], datetime | None, MembershipIndex] | None = None
+
+
+def _index(objects: list[Mapping[str, Any]], now: datetime | None) -> MembershipIndex:
+    """A MembershipIndex over `objects`: the last one, if it was over these very objects."""
+    global _last_index
+    if _last_index is not None and _last_index[1] == now:
+        if _last_index[2].objects is objects:
+            return _last_index[2]
+        key = tuple(map(id, objects))
+        if _last_index[0] == key:
+            return _last_index[2]
+    else:
+        key = tuple(map(id, objects))
+    index = MembershipIndex(objects, now)
+    # held with the objects, so that no id in the key can be reused by another object
+    _last_index = (key, now, index)
+    return index
 
 
 def _union(kept: Iterable[str], added: Iterable[str]) -> tuple[str, ...]:

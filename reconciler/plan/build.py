@@ -8,7 +8,7 @@ from datetime import datetime
 
 from reconciler.engine import recompute, simulate
 from reconciler.engine.catalog import DEFAULT_RULES, PlanDependency, ServicePlanRules
-from reconciler.engine.licensing import memberships
+from reconciler.engine.licensing import memberships, settle_changes
 from reconciler.engine.membership import evaluated_rules, reads_assigned_plans
 from reconciler.model import DYNAMIC_MEMBERSHIP, Group, Tenant
 from reconciler.plan.changes import Change, CreateGroup, DeleteGroup, apply_to_groups
@@ -25,6 +25,7 @@ from reconciler.plan.order import phases
 from reconciler.plan.seats import SeatForecast, seat_forecast
 from reconciler.plan.warnings import PlanWarning
 from reconciler.policy.desired import PAUSED, DesiredState
+from reconciler.progress import NO_PROGRESS, Progress
 from reconciler.rules.ast import MemberOf
 
 CHECKS = (
@@ -122,31 +123,43 @@ def _while_turning_dynamic(
     return simulate(tenant, {**groups, **emptied}, now, rules)
 
 
-def build_plan(desired: DesiredState, tenant: Tenant, now: datetime | None = None) -> Plan:
-    """Diff `desired` against `tenant`, foresee the tenant after the changes, and check both."""
+def build_plan(
+    desired: DesiredState,
+    tenant: Tenant,
+    now: datetime | None = None,
+    progress: Progress = NO_PROGRESS,
+) -> Plan:
+    """Diff `desired` against `tenant`, foresee the tenant after the changes, and check both;
+    each step is reported to `progress`."""
     desired = with_memory(desired, desired.groupLock, tenant)
     rules = service_plan_rules(desired)
+    progress.stage("comparing the policy with the tenant")
     changes = diff(desired, tenant)
     groups = apply_to_groups({g.id: g for g in tenant.groups}, changes)
     # impact compares two settled states, so only the plan's changes make a difference
+    progress.stage(f"evaluating rules and licenses of {len(tenant.users):,} users")
     before = recompute(tenant, now, rules)
+    progress.stage(f"settling {len(changes):,} changes")
     # which changes give and which take is a question of memberships only
-    giving, taking = phases(changes, before, memberships(tenant, groups, now))
+    giving, taking = phases(changes, before, memberships(before, groups, now))
     changes = giving + taking
     if giving and taking:
         # apply gives before it takes: a seat or a conflict the takings free comes too late for
         # the givings, whose errors stay until reprocessed, as Entra settles them in turn
-        middle = simulate(
-            tenant, apply_to_groups({g.id: g for g in tenant.groups}, giving), now, rules
+        middle = settle_changes(
+            before, apply_to_groups({g.id: g for g in before.groups}, giving), now, rules
         )
-        after = simulate(
+        after = settle_changes(
             middle, apply_to_groups({g.id: g for g in middle.groups}, taking), now, rules
         )
     else:
-        after = simulate(tenant, groups, now, rules)
+        after = settle_changes(before, groups, now, rules)
+    progress.stage("working out who gains and loses what")
     found = impact(before, after, changes, _while_turning_dynamic(tenant, groups, now, rules))
     seats = seat_forecast(before, after)
+    progress.stage("checking the plan")
     warnings = plan_warnings(Facts(desired, before, after, changes, seats), CHECKS)
+    progress.done()
     return Plan(
         changes,
         found,

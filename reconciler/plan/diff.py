@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
+from functools import cached_property
 
 from deepdiff import DeepDiff
 
@@ -48,6 +49,7 @@ def diff(desired: DesiredState, tenant: Tenant) -> tuple[Change, ...]:
     """
     changes: list[Change] = []
     claimed: dict[str, DesiredGroup] = {}
+    directory = _Directory(tenant)
     for wanted in desired.groups:
         existing = find_group(tenant, wanted.displayName, wanted.id)
         if existing is None and wanted.id:
@@ -57,7 +59,7 @@ def diff(desired: DesiredState, tenant: Tenant) -> tuple[Change, ...]:
                 wanted.location,
             )
         if existing is None:
-            changes.extend(_create(wanted, tenant))
+            changes.extend(_create(wanted, directory))
             continue
         other = claimed.setdefault(existing.id.lower(), wanted)
         if other is not wanted:
@@ -66,7 +68,7 @@ def diff(desired: DesiredState, tenant: Tenant) -> tuple[Change, ...]:
                 f"both name the tenant's group {existing.displayName}",
                 wanted.location,
             )
-        changes.extend(_update(wanted, existing, tenant))
+        changes.extend(_update(wanted, existing, directory))
     for retired in desired.retired:
         existing = find_group(tenant, retired.displayName, retired.id)
         if existing is not None:
@@ -79,14 +81,35 @@ def diff(desired: DesiredState, tenant: Tenant) -> tuple[Change, ...]:
 
 
 def find_group(tenant: Tenant, display_name: str, group_id: str | None) -> Group | None:
-    """The tenant's group pinned by id, else the one of that displayName (ignoring case)."""
+    """The tenant's group pinned by id, else the first of that displayName (ignoring case)."""
+    by_id, by_name = _group_index(tenant.groups)
     if group_id:
-        return next((g for g in tenant.groups if g.id.lower() == group_id.lower()), None)
-    name = display_name.lower()
-    return next((g for g in tenant.groups if g.displayName.lower() == name), None)
+        return by_id.get(group_id.lower())
+    return by_name.get(display_name.lower())
 
 
-def _create(wanted: DesiredGroup, tenant: Tenant) -> Iterator[Change]:
+# the indexes of the last few tenants' groups: a plan looks up every policy group in the tenant
+# before and after its changes, several times over
+_GROUP_INDEXES: dict[int, tuple[tuple[Group, ...], dict[str, Group], dict[str, Group]]] = {}
+
+
+def _group_index(groups: tuple[Group, ...]) -> tuple[dict[str, Group], dict[str, Group]]:
+    """The groups by lower-case id and by lower-case displayName (the first of each)."""
+    found = _GROUP_INDEXES.get(id(groups))
+    if found is None or found[0] is not groups or not isinstance(groups, tuple):
+        by_id: dict[str, Group] = {}
+        by_name: dict[str, Group] = {}
+        for group in groups:
+            by_id.setdefault(group.id.lower(), group)
+            by_name.setdefault(group.displayName.lower(), group)
+        if len(_GROUP_INDEXES) >= 4:
+            _GROUP_INDEXES.pop(next(iter(_GROUP_INDEXES)))
+        # held with the tuple, so that its id can't be another's while the entry lives
+        found = _GROUP_INDEXES[id(groups)] = (groups, by_id, by_name)
+    return found[1], found[2]
+
+
+def _create(wanted: DesiredGroup, directory: _Directory) -> Iterator[Change]:
     group_id = new_group_id(wanted.displayName)
     yield CreateGroup(
         Group(
@@ -100,13 +123,13 @@ def _create(wanted: DesiredGroup, tenant: Tenant) -> Iterator[Change]:
         )
     )
     if wanted.members:
-        yield AddMembers(group_id, wanted.displayName, _member_ids(wanted, tenant))
+        yield AddMembers(group_id, wanted.displayName, directory.member_ids(wanted))
     for assigned in wanted.licenses:
         license = AssignedLicense(assigned.skuId, assigned.disabledPlans)
         yield AddLicense(group_id, wanted.displayName, license)
 
 
-def _update(wanted: DesiredGroup, existing: Group, tenant: Tenant) -> Iterator[Change]:
+def _update(wanted: DesiredGroup, existing: Group, directory: _Directory) -> Iterator[Change]:
     if (UNIFIED in existing.groupTypes) != (UNIFIED in wanted.groupTypes):
         kinds = ("a Microsoft 365 group", "a security group")
         was, want = kinds if UNIFIED in existing.groupTypes else kinds[::-1]
@@ -146,7 +169,7 @@ def _update(wanted: DesiredGroup, existing: Group, tenant: Tenant) -> Iterator[C
     updates.sort(key=lambda u: not (u.property == _PROCESSING and u.after == "Paused"))
     yield from updates
     if wanted.members is not None and DYNAMIC_MEMBERSHIP not in wanted.groupTypes:
-        members = _member_ids(wanted, tenant)
+        members = directory.member_ids(wanted)
         current = {member.lower() for member in existing.members}
         added = tuple(m for m in members if m.lower() not in current)
         wanted_ids = {member.lower() for member in members}
@@ -207,18 +230,30 @@ def _license_changes(wanted: DesiredGroup, existing: Group) -> Iterator[Change]:
             yield RemoveLicense(existing.id, existing.displayName, assigned.skuId)
 
 
-def _member_ids(wanted: DesiredGroup, tenant: Tenant) -> tuple[str, ...]:
-    """Members named by UPN or object id, as object ids; an unknown one is an input error."""
-    by_name = {user.userPrincipalName.lower(): user.id for user in tenant.users}
-    by_id = {user.id.lower(): user.id for user in tenant.users}
-    by_id.update({group.id.lower(): group.id for group in tenant.groups})
-    ids = []
-    for member in wanted.members or ():
-        found = by_name.get(member.lower()) or by_id.get(member.lower())
-        if found is None:
-            raise InputError(
-                f"group {wanted.displayName}: no user or group '{member}' in the tenant",
-                wanted.location,
-            )
-        ids.append(found)
-    return tuple(ids)
+class _Directory:
+    """The tenant's users and groups by UPN and object id, looked up without regard to case;
+    made once a policy names members, and once for all its groups."""
+
+    def __init__(self, tenant: Tenant) -> None:
+        self._tenant = tenant
+
+    @cached_property
+    def _by_name(self) -> dict[str, str]:
+        found = {user.id.lower(): user.id for user in self._tenant.users}
+        found.update({group.id.lower(): group.id for group in self._tenant.groups})
+        # a UPN first, as before: an id never looks like one
+        found.update({user.userPrincipalName.lower(): user.id for user in self._tenant.users})
+        return found
+
+    def member_ids(self, wanted: DesiredGroup) -> tuple[str, ...]:
+        """Members named by UPN or object id, as object ids; an unknown one is an input error."""
+        ids = []
+        for member in wanted.members or ():
+            found = self._by_name.get(member.lower())
+            if found is None:
+                raise InputError(
+                    f"group {wanted.displayName}: no user or group '{member}' in the tenant",
+                    wanted.location,
+                )
+            ids.append(found)
+        return tuple(ids)

@@ -7,7 +7,7 @@ Every GUID stands beside its name, looked up in the tenant the plan was computed
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict
+from functools import cached_property
 from typing import Any
 
 from reconciler.model import AssignedLicense, Group, Tenant
@@ -23,6 +23,14 @@ from reconciler.plan.changes import (
     RemoveMembers,
     UpdateGroup,
 )
+from reconciler.plan.impact import (
+    Kept,
+    LicenseAddition,
+    LicenseRemoval,
+    PlanAddition,
+    PlanRemoval,
+)
+from reconciler.plan.seats import SeatForecast
 from reconciler.plan.warnings import PlanWarning
 
 FORMAT_VERSION = 1
@@ -39,25 +47,12 @@ def plan_document(plan: Plan) -> Document:
         "summary": plan.summary(),
         "changes": [_change(change, names) for change in plan.changes],
         "impact": {
-            "licenseRemovals": [asdict(removal) for removal in plan.impact.licenseRemovals],
-            "planRemovals": [
-                {
-                    **asdict(removal),
-                    "servicePlans": list(removal.servicePlans),
-                    "keptBy": list(removal.keptBy),
-                }
-                for removal in plan.impact.planRemovals
-            ],
-            "licenseAdditions": [asdict(addition) for addition in plan.impact.licenseAdditions],
-            "planAdditions": [
-                {**asdict(addition), "servicePlans": list(addition.servicePlans)}
-                for addition in plan.impact.planAdditions
-            ],
-            "seats": [
-                {**asdict(seat), "countViolations": list(seat.countViolations)}
-                for seat in plan.seats
-            ],
-            "kept": [{**asdict(kept), "keptBy": list(kept.keptBy)} for kept in plan.impact.kept],
+            "licenseRemovals": list(map(_license_removal, plan.impact.licenseRemovals)),
+            "planRemovals": list(map(_plan_removal, plan.impact.planRemovals)),
+            "licenseAdditions": list(map(_license_addition, plan.impact.licenseAdditions)),
+            "planAdditions": list(map(_plan_addition, plan.impact.planAdditions)),
+            "seats": list(map(_seat, plan.seats)),
+            "kept": list(map(_kept, plan.impact.kept)),
         },
         "warnings": [_warning(warning) for warning in plan.warnings],
         "guards": {
@@ -73,6 +68,81 @@ def plan_document(plan: Plan) -> Document:
             for item in plan.released
         ],
         "unmanaged": [_unmanaged(group, names) for group in plan.unmanaged],
+    }
+
+
+# The impact's records field by field, in the dataclasses' order: a large plan has one per user
+# who loses a product, and dataclasses.asdict, which deep-copies, takes several times as long.
+
+
+def _license_removal(removal: LicenseRemoval) -> Document:
+    return {
+        "userId": removal.userId,
+        "userPrincipalName": removal.userPrincipalName,
+        "skuId": removal.skuId,
+        "skuPartNumber": removal.skuPartNumber,
+        "group": removal.group,
+        "reason": removal.reason,
+        "temporary": removal.temporary,
+    }
+
+
+def _plan_removal(removal: PlanRemoval) -> Document:
+    return {
+        "userId": removal.userId,
+        "userPrincipalName": removal.userPrincipalName,
+        "skuId": removal.skuId,
+        "skuPartNumber": removal.skuPartNumber,
+        "servicePlans": list(removal.servicePlans),
+        "group": removal.group,
+        "reason": removal.reason,
+        "keptBy": list(removal.keptBy),
+        "temporary": removal.temporary,
+    }
+
+
+def _license_addition(addition: LicenseAddition) -> Document:
+    return {
+        "userId": addition.userId,
+        "userPrincipalName": addition.userPrincipalName,
+        "skuId": addition.skuId,
+        "skuPartNumber": addition.skuPartNumber,
+        "group": addition.group,
+        "reason": addition.reason,
+    }
+
+
+def _plan_addition(addition: PlanAddition) -> Document:
+    return {
+        "userId": addition.userId,
+        "userPrincipalName": addition.userPrincipalName,
+        "skuId": addition.skuId,
+        "skuPartNumber": addition.skuPartNumber,
+        "servicePlans": list(addition.servicePlans),
+        "group": addition.group,
+        "reason": addition.reason,
+    }
+
+
+def _kept(kept: Kept) -> Document:
+    return {
+        "userId": kept.userId,
+        "userPrincipalName": kept.userPrincipalName,
+        "skuId": kept.skuId,
+        "skuPartNumber": kept.skuPartNumber,
+        "group": kept.group,
+        "keptBy": list(kept.keptBy),
+    }
+
+
+def _seat(seat: SeatForecast) -> Document:
+    return {
+        "skuId": seat.skuId,
+        "skuPartNumber": seat.skuPartNumber,
+        "prepaid": seat.prepaid,
+        "consumedNow": seat.consumedNow,
+        "consumedAfter": seat.consumedAfter,
+        "countViolations": list(seat.countViolations),
     }
 
 
@@ -101,22 +171,35 @@ class _Names:
 
     def __init__(self, *tenants: Tenant) -> None:
         # later tenants fill gaps only, so the state the plan was computed from wins
+        self.tenants = tenants
         self.skus: dict[str, str] = {}
         self.plans: dict[str, str] = {}
-        self.users: dict[str, str] = {}
-        self.others: dict[str, str | None] = {}
         for tenant in tenants:
             for sku in tenant.subscribedSkus:
                 self.skus.setdefault(sku.skuId.lower(), sku.skuPartNumber)
                 for plan in sku.servicePlans:
                     self.plans.setdefault(plan.servicePlanId.lower(), plan.servicePlanName)
+
+    # members' names, made the first time a change lists members: a large tenant has many users
+
+    @cached_property
+    def users(self) -> dict[str, str]:
+        users: dict[str, str] = {}
+        for tenant in self.tenants:
             for user in tenant.users:
-                self.users.setdefault(user.id.lower(), user.userPrincipalName)
+                users.setdefault(user.id.lower(), user.userPrincipalName)
+        return users
+
+    @cached_property
+    def others(self) -> dict[str, str | None]:
+        others: dict[str, str | None] = {}
+        for tenant in self.tenants:
             for group in tenant.groups:
-                self.others.setdefault(group.id.lower(), group.displayName)
+                others.setdefault(group.id.lower(), group.displayName)
             for device in tenant.devices:
                 if device.get("id"):
-                    self.others.setdefault(str(device["id"]).lower(), device.get("displayName"))
+                    others.setdefault(str(device["id"]).lower(), device.get("displayName"))
+        return others
 
     def sku(self, sku_id: str) -> Document:
         return {"skuId": sku_id, "skuPartNumber": self.skus.get(sku_id.lower())}

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from reconciler.engine.assigned_plans import plans_by_sku, plans_on
 from reconciler.model import (
+    Group,
     LicenseAssignmentState,
     Sku,
     Tenant,
@@ -118,7 +119,7 @@ def impact(
     found: dict[type, list] = {kind: [] for kind in _KINDS}
     for user in before.users:
         later = after_users.get(user.id)
-        if later is not None:
+        if later is not None and compare.may_differ(user, later):
             for item in (
                 *compare.losses(user, later),
                 *compare.gains(user, later),
@@ -140,14 +141,12 @@ class _Compare:
         self.skus = {sku.skuId.lower(): sku for sku in before.subscribedSkus}
         self.sku_plans = plans_by_sku(before)
         self.during = {user.id: user for user in during.users} if during else {}
-        self.members_during = (
-            {group.id: frozenset(group.members) for group in during.groups} if during else {}
-        )
+        self.members_during = _Members(during.groups if during else ())
         self.groups = (
             {group.id: group for group in before.groups},
             {group.id: group for group in after.groups},
         )
-        self.members_after = {group.id: frozenset(group.members) for group in after.groups}
+        self.members_after = _Members(after.groups)
         self.plan_names = {
             plan.servicePlanId.lower(): plan.servicePlanName
             for sku in before.subscribedSkus
@@ -162,6 +161,23 @@ class _Compare:
             and change.turns_dynamic
             and self.groups[1][change.groupId].membershipRuleProcessingState != PAUSED
         }
+        # what only groups turning dynamic bring: losses the end states don't show
+        self.temporary = bool(self.turned_dynamic or self.during)
+
+    def may_differ(self, user: User, later: User) -> bool:
+        """Whether comparing the user can find anything: not if nothing of theirs changes."""
+        # In settled tenants a user's products are those their delivered assignments give, and
+        # a group gives to its members only: equal assignments after (most often the very same
+        # object: the engine hands back the users a change doesn't reach) and while groups turn
+        # dynamic mean nothing lost, gained or kept, unless such a group gives them a product.
+        if later is not user and later != user:
+            return True
+        if self.turned_dynamic and any(
+            state.assignedByGroup in self.turned_dynamic for state in user.licenseAssignmentStates
+        ):
+            return True
+        meanwhile = self.during.get(user.id)
+        return meanwhile is not None and meanwhile is not user and meanwhile != user
 
     def enabled(self, sku_id: str, disabled: frozenset[str]) -> frozenset[str]:
         # one product with one set of disabled plans recurs for thousands of users
@@ -187,7 +203,10 @@ class _Compare:
         for assigned in user.assignedLicenses:
             key = assigned.skuId.lower()
             before_plans = self.enabled(assigned.skuId, assigned.disabledPlans)
-            target, states, dropped_by = self._worst(user, later, key, before_plans, now.get(key))
+            target = now.get(key)
+            if target is not None and before_plans <= target and not self.temporary:
+                continue  # the common case, spared the lookups below: nothing is lost
+            target, states, dropped_by = self._worst(user, later, key, before_plans, target)
             cascade = None if dropped_by else self._cascaded(user, key, before_plans, target)
             if cascade is not None:
                 target, states = cascade
@@ -220,6 +239,8 @@ class _Compare:
             if target is None:
                 yield LicenseRemoval(*common, self.name(group_id), reason, temporary)
             else:
+                if states is None:
+                    states = delivering(later, key)
                 kept = tuple(self.name(s.assignedByGroup) for s in states)
                 yield PlanRemoval(
                     *common, self.plans(lost), self.name(group_id), reason, kept, temporary
@@ -255,13 +276,13 @@ class _Compare:
         key: str,
         before_plans: frozenset[str],
         target: frozenset[str] | None,
-    ) -> tuple[frozenset[str] | None, list[LicenseAssignmentState], str | None]:
-        """The plans at the user's worst moment, the assignments giving them, and the group
-        turned dynamic that makes that moment worse than the end (None if none does)."""
-        states = delivering(later, key)
+    ) -> tuple[frozenset[str] | None, list[LicenseAssignmentState] | None, str | None]:
+        """The plans at the user's worst moment, the assignments giving them (None: those after),
+        and the group turned dynamic that makes that moment worse than the end (None if none)."""
         dropped_by = _turned_dynamic_group(user, key, self.turned_dynamic)
         if dropped_by is None or target is None:
-            return target, states, None
+            return target, None, None
+        states = delivering(later, key)
         # while Entra re-evaluates the group, the user has only what the others give
         kept = [s for s in states if s.assignedByGroup not in self.turned_dynamic]
         during = frozenset().union(*(self.enabled(s.skuId, s.disabledPlans) for s in kept))
@@ -306,6 +327,37 @@ class _Compare:
                 yield LicenseAddition(*common, self.name(group_id), reason)
 
 
+class _Members(Mapping[str, frozenset[str]]):
+    """Each group's members as a set, by group id, made when first asked for: the comparison
+    asks only about the groups that give the users it compares their licenses."""
+
+    def __init__(self, groups: Iterable[Group]) -> None:
+        self._groups = {group.id: group for group in groups}
+        self._sets: dict[str, frozenset[str]] = {}
+
+    def __getitem__(self, group_id: str) -> frozenset[str]:
+        found = self.get(group_id)
+        if found is None:
+            raise KeyError(group_id)
+        return found
+
+    def get(self, group_id: str, default: frozenset[str] | None = None) -> frozenset[str] | None:
+        # asked once per user and group: Mapping's own get would raise for every absent group
+        found = self._sets.get(group_id)
+        if found is None:
+            group = self._groups.get(group_id)
+            if group is None:
+                return default
+            found = self._sets[group_id] = frozenset(group.members)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._groups)
+
+    def __len__(self) -> int:
+        return len(self._groups)
+
+
 def _part_number(skus: Mapping[str, Sku], sku_id: str) -> str:
     sku = skus.get(sku_id.lower())
     return sku.skuPartNumber if sku else sku_id
@@ -313,6 +365,8 @@ def _part_number(skus: Mapping[str, Sku], sku_id: str) -> str:
 
 def _turned_dynamic_group(user: User, sku_key: str, turned_dynamic: set[str]) -> str | None:
     """The group turned dynamic that gave the user the product."""
+    if not turned_dynamic:
+        return None  # most plans turn no group dynamic
     return next(
         (
             s.assignedByGroup

@@ -143,13 +143,15 @@ def _members(tenant: Tenant, groups: dict[str, None]) -> dict[str, set[str]]:
 
 def _shrinking_groups(before: Tenant, after: Tenant) -> set[str]:
     """Ids of groups that lose a member, or stop assigning licenses to anyone."""
-    members_after = {group.id: {m.lower() for m in group.members} for group in after.groups}
-    security_after = {group.id: group.securityEnabled for group in after.groups}
+    changed = {group.id: group for group in after.groups}
     found = set()
     for group in before.groups:
-        remaining = members_after.get(group.id, set())
+        later = changed.get(group.id)
+        if later is group:
+            continue  # the very same group: nothing of it changed
+        remaining = {m.lower() for m in later.members} if later is not None else set()
         if any(member.lower() not in remaining for member in group.members):
             found.add(group.id)
-        if group.securityEnabled and not security_after.get(group.id, True):
+        if group.securityEnabled and not (later.securityEnabled if later is not None else True):
             found.add(group.id)
     return found

@@ -12,11 +12,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import PurePath
+from typing import Any
+
+import msgspec
 
 from reconciler import __version__
-from reconciler.model import Tenant
+from reconciler.model import Tenant, User
 from reconciler.policy import LoadedPolicy
 from reconciler.providers.snapshot import snapshot_document
 
@@ -66,19 +70,54 @@ def state_fingerprint(tenant: Tenant) -> str:
     """sha256 over the tenant as a snapshot document, keys sorted: equal states, equal prints.
 
     List order is kept, since Graph's order decides who gets the last seats. Hashed an object at
-    a time, one JSON line each, so a large tenant is never one huge string in memory.
+    a time, one line of compact JSON each (msgspec's, UTF-8: several times quicker than json's
+    on a large tenant), so a large tenant is never one huge string in memory.
     """
     digest = hashlib.sha256()
-    document = snapshot_document(tenant)
+    # the users, nearly all of a tenant, are encoded one by one as they are made (_user_json)
+    document: dict[str, Any] = snapshot_document(replace(tenant, users=()))
     for key in sorted(document):
         value = document[key]
-        items = value if isinstance(value, list) else [value]
+        items: Sequence[Any] = value if isinstance(value, list) else [value]
+        encode: Callable[[Any], bytes] = _SORTED_JSON
+        if key == "users":
+            items, encode = tenant.users, _user_json
         digest.update(f"{key} {len(items)}\n".encode())
         for item in items:
             # JSON escapes every newline inside it, so one per object separates them unambiguously
-            digest.update(json.dumps(item, sort_keys=True, separators=(",", ":")).encode())
+            digest.update(encode(item))
             digest.update(b"\n")
     return f"sha256:{digest.hexdigest()}"
+
+
+_SORTED_JSON = msgspec.json.Encoder(order="sorted").encode
+
+
+def _user_json(user: User) -> bytes:
+    """The JSON of `user_document(user)` with keys sorted, the same bytes made more cheaply."""
+    # the encoder sorts the keys, so the Graph object as read is copied whole and the model's
+    # fields written over it, where user_document picks and orders its properties one by one
+    document = dict(user.attributes)
+    document["id"] = user.id
+    document["userPrincipalName"] = user.userPrincipalName
+    document["displayName"] = user.displayName
+    document["accountEnabled"] = user.accountEnabled
+    document["usageLocation"] = user.usageLocation
+    document["assignedLicenses"] = [
+        {"skuId": item.skuId, "disabledPlans": sorted(item.disabledPlans)}
+        for item in user.assignedLicenses
+    ]
+    document["licenseAssignmentStates"] = [
+        {
+            "skuId": state.skuId,
+            "disabledPlans": sorted(state.disabledPlans),
+            "assignedByGroup": state.assignedByGroup,
+            "state": state.state,
+            "error": state.error,
+        }
+        for state in user.licenseAssignmentStates
+    ]
+    return _SORTED_JSON(document)
 
 
 def _relative(texts: Mapping[str, str]) -> dict[str, str]:

@@ -10,6 +10,7 @@ from reconciler.plan.document import Document, plan_document
 from reconciler.plan.origin import plan_origin
 from reconciler.plan.stale import Freshness, check_before_apply, check_freshness
 from reconciler.policy import LoadedPolicy, resolve
+from reconciler.progress import NO_PROGRESS, Progress
 
 
 def freshness_now(saved: Document, loaded: LoadedPolicy, tenant: Tenant) -> Freshness:
@@ -26,10 +27,10 @@ def checked_before_apply(saved: Document, loaded: LoadedPolicy, tenant: Tenant) 
     )
 
 
-def plan_now(loaded: LoadedPolicy, tenant: Tenant) -> Plan:
-    """The plan from `tenant` to the policy `loaded`."""
+def plan_now(loaded: LoadedPolicy, tenant: Tenant, progress: Progress = NO_PROGRESS) -> Plan:
+    """The plan from `tenant` to the policy `loaded`; its steps are reported to `progress`."""
     # the tenant is millions of frozen objects without cycles: sparing them the collector's
     # passes saves about a third of a large tenant's planning time
     gc.freeze()
     desired = resolve(loaded, tenant.subscribedSkus, tenant=tenant)
-    return build_plan(desired, tenant)
+    return build_plan(desired, tenant, progress=progress)

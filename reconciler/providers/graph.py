@@ -6,7 +6,8 @@ with a `$select` of every property the rule language can name plus the licensing
 `$expand=manager($select=id)` for "Direct Reports" rules. Then every group's direct members,
 their first pages 20 to a JSON batch. The pages become one snapshot document, checked and
 converted by `tenant_from_document` as a snapshot file is. Given a `state_dir`, users and groups
-come from delta queries instead, and a repeated read asks only for changes (graph_delta).
+come from delta queries instead, and a repeated read asks only for changes (graph_delta). A read
+tells its `progress` how many users, groups and members it has read so far.
 
 Writing (`apply`, `reprocess`) is graph_writes's; reading Entra's audit log, graph_audit's.
 """
@@ -28,6 +29,7 @@ from reconciler.directory_audit import AuditQuery, DirectoryAudit
 from reconciler.errors import InputError
 from reconciler.model import Tenant
 from reconciler.plan.changes import Change
+from reconciler.progress import NO_PROGRESS, Progress
 from reconciler.providers import graph_audit
 from reconciler.providers.base import AppliedChange, ProviderError, collector_paused
 from reconciler.providers.graph_auth import TokenSource, token_source
@@ -42,7 +44,7 @@ from reconciler.providers.graph_state import (
     state_path,
 )
 from reconciler.providers.graph_writes import SETTLE_TIMEOUT, GraphWriter, ProcessingWait
-from reconciler.providers.snapshot import FORMAT_VERSION, tenant_from_document
+from reconciler.providers.snapshot import FORMAT_VERSION, owned_tenant, tenant_from_document
 
 __all__ = ["DEFAULT_GRAPH_URL", "GraphTenant", "open_graph"]
 
@@ -56,6 +58,8 @@ GROUP_SELECT = (
 )
 DELTA_GROUP_SELECT = f"{GROUP_SELECT},members"  # members@delta: who joined and who left
 ORGANIZATION = "/organization?$select=id,displayName,countryLetterCode,verifiedDomains"
+READING = "reading tenant from Microsoft Graph"  # the stages of a read, as progress names them
+CHECKING = "checking the tenant Graph returned"
 _T = TypeVar("_T")
 _UNKNOWN_PROPERTY = re.compile(r"Could not find a property named '(\w+)' on type")
 
@@ -73,6 +77,7 @@ class GraphTenant:
         sleep: Callable[[float], None] = time.sleep,
         state_dir: str | os.PathLike[str] | None = None,
         rule_properties: Collection[str] | None = None,
+        progress: Progress = NO_PROGRESS,
     ) -> None:
         self.url = url.rstrip("/")
         self.client = GraphClient(
@@ -87,6 +92,8 @@ class GraphTenant:
         self.last_read: str | None = None
         # the user properties the policy's rules read; None: every one a rule can name
         self.rule_properties = None if rule_properties is None else frozenset(rule_properties)
+        # hears how many users, groups and members each read has read so far
+        self.progress = progress
         self._kept: _Kept | None = None
 
     # --- reading ----------------------------------------------------------------------------
@@ -94,16 +101,23 @@ class GraphTenant:
     def read(self) -> Tenant:
         """The tenant as Graph shows it now; from delta rounds when there is a state folder."""
         with collector_paused():
-            return self._read_delta() if self.state_dir is not None else self._read_full()
+            tenant = self._read_delta() if self.state_dir is not None else self._read_full()
+        self.progress.done()
+        return tenant
 
     def _read_full(self) -> Tenant:
         self.last_read = "full"
         client = self.client
+        self.progress.stage(READING)
         with ThreadPoolExecutor(READ_THREADS, thread_name_prefix="graph-read") as pool:
             organization = pool.submit(lambda: list(client.pages(ORGANIZATION)))
             skus = pool.submit(lambda: list(client.pages("/subscribedSkus")))
             # the groups first: their rules say which user properties to read
-            groups = list(client.pages(f"/groups?$select={GROUP_SELECT}&$top={PAGE_SIZE}"))
+            groups = list(
+                client.pages(
+                    f"/groups?$select={GROUP_SELECT}&$top={PAGE_SIZE}", self._counter("groups")
+                )
+            )
             users = pool.submit(self._users, user_properties(self.rule_properties, groups))
             members = self._members(pool, [group["id"] for group in groups])
             document = {
@@ -113,7 +127,9 @@ class GraphTenant:
                 "users": [_user(user) for user in users.result()],
                 "groups": [{**_clean(group), "members": members[group["id"]]} for group in groups],
             }
-        return tenant_from_document(document, self.url)
+        self.progress.stage(CHECKING)
+        # the document was made for this read alone: its users become the model's, not copies
+        return owned_tenant(document, self.url)
 
     def _read_delta(self, *, full: bool = False) -> Tenant:
         """Users and groups from delta rounds, merged into the state saved last time (a full
@@ -122,6 +138,7 @@ class GraphTenant:
         client = self.client
         # taken out while the rounds merge into it: a read that fails leaves nothing half-done
         kept, self._kept = self._kept, None
+        self.progress.stage(READING)
         with ThreadPoolExecutor(READ_THREADS, thread_name_prefix="graph-read") as pool:
             skus = pool.submit(lambda: list(client.pages("/subscribedSkus")))
             organization = _first(list(client.pages(ORGANIZATION)), "organization")
@@ -139,6 +156,7 @@ class GraphTenant:
                 kinds.get("groups"),
                 _clean,
                 page_size=PAGE_SIZE,
+                progress=self.progress,
             )
             wanted = user_properties(self.rule_properties, groups[0].objects.values())
             users = self._delta_users(wanted, kinds.get("users"))
@@ -147,6 +165,7 @@ class GraphTenant:
         state = DeltaState(self.url, tenant_id, sorted(self.unknown))
         state.kinds = {kind: kept_kind for kind, (kept_kind, _) in rounds.items()}
         changes = {kind: what for kind, (_, what) in rounds.items()}
+        self.progress.stage(CHECKING)
         try:
             tenant = _tenant(organization, subscribed, state, saved.models, changes, self.url)
         except InputError:
@@ -167,7 +186,13 @@ class GraphTenant:
         return self._without_unknown(
             names,
             lambda select: sync(
-                self.client, "users", select, saved, _user_clean, page_size=PAGE_SIZE
+                self.client,
+                "users",
+                select,
+                saved,
+                _user_clean,
+                page_size=PAGE_SIZE,
+                progress=self.progress,
             ),
         )
 
@@ -177,7 +202,9 @@ class GraphTenant:
         return self._without_unknown(
             [name for name in names if name != MANAGER],
             lambda select: list(
-                self.client.pages(f"/users?$select={select}{expand}&$top={PAGE_SIZE}")
+                self.client.pages(
+                    f"/users?$select={select}{expand}&$top={PAGE_SIZE}", self._counter("users")
+                )
             ),
         )
 
@@ -201,10 +228,15 @@ class GraphTenant:
         keys = list(paths)
         slices = [{k: paths[k] for k in keys[i : i + size]} for i in range(0, len(keys), size)]
         members: dict[str, list[str]] = {}
-        for found in pool.map(self.client.batch_pages, slices):
+        counted = self._counter("members")
+        for found in pool.map(lambda each: self.client.batch_pages(each, counted), slices):
             for gid, items in found.items():
                 members[gid] = [item["id"] for item in items]
         return members
+
+    def _counter(self, what: str) -> Callable[[int], None]:
+        """Tells `progress` of each page of `what` read."""
+        return lambda items: self.progress.advance(items, what=what)
 
     # --- writing ----------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler.progress import NO_PROGRESS, Progress
 from reconciler.providers.graph_http import GraphClient, GraphError, GraphResponse, error_for
 from reconciler.providers.graph_state import KindState, Saved
 
@@ -53,9 +54,16 @@ class DeltaRound:
     requests: int
 
 
-def read_round(client: GraphClient, start: str, *, page_size: int, resumed: bool) -> DeltaRound:
-    """Every page of a round from `start`; TokenRefused if Graph refuses a resumed round's
-    token (GraphError for anything else that fails)."""
+def read_round(
+    client: GraphClient,
+    start: str,
+    *,
+    page_size: int,
+    resumed: bool,
+    counted: Callable[[int], None] = lambda items: None,
+) -> DeltaRound:
+    """Every page of a round from `start`, `counted` told how many items each brought;
+    TokenRefused if Graph refuses a resumed round's token (GraphError for anything else)."""
     url = start
     items: list[dict[str, Any]] = []
     requests = 0
@@ -68,7 +76,9 @@ def read_round(client: GraphClient, start: str, *, page_size: int, resumed: bool
                 raise TokenRefused(response.error_code or str(response.status))
             raise error_for("GET", client.relative(url), response)
         body = response.body if isinstance(response.body, dict) else {}
-        items += body.get("value") or ()
+        page = body.get("value") or ()
+        items += page
+        counted(len(page))
         if isinstance(body.get("@odata.deltaLink"), str):
             return DeltaRound(items, body["@odata.deltaLink"], requests)
         if not isinstance(body.get("@odata.nextLink"), str):
@@ -126,13 +136,21 @@ def sync(
     clean: Callable[[dict[str, Any]], dict[str, Any]],
     *,
     page_size: int,
+    progress: Progress = NO_PROGRESS,
 ) -> tuple[KindState, Saved]:
     """This kind's objects now and its new deltaLink, and what changed: a delta round from
     `saved` (whose objects it updates in place) when it was made with the same `$select` and
-    Graph still knows its token, else a full round."""
+    Graph still knows its token, else a full round. `progress` counts the objects read."""
     if saved is not None and saved.select == select:
         try:
-            found = read_round(client, saved.delta_link, page_size=page_size, resumed=True)
+            found = read_round(
+                client,
+                saved.delta_link,
+                page_size=page_size,
+                resumed=True,
+                # a delta round lists only what changed: "3 changed users", not "3 users"
+                counted=_counter(progress, f"changed {kind}"),
+            )
         except TokenRefused:
             pass
         else:
@@ -141,7 +159,9 @@ def sync(
     start = f"/{kind}/delta?$select={select}"
     for attempt in range(2):
         try:
-            found = read_round(client, start, page_size=page_size, resumed=False)
+            found = read_round(
+                client, start, page_size=page_size, resumed=False, counted=_counter(progress, kind)
+            )
             break
         except TokenRefused as exc:
             # the round's own nextLink expired under it: once more from the start
@@ -150,6 +170,11 @@ def sync(
     objects: dict[str, dict[str, Any]] = {}
     merge(objects, found.items, kind, clean)
     return KindState(select, found.delta_link, objects), Saved(full=True)
+
+
+def _counter(progress: Progress, what: str) -> Callable[[int], None]:
+    """Tells `progress` of each page of `what` read."""
+    return lambda items: progress.advance(items, what=what)
 
 
 def _members(before: list[str], delta: Any) -> list[str]:

@@ -31,9 +31,12 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any, Self
 
+import msgspec
+
 from reconciler.audit import Clock, default_actor, utc_now
 from reconciler.directory_audit import AuditQuery, DirectoryAudit, Initiator, reconciler_initiator
-from reconciler.engine.licensing import recompute, simulate
+from reconciler.engine.licensing import recompute, settle_changes
+from reconciler.engine.positions import differences
 from reconciler.errors import InputError, Location, ReconcilerError
 from reconciler.model import ERROR, Group, Tenant
 from reconciler.plan.changes import (
@@ -45,6 +48,7 @@ from reconciler.plan.changes import (
     apply_to_groups,
 )
 from reconciler.private_files import PRIVATE_MODE, private_dir, replacing
+from reconciler.progress import NO_PROGRESS, Progress
 from reconciler.providers import local_audit, local_journal, snapshot
 from reconciler.providers.base import (
     AppliedChange,
@@ -54,9 +58,10 @@ from reconciler.providers.base import (
     real_id,
 )
 from reconciler.providers.snapshot import (
+    group_document,
+    owned_tenant,
     read_snapshot,
     snapshot_document,
-    tenant_from_document,
     user_document,
 )
 
@@ -80,7 +85,6 @@ _SCHEMA = "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);\n" + "
 )
 _GROUP_FIELDS = frozenset(field.name for field in fields(Group)) - {"id"}
 
-Rows = dict[str, dict[str, str]]  # table -> object id -> doc text
 StrPath = str | os.PathLike[str]
 
 
@@ -94,20 +98,22 @@ class LocalTenant:
         lock_timeout: float = LOCK_TIMEOUT,
         initiator: Initiator | None = None,
         clock: Clock = utc_now,
+        progress: Progress = NO_PROGRESS,
     ):
         self.path = Path(path)
         # who the directory audit log names as making this provider's writes (local_audit)
         self.initiator = initiator or reconciler_initiator(default_actor())
         self._clock = clock
+        self.progress = progress
         self._lock_timeout = lock_timeout
         self._lock: _FileLock | None = None
         # placeholder id (new:<name>) -> the id this provider gave the group it created
         self._created: dict[str, str] = {}
         # apply's changeIds for the changes of the next write (`recording`)
         self._recording: tuple[str, ...] = ()
-        # (revision, tenant, rows) as this provider last wrote them: the next change starts from
-        # there instead of parsing the whole file again, if no one has written since
-        self._last: tuple[str, Tenant, Rows] | None = None
+        # (mark, tenant, rows) as this provider last read or wrote them: the next change starts
+        # from there instead of parsing the whole file again, if no one has written since
+        self._last: tuple[tuple[str | None, int], Tenant] | None = None
         if not self.path.is_file():
             message = "no local tenant here; `reconciler tenant import SNAPSHOT` creates one"
             raise InputError(message, Location(str(path)))
@@ -125,9 +131,14 @@ class LocalTenant:
     def read(self) -> Tenant:
         """The tenant as stored: as this provider last wrote it, if no one has written since."""
         with self._transaction("DEFERRED") as connection:
-            if self._last is not None and self._last[0] == _revision(connection):
+            mark = self._mark(connection)
+            if self._last is not None and self._last[0] == mark:
                 return self._last[1]
-            return _load(connection, str(self.path))[0]
+            self.progress.stage(f"reading local tenant {self.path}")
+            tenant = _load(connection, str(self.path))
+            # the apply that follows a read starts from it rather than parsing the file again
+            self._last = (mark, tenant)
+            return tenant
 
     def revision(self) -> str | None:
         """A mark every change through this class makes anew; None before the first change."""
@@ -152,7 +163,7 @@ class LocalTenant:
             for change in changes:
                 resolved.append(self._resolve(change, before))
             groups = {group.id: group for group in before.groups}
-            return simulate(before, apply_to_groups(groups, resolved))
+            return settle_changes(before, apply_to_groups(groups, resolved))
 
         def made() -> list[tuple[str, str]]:
             return list(zip(change_ids, (done.groupId for done in resolved), strict=False))
@@ -225,21 +236,21 @@ class LocalTenant:
         starting from this provider's last write when no one has written since, rather than
         parsing the whole file again."""
         with collector_paused(), self._transaction("IMMEDIATE") as connection:
-            revision = _revision(connection)
-            if self._last is not None and self._last[0] == revision:
-                _, before, stored = self._last
+            mark = self._mark(connection)
+            if self._last is not None and self._last[0] == mark:
+                before = self._last[1]
             else:
-                before, stored = _load(connection, str(self.path))
+                before = _load(connection, str(self.path))
             after = make(before)
-            rows = _rows(after, before, stored)
-            _write(connection, stored, rows)
+            _write(connection, before, after)
             local_audit.append(connection, record(before, after, self.initiator, self._clock()))
             local_journal.journal(connection, made())
             written = str(uuid.uuid4())
             connection.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('revision', ?)", (written,)
             )
-        self._last = (written, after, rows)
+            mark = (written, mark[1])
+        self._last = (mark, after)
 
     def directory_audits(self, query: AuditQuery) -> Iterator[DirectoryAudit]:
         """The directory audit records this tenant kept, newest first (Provider's contract)."""
@@ -303,6 +314,11 @@ class LocalTenant:
             change = replace(change, memberIds=members)
         return change
 
+    def _mark(self, connection: sqlite3.Connection) -> tuple[str | None, int]:
+        """What tells the stored tenant from any other: the last write's revision, and the
+        file's inode (a file replaced whole by `tenant import` has none yet)."""
+        return _revision(connection), os.stat(self.path).st_ino
+
     def _real_id(self, object_id: str) -> str:
         return real_id(object_id, self._created)
 
@@ -333,17 +349,28 @@ class LocalTenant:
 
 
 def open_local(
-    path: StrPath, seed: StrPath | None = None, *, lock_timeout: float = LOCK_TIMEOUT
+    path: StrPath,
+    seed: StrPath | None = None,
+    *,
+    lock_timeout: float = LOCK_TIMEOUT,
+    progress: Progress = NO_PROGRESS,
 ) -> LocalTenant:
-    """The local tenant at `path`, created from the `seed` snapshot the first time."""
+    """The local tenant at `path`, created from the `seed` snapshot the first time; its reads
+    are reported to `progress`."""
     if seed is not None and not Path(path).exists():
-        _create(Path(path), read_snapshot(seed), lock_timeout, replace=False)
-    return LocalTenant(path, lock_timeout=lock_timeout)
+        tenant = read_snapshot(seed, progress=progress)
+        progress.stage(f"writing local tenant {path}")
+        _create(Path(path), tenant, lock_timeout, replace=False)
+    return LocalTenant(path, lock_timeout=lock_timeout, progress=progress)
 
 
-def import_snapshot(snapshot_path: StrPath, db_path: StrPath) -> LocalTenant:
+def import_snapshot(
+    snapshot_path: StrPath, db_path: StrPath, *, progress: Progress = NO_PROGRESS
+) -> LocalTenant:
     """(Re)creates the local tenant at `db_path` from a snapshot file, replacing any there."""
-    return LocalTenant.create(db_path, read_snapshot(snapshot_path), replace=True)
+    tenant = read_snapshot(snapshot_path, progress=progress)
+    progress.stage(f"writing local tenant {db_path}")
+    return LocalTenant.create(db_path, tenant, replace=True)
 
 
 # --- rows <-> tenant ------------------------------------------------------------------------
@@ -354,23 +381,18 @@ def _dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 
-def _rows(tenant: Tenant, before: Tenant | None = None, stored: Rows | None = None) -> Rows:
-    """The rows of `tenant`; a user the engine left as it was in `before` keeps its row text
-    from `stored` (a large tenant's users are most of the work, and few change at a time)."""
-    document = snapshot_document(replace(tenant, users=()))
-    rows = {
-        table: {obj[key]: _dumps(obj) for obj in document.get(collection, ())}
-        for table, (collection, key) in _TABLES.items()
-    }
-    old = {user.id: user for user in before.users} if before is not None else {}
-    texts = stored["users"] if stored is not None else {}
-    rows["users"] = {
-        user.id: texts[user.id]
-        if old.get(user.id) is user and user.id in texts
-        else _dumps(user_document(user))
-        for user in tenant.users
-    }
-    return rows
+def _rows(tenant: Tenant) -> Iterator[tuple[str, Iterator[tuple[str, str]]]]:
+    """The tenant's rows, table by table, (object id, doc text) made as they are written: a
+    large tenant's documents at once would take as much memory as the tenant."""
+    small = snapshot_document(replace(tenant, users=(), groups=()))
+    for table, (collection, key) in _TABLES.items():
+        if table == "users":
+            docs = (user_document(user) for user in tenant.users)
+        elif table == "groups":
+            docs = (group_document(group) for group in tenant.groups)
+        else:
+            docs = iter(small.get(collection, ()))
+        yield table, ((doc[key], _dumps(doc)) for doc in docs)
 
 
 def _revision(connection: sqlite3.Connection) -> str | None:
@@ -379,52 +401,77 @@ def _revision(connection: sqlite3.Connection) -> str | None:
     return row[0] if row else None
 
 
-def _load(connection: sqlite3.Connection, file: str) -> tuple[Tenant, Rows]:
-    """The stored tenant, checked as a snapshot is, and the rows it came from."""
+def _load(connection: sqlite3.Connection, file: str) -> Tenant:
+    """The stored tenant, checked as a snapshot is."""
     with collector_paused():
-        return _load_rows(connection, file)
-
-
-def _load_rows(connection: sqlite3.Connection, file: str) -> tuple[Tenant, Rows]:
-    meta = dict(connection.execute("SELECT key, value FROM meta"))
-    stored: Rows = {
-        table: dict(connection.execute(f"SELECT id, doc FROM {table} ORDER BY seq"))
-        for table in _TABLES
-    }
-    document: dict[str, Any] = {
-        "formatVersion": snapshot.FORMAT_VERSION,
-        "organization": _parse(meta.get("organization", "null"), "meta organization", file),
-    }
-    for table, (collection, _key) in _TABLES.items():
-        document[collection] = [
-            _parse(text, f"{table} row {object_id}", file)
-            for object_id, text in stored[table].items()
-        ]
-    return tenant_from_document(document, file), stored
+        meta = dict(connection.execute("SELECT key, value FROM meta"))
+        document: dict[str, Any] = {
+            "formatVersion": snapshot.FORMAT_VERSION,
+            "organization": _parse(meta.get("organization", "null"), "meta organization", file),
+        }
+        for table, (collection, _key) in _TABLES.items():
+            document[collection] = [
+                _parse(text, f"{table} row {object_id}", file)
+                for object_id, text in connection.execute(
+                    f"SELECT id, doc FROM {table} ORDER BY seq"
+                )
+            ]
+        return owned_tenant(document, file)
 
 
 def _parse(text: str, what: str, file: str) -> Any:
+    try:
+        return msgspec.json.decode(text)
+    except (msgspec.MsgspecError, RecursionError):
+        pass  # json has the last word: it reads what msgspec refuses (NaN, huge integers)
     try:
         return json.loads(text)
     except (json.JSONDecodeError, RecursionError) as exc:
         raise InputError(f"local tenant is damaged: {what} is not JSON", Location(file)) from exc
 
 
-def _write(connection: sqlite3.Connection, stored: Rows, wanted: Rows) -> None:
-    """Writes only the rows that differ; new rows go last, as Graph lists new objects."""
-    for table in _TABLES:
-        before, after = stored[table], wanted[table]
-        connection.executemany(
-            f"DELETE FROM {table} WHERE id = ?", [(i,) for i in before if i not in after]
-        )
+def _write(connection: sqlite3.Connection, before: Tenant, after: Tenant) -> None:
+    """Writes the rows of what differs from `before` in `after`; a user or group the engine left
+    as it was is the very same object, so a write costs what it changes, not the tenant's size.
+    New rows go last, as Graph lists new objects."""
+    _write_rows(connection, "skus", _sku_rows(before), _sku_rows(after))
+    tables: tuple[tuple[str, Sequence[Any], Sequence[Any], Callable[[Any], dict]], ...] = (
+        ("users", before.users, after.users, user_document),
+        ("groups", before.groups, after.groups, group_document),
+    )
+    for table, old, new, write in tables:
+        changed, removed = differences(old, new)
+        connection.executemany(f"DELETE FROM {table} WHERE id = ?", [(o.id,) for o in removed])
         connection.executemany(
             f"UPDATE {table} SET doc = ? WHERE id = ?",
-            [(doc, i) for i, doc in after.items() if i in before and before[i] != doc],
+            [(_dumps(write(obj)), obj.id) for was, obj in changed if was is not None],
         )
         connection.executemany(
             f"INSERT INTO {table} (id, doc) VALUES (?, ?)",
-            [(i, doc) for i, doc in after.items() if i not in before],
+            [(obj.id, _dumps(write(obj))) for was, obj in changed if was is None],
         )
+
+
+def _sku_rows(tenant: Tenant) -> dict[str, str]:
+    document = snapshot_document(replace(tenant, users=(), groups=()))
+    return {sku["skuId"]: _dumps(sku) for sku in document["subscribedSkus"]}
+
+
+def _write_rows(
+    connection: sqlite3.Connection, table: str, before: dict[str, str], after: dict[str, str]
+) -> None:
+    """Writes `after`'s rows of a table that differ from `before`'s (by object id)."""
+    connection.executemany(
+        f"DELETE FROM {table} WHERE id = ?", [(i,) for i in before if i not in after]
+    )
+    connection.executemany(
+        f"UPDATE {table} SET doc = ? WHERE id = ?",
+        [(doc, i) for i, doc in after.items() if i in before and before[i] != doc],
+    )
+    connection.executemany(
+        f"INSERT INTO {table} (id, doc) VALUES (?, ?)",
+        [(i, doc) for i, doc in after.items() if i not in before],
+    )
 
 
 def _object_ids(tenant: Tenant) -> set[str]:
@@ -474,7 +521,8 @@ def _build(target: Path, tenant: Tenant) -> None:
                     "INSERT INTO meta (key, value) VALUES (?, ?)",
                     [("formatVersion", str(FORMAT_VERSION)), ("organization", organization)],
                 )
-                _write(connection, {table: {} for table in _TABLES}, _rows(tenant))
+                for table, rows in _rows(tenant):
+                    connection.executemany(f"INSERT INTO {table} (id, doc) VALUES (?, ?)", rows)
                 connection.execute("COMMIT")
             finally:
                 connection.close()

@@ -48,6 +48,7 @@ from reconciler.directory_audit import (
     TargetResource,
     UserIdentity,
 )
+from reconciler.engine.positions import differences, positions
 from reconciler.errors import InputError, Location
 from reconciler.model import ACTIVE, NO_ERROR, UNIFIED, AssignedLicense, Group, Tenant, User
 from reconciler.plan.changes import MEMBERSHIP_PROPERTIES
@@ -93,6 +94,8 @@ def change_records(
     processed: list[Group] = []
     for key, group in new.items():
         was = old.get(key)
+        if was is group:
+            continue  # the engine keeps a group a write left alone as the same object
         if was is None:
             log.group(ADD_GROUP, "Add", group, _properties(None, group))
         else:
@@ -151,14 +154,14 @@ class _Log:
         self.initiated_by = _known(initiator.initiatedBy, before)
         self.records: list[DirectoryAudit] = []
 
-    # users, groups and devices by lower-case id, made once a write needs them
+    # users, groups and devices by lower-case id, found once a write needs them
     @cached_property
-    def objects_before(self) -> dict[str, DirectoryObject]:
-        return _directory_objects(self.before)
+    def objects_before(self) -> _DirectoryObjects:
+        return _DirectoryObjects(self.before)
 
     @cached_property
-    def objects_after(self) -> dict[str, DirectoryObject]:
-        return _directory_objects(self.after)
+    def objects_after(self) -> _DirectoryObjects:
+        return _DirectoryObjects(self.after)
 
     def add(
         self,
@@ -239,10 +242,8 @@ def _processing(log: _Log, groups: Sequence[Group]) -> None:
             START_LICENSING, GROUP_MANAGEMENT, "Assign", [_group_target(group)], by=GROUP_LICENSING
         )
     skus = {sku.skuId.lower(): sku.skuPartNumber for sku in after.subscribedSkus}
-    old = {user.id: user for user in before.users}
-    for user in after.users:
-        was = old.get(user.id)
-        if was is user or was is None or _same_licenses(was, user):
+    for was, user in differences(before.users, after.users)[0]:
+        if was is None or _same_licenses(was, user):
             continue  # the engine keeps a user it left alone as the same object: quick
         new_states = set(user.licenseAssignmentStates) - set(was.licenseAssignmentStates)
         errors = [
@@ -293,13 +294,20 @@ def _user_target(user: User, changed: tuple[ModifiedProperty, ...] = ()) -> Targ
     return TargetResource(user.id, user.displayName, "User", user.userPrincipalName, None, changed)
 
 
-def _directory_objects(tenant: Tenant) -> dict[str, DirectoryObject]:
-    objects: dict[str, DirectoryObject] = {
-        str(device.get("id", "")).lower(): dict(device) for device in tenant.devices
-    }
-    objects.update({group.id.lower(): group for group in tenant.groups})
-    objects.update({user.id.lower(): user for user in tenant.users})
-    return objects
+class _DirectoryObjects:
+    """A tenant's users, groups and devices by lower-case id: the users through the index the
+    engine keeps of them, since a write names few and a large tenant has millions."""
+
+    def __init__(self, tenant: Tenant) -> None:
+        self._users = tenant.users
+        self._others: dict[str, DirectoryObject] = {
+            str(device.get("id", "")).lower(): dict(device) for device in tenant.devices
+        }
+        self._others.update({group.id.lower(): group for group in tenant.groups})
+
+    def get(self, key: str) -> DirectoryObject | None:
+        position = positions(self._users).get(key)
+        return self._users[position] if position is not None else self._others.get(key)
 
 
 def _member_target(

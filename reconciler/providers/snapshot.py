@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
 from reconciler.directory_audit import AuditQuery, DirectoryAudit
 from reconciler.errors import InputError, Location
 from reconciler.jsonpath import JsonPath, format_path, locate
-from reconciler.jsonschemas import Check, compile_check, load_schema
+from reconciler.jsonschemas import CompiledCheck, compile_check, load_schema
 from reconciler.model import (
     ACTIVE,
     NO_ERROR,
@@ -34,9 +36,10 @@ from reconciler.model import (
     Tenant,
     User,
 )
-from reconciler.objectfile import parse_json, read_text
+from reconciler.objectfile import JsonSource, parse_json_bytes, plain_json, read_bytes
 from reconciler.plan.changes import Change
-from reconciler.private_files import write_private
+from reconciler.private_files import writing_text
+from reconciler.progress import NO_PROGRESS, Progress
 from reconciler.providers.base import AppliedChange, ProviderError, collector_paused
 
 FORMAT_VERSION = 1
@@ -47,41 +50,132 @@ _USER_FIELDS = ("id", "userPrincipalName", "displayName", "accountEnabled", "usa
 _USER_LICENSES = ("assignedLicenses", "licenseAssignmentStates")
 
 
-def read_snapshot(path: str | os.PathLike[str]) -> Tenant:
+def read_snapshot(path: str | os.PathLike[str], *, progress: Progress = NO_PROGRESS) -> Tenant:
     """The tenant in the snapshot file at `path`; InputError if it can't be read or is malformed.
 
     Only a regular file is read, of any size: a snapshot grows with the tenant.
     """
     file = str(path)
-    # a leading byte order mark is dropped: Windows editors and PowerShell's exports write one
-    text = read_text(Path(path), file)
+    progress.stage(f"reading snapshot {file}")
     with collector_paused():
-        return parse_snapshot(text, file)
+        data = read_bytes(Path(path), file)
+        tenant = _read_user_by_user(data)
+        if tenant is not None:
+            return tenant
+        # anything odd (a byte order mark, an escaped surrogate, a problem to explain)
+        document, source = parse_json_bytes(data, file)
+        del data  # held by `source` alone, let go of once the document is checked
+        return _checked_tenant(document, file, source)
 
 
-def parse_snapshot(text: str, file: str = "<snapshot>") -> Tenant:
-    """The tenant in snapshot `text`; errors are located in `file`."""
-    document = parse_json(text, file)
+class _Outline(msgspec.Struct, forbid_unknown_fields=True, rename={"schema": "$schema"}):
+    """A snapshot with its users left as JSON text, to be parsed one at a time."""
+
+    formatVersion: Any = msgspec.UNSET
+    organization: Any = msgspec.UNSET
+    subscribedSkus: Any = msgspec.UNSET
+    users: list[msgspec.Raw] = []
+    groups: Any = msgspec.UNSET
+    devices: Any = msgspec.UNSET
+    schema: Any = msgspec.UNSET
+
+
+def _read_user_by_user(data: bytes) -> Tenant | None:
+    """The tenant in a valid snapshot, parsed a user at a time, each user's licenses let go of
+    once in the model, so a large tenant is never whole twice in memory; None if anything is
+    off (the careful reading then finds and explains it)."""
+    if not plain_json(data):
+        return None
     try:
-        return tenant_from_document(document, file, text)
-    except RecursionError:
-        # nesting json.loads took, a step short of Python's limit, that checking it can't
-        raise InputError("JSON nests too deeply", Location(file)) from None
-
-
-def tenant_from_document(
-    document: Any, file: str = "<snapshot>", text: str | None = None
-) -> Tenant:
-    """Validates a parsed snapshot and converts it; `text`, when given, locates errors in it."""
-    problem = _first_problem(document)
-    if problem is not None:
-        path, message = problem
-        raise InputError(f"{format_path(path)}: {message}", locate(file, text, path))
+        outline = msgspec.json.decode(data, type=_Outline)
+    except (msgspec.MsgspecError, RecursionError):
+        return None
+    check, shared = _quick_check(), _Shared(owned=True)
+    objects: list[dict[str, Any]] = []
+    users: list[User] = []
+    for raw in outline.users:
+        try:
+            obj = msgspec.json.decode(raw)
+        except (msgspec.MsgspecError, RecursionError):
+            return None
+        if not check.item("users", obj):
+            return None
+        objects.append(obj)
+        users.append(_user(obj, shared))
+    document = {
+        name: value
+        for name, value in msgspec.structs.asdict(outline).items()
+        if value is not msgspec.UNSET
+    }
+    if "schema" in document:
+        document["$schema"] = document.pop("schema")
+    document["users"] = objects
+    if not check(document, checked={"users"}) or _duplicates(document) is not None:
+        return None
     return Tenant(
         organization=_organization(document["organization"]),
         subscribedSkus=tuple(_sku(sku) for sku in document["subscribedSkus"]),
-        users=tuple(_user(user) for user in document["users"]),
-        groups=tuple(_group(group) for group in document["groups"]),
+        users=tuple(users),
+        groups=tuple(_group(group, shared) for group in document["groups"]),
+        devices=tuple(document.get("devices", ())),
+    )
+
+
+def parse_snapshot(data: bytes | str, file: str = "<snapshot>") -> Tenant:
+    """The tenant in the snapshot `data` (UTF-8; a byte order mark is dropped: Windows editors
+    and PowerShell's exports write one); errors are located in `file`."""
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogatepass")
+    document, source = parse_json_bytes(data, file)
+    return _checked_tenant(document, file, source)
+
+
+def _checked_tenant(document: Any, file: str, source: JsonSource) -> Tenant:
+    try:
+        check_document(document, file, source.text)
+    except RecursionError:
+        # nesting the parser took, a step short of Python's limit, that checking it can't
+        raise InputError("JSON nests too deeply", Location(file)) from None
+    source.release()
+    return _tenant(document, owned=True)
+
+
+def tenant_from_document(
+    document: Any, file: str = "<snapshot>", text: Callable[[], str] | str | None = None
+) -> Tenant:
+    """Validates a parsed snapshot and converts it; `text`, when given, locates errors in it."""
+    check_document(document, file, text)
+    return _tenant(document)
+
+
+def owned_tenant(document: Any, file: str = "<snapshot>") -> Tenant:
+    """`tenant_from_document` for a document parsed for it alone: its users' objects become
+    the model's attributes rather than copies."""
+    check_document(document, file)
+    return _tenant(document, owned=True)
+
+
+def check_document(
+    document: Any, file: str = "<snapshot>", text: Callable[[], str | None] | str | None = None
+) -> None:
+    """InputError at the first problem of a parsed snapshot; `text` (or a function giving it,
+    called only for a problem), when given, locates it."""
+    problem = _first_problem(document)
+    if problem is not None:
+        path, message = problem
+        source = text() if callable(text) else text
+        raise InputError(f"{format_path(path)}: {message}", locate(file, source, path))
+
+
+def _tenant(document: Mapping[str, Any], *, owned: bool = False) -> Tenant:
+    """The tenant of a checked document; an `owned` document (parsed here, for no one else)
+    gives its users' objects to the model rather than copies."""
+    shared = _Shared(owned)
+    return Tenant(
+        organization=_organization(document["organization"]),
+        subscribedSkus=tuple(_sku(sku) for sku in document["subscribedSkus"]),
+        users=tuple(_user(user, shared) for user in document["users"]),
+        groups=tuple(_group(group, shared) for group in document["groups"]),
         devices=tuple(document.get("devices", ())),
     )
 
@@ -93,7 +187,7 @@ def snapshot_document(tenant: Tenant) -> dict[str, Any]:
         "organization": _organization_document(tenant.organization),
         "subscribedSkus": [_sku_document(sku) for sku in tenant.subscribedSkus],
         "users": [user_document(user) for user in tenant.users],
-        "groups": [_group_document(group) for group in tenant.groups],
+        "groups": [group_document(group) for group in tenant.groups],
     }
     if tenant.devices:
         document["devices"] = [dict(device) for device in tenant.devices]
@@ -102,13 +196,47 @@ def snapshot_document(tenant: Tenant) -> dict[str, Any]:
 
 def snapshot_text(tenant: Tenant) -> str:
     """The snapshot file's text: 2-space indent, trailing newline, same tenant -> same bytes."""
-    return json.dumps(snapshot_document(tenant), indent=2, ensure_ascii=False) + "\n"
+    return "".join(snapshot_chunks(tenant))
+
+
+def snapshot_chunks(tenant: Tenant) -> Iterator[str]:
+    """`snapshot_text` in pieces, an object at a time, as json.dumps(indent=2) writes the whole:
+    a large tenant's text at once would take several times its own memory."""
+    head = snapshot_document(replace(tenant, users=(), groups=(), devices=()))
+    del head["users"], head["groups"]
+    collections: dict[str, Iterator[Mapping[str, Any]]] = {
+        "users": (user_document(user) for user in tenant.users),
+        "groups": (group_document(group) for group in tenant.groups),
+    }
+    if tenant.devices:
+        collections["devices"] = (dict(device) for device in tenant.devices)
+    separator = "{\n"
+    for key in (*head, *collections):
+        yield f"{separator}  {json.dumps(key)}: "
+        separator = ",\n"
+        if key in head:
+            yield _indented(json.dumps(head[key], indent=2, ensure_ascii=False), "  ")
+            continue
+        empty = True
+        for obj in collections[key]:
+            yield "[\n    " if empty else ",\n    "
+            yield _indented(json.dumps(obj, indent=2, ensure_ascii=False), "    ")
+            empty = False
+        yield "[]" if empty else "\n  ]"
+    yield "\n}\n"
+
+
+def _indented(text: str, prefix: str) -> str:
+    # JSON escapes a newline inside a string: every one in the text starts a line
+    return text.replace("\n", "\n" + prefix)
 
 
 def write_snapshot(tenant: Tenant, path: str | os.PathLike[str]) -> None:
     """Writes the tenant to `path`, whole (a reader never sees half of it) and private: a
     snapshot holds every user of the tenant."""
-    write_private(path, snapshot_text(tenant))
+    with writing_text(path) as out:
+        for chunk in snapshot_chunks(tenant):
+            out.write(chunk)
 
 
 # --- checking -------------------------------------------------------------------------------
@@ -124,7 +252,7 @@ def _validator() -> Draft202012Validator:
 
 
 @cache
-def _quick_check() -> Check:
+def _quick_check() -> CompiledCheck:
     return compile_check(_schema())
 
 
@@ -133,12 +261,18 @@ Problem = tuple[JsonPath, str]  # where a snapshot is wrong, and how
 
 def _first_problem(document: Any) -> Problem | None:
     """(path, message) of the most telling problem in `document`, or None when it is valid."""
-    # jsonschema takes ~10x json.load's time on a large tenant; the compiled check is ~20x
-    # faster but answers only yes or no, so jsonschema runs only to explain a "no"
+    # jsonschema takes ~10x json.load's time on a large tenant; the compiled check, a small
+    # fraction of it, but its "no" may be too strict (2.0 as a count), so jsonschema explains or
+    # overrules a "no"
     if not _quick_check()(document):
         error = best_match(_validator().iter_errors(document))
         if error is not None:
             return tuple(error.absolute_path), _schema_message(error)
+    return _duplicates(document)
+
+
+def _duplicates(document: Mapping[str, Any]) -> Problem | None:
+    """Two objects of a checked document with one id, or two users with one name."""
     for collection in ("users", "groups", "devices"):
         problem = _duplicate(document.get(collection, ()), collection, "id")
         if problem is not None:
@@ -215,13 +349,54 @@ def _sku(obj: Mapping[str, Any]) -> Sku:
     )
 
 
-def _assigned_licenses(items: Iterable[Mapping[str, Any]]) -> tuple[AssignedLicense, ...]:
-    return tuple(
-        AssignedLicense(item["skuId"], frozenset(item.get("disabledPlans", ()))) for item in items
-    )
+class _Shared:
+    """One object for each distinct license and license state read: a group gives all its
+    members the same ones, and a large tenant's users hold millions of them."""
+
+    def __init__(self, owned: bool = False) -> None:
+        self._objects: dict[object, Any] = {}
+        self.owned = owned
+
+    def __call__(self, obj: Any) -> Any:
+        return self._objects.setdefault(obj, obj)
+
+    def licenses(self, items: Iterable[Mapping[str, Any]]) -> tuple[AssignedLicense, ...]:
+        found = []
+        for item in items:
+            # looked up by the values as read: making each object only to find it is known
+            # would cost most of what sharing saves
+            key = ("license", item["skuId"], *item.get("disabledPlans", ()))
+            made = self._objects.get(key)
+            if made is None:
+                made = self(AssignedLicense(item["skuId"], frozenset(key[2:])))
+                self._objects[key] = made
+            found.append(made)
+        return tuple(found)
+
+    def states(self, items: Iterable[Mapping[str, Any]]) -> tuple[LicenseAssignmentState, ...]:
+        found = []
+        for item in items:
+            key = (
+                item["skuId"],
+                item.get("assignedByGroup"),
+                item.get("state", ACTIVE),
+                # Graph's docs say null on success, its responses say "None": keep one form
+                item.get("error") or NO_ERROR,
+                *item.get("disabledPlans", ()),
+            )
+            made = self._objects.get(key)
+            if made is None:
+                state = LicenseAssignmentState(
+                    key[0], frozenset(key[4:]), assignedByGroup=key[1], state=key[2], error=key[3]
+                )
+                made = self._objects[key] = self(state)
+            found.append(made)
+        return tuple(found)
 
 
-def _user(obj: dict[str, Any]) -> User:
+def _user(obj: dict[str, Any], shared: _Shared) -> User:
+    licenses = obj.get("assignedLicenses", ())
+    states = obj.get("licenseAssignmentStates", ())
     return User(
         id=obj["id"],
         userPrincipalName=obj["userPrincipalName"],
@@ -229,23 +404,25 @@ def _user(obj: dict[str, Any]) -> User:
         # absent means unknown (Graph returns it only when selected), not enabled
         accountEnabled=obj.get("accountEnabled"),
         usageLocation=obj.get("usageLocation"),
-        assignedLicenses=_assigned_licenses(obj.get("assignedLicenses", ())),
-        licenseAssignmentStates=tuple(
-            LicenseAssignmentState(
-                skuId=state["skuId"],
-                disabledPlans=frozenset(state.get("disabledPlans", ())),
-                assignedByGroup=state.get("assignedByGroup"),
-                state=state.get("state", ACTIVE),
-                # Graph's docs say null on success, its responses say "None": keep one form
-                error=state.get("error") or NO_ERROR,
-            )
-            for state in obj.get("licenseAssignmentStates", ())
-        ),
-        attributes=obj,
+        assignedLicenses=shared.licenses(licenses),
+        licenseAssignmentStates=shared.states(states),
+        attributes=_without_licenses(obj, shared.owned),
     )
 
 
-def _group(obj: Mapping[str, Any]) -> Group:
+def _without_licenses(obj: dict[str, Any], owned: bool) -> dict[str, Any]:
+    """The user's properties but its licenses: the model holds those, and kept here too they'd
+    be half of a large tenant's memory."""
+    if "assignedLicenses" not in obj and "licenseAssignmentStates" not in obj:
+        return obj
+    if not owned:
+        return {key: value for key, value in obj.items() if key not in _USER_LICENSES}
+    for key in _USER_LICENSES:
+        obj.pop(key, None)
+    return obj
+
+
+def _group(obj: Mapping[str, Any], shared: _Shared) -> Group:
     return Group(
         id=obj["id"],
         displayName=obj["displayName"],
@@ -256,7 +433,7 @@ def _group(obj: Mapping[str, Any]) -> Group:
         mailNickname=obj.get("mailNickname"),
         membershipRule=obj.get("membershipRule"),
         membershipRuleProcessingState=obj.get("membershipRuleProcessingState"),
-        assignedLicenses=_assigned_licenses(obj.get("assignedLicenses", ())),
+        assignedLicenses=shared.licenses(obj.get("assignedLicenses", ())),
         members=tuple(obj.get("members", ())),
     )
 
@@ -331,7 +508,8 @@ def user_document(user: User) -> dict[str, Any]:
     return document
 
 
-def _group_document(group: Group) -> dict[str, Any]:
+def group_document(group: Group) -> dict[str, Any]:
+    """One group as a snapshot holds it: Graph's shape."""
     return {
         "id": group.id,
         "displayName": group.displayName,
@@ -350,11 +528,12 @@ def _group_document(group: Group) -> dict[str, Any]:
 class SnapshotTenant:
     """The read-only `snapshot:FILE.json` source; implements `Provider`."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, progress: Progress = NO_PROGRESS) -> None:
         self.path = Path(path)
+        self.progress = progress
 
     def read(self) -> Tenant:
-        return read_snapshot(self.path)
+        return read_snapshot(self.path, progress=self.progress)
 
     def apply(self, change: Change) -> AppliedChange:
         raise self._read_only()

@@ -11,6 +11,7 @@ comparison is computed once for all the rules that share it.
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left
 from collections.abc import Hashable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -53,14 +54,19 @@ _SAMPLE = 1024
 
 
 def compute_memberships(
-    rules: Mapping[Hashable, Rule], objects: Sequence[GraphObject], now: datetime | None = None
+    rules: Mapping[Hashable, Rule],
+    objects: Sequence[GraphObject],
+    now: datetime | None = None,
+    index: MembershipIndex | None = None,
 ) -> dict[Hashable, list[int]]:
-    """For each rule, the ascending positions in `objects` of the objects it selects.
+    """For each rule, the ascending positions in `objects` of the objects it selects; `index`,
+    if given, is a MembershipIndex over the same objects, to reuse what it has worked out.
 
     RuleEvaluationError (a regular expression out of time) names the rule's key (a group id in
     a plan): a plan refuses to guess who a rule selects rather than count the value as no match.
     """
-    index = MembershipIndex(objects, now)
+    if index is None:
+        index = MembershipIndex(objects, now)
     # one list of positions shared by every result, so each member costs a reference, not an int
     positions = list(range(len(objects)))
     result: dict[Hashable, list[int]] = {}
@@ -301,11 +307,23 @@ def to_bits(positions, size: int) -> int:
     return int.from_bytes(buffer, "little")
 
 
+_NONZERO_RUNS = re.compile(rb"[^\x00]+")
+# the set bits of each byte value, as positions within the byte
+_BYTE_BITS = tuple(tuple(bit for bit in range(8) if value >> bit & 1) for value in range(256))
 _BITS_AS_BYTES = bytes.maketrans(b"01", b"\x00\x01")
+# below one set bit in this many, visiting the non-zero bytes beats reading every bit
+_SPARSE_BITS = 64
 
 
 def to_indices(bits: int, positions: Sequence[int] | None = None) -> list[int]:
     """The ascending positions of the set bits of `bits`, taken from `positions` if given."""
+    if bits.bit_count() * _SPARSE_BITS < bits.bit_length():
+        data = bits.to_bytes((bits.bit_length() + 7) // 8, "little")
+        found: list[int] = []
+        for run in _NONZERO_RUNS.finditer(data):
+            for offset, value in enumerate(run.group(), run.start()):
+                found.extend([(offset << 3) + bit for bit in _BYTE_BITS[value]])
+        return found if positions is None else [positions[i] for i in found]
     if positions is None:
         positions = range(bits.bit_length())
     # bin() is lowest bit last; reversed, its digits select the positions in order

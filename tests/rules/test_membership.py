@@ -135,6 +135,15 @@ def test_bitset_round_trip_keeps_positions_in_order(positions):
     assert to_indices(to_bits(positions, 1000)) == positions
 
 
+@pytest.mark.parametrize("count", [1, 9, 150, 1_200, 20_000])
+def test_bitset_round_trip_is_exact_for_sparse_and_dense_sets(count):
+    # sparse sets are read byte by byte, dense ones bit by bit: both give the same positions
+    positions = sorted(random.Random(count).sample(range(20_000), count))
+    assert to_indices(to_bits(positions, 20_000)) == positions
+    shifted = list(range(5, 20_005))
+    assert to_indices(to_bits(positions, 20_000), shifted) == [p + 5 for p in positions]
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_indexed_membership_equals_compiled_rule_on_generated_rules_and_users(data):

@@ -30,13 +30,15 @@ REPROCESS_HINT = (
 def usage_location_missing(facts: Facts) -> Iterator[PlanWarning]:
     """A user the plan licenses has no usageLocation: Entra uses the tenant's country."""
     country = facts.after.organization.countryLetterCode
-    had = {user.id: {a.skuId.lower() for a in user.assignedLicenses} for user in facts.before.users}
+    before = {user.id: user for user in facts.before.users}
     for user in facts.after.users:
         if user.usageLocation:
             continue
-        gained = [
-            a.skuId for a in user.assignedLicenses if a.skuId.lower() not in had.get(user.id, ())
-        ]
+        earlier = before.get(user.id)
+        if earlier is user:
+            continue  # the engine hands back the very user a plan leaves alone: nothing gained
+        had = {a.skuId.lower() for a in earlier.assignedLicenses} if earlier else set()
+        gained = [a.skuId for a in user.assignedLicenses if a.skuId.lower() not in had]
         if gained:
             yield PlanWarning(
                 "usage-location-missing",

@@ -86,18 +86,26 @@ def member_of_stale(facts: Facts) -> Iterator[PlanWarning]:
     Microsoft documents that a memberOf group doesn't update when members are removed from a
     source group or the source is deleted: they stay (with its licenses) until its rule changes.
     """
-    members = {group.id.lower(): {m.lower() for m in group.members} for group in facts.after.groups}
-    users = {user.id.lower(): user.userPrincipalName for user in facts.after.users}
-    locations = {wanted.displayName.lower(): wanted.location for wanted in facts.desired.groups}
     try:
         rules = evaluated_rules(facts.after)
     except RuleError:
         return
+    bodies = {group_id: rule.body for group_id, rule in rules.items()}
+    if not any(isinstance(body, MemberOf) for body in bodies.values()):
+        return  # most tenants have none: spared the lookups over every user below
+    groups = {group.id.lower(): group for group in facts.after.groups}
+    users = {user.id.lower(): user.userPrincipalName for user in facts.after.users}
+    locations = {wanted.displayName.lower(): wanted.location for wanted in facts.desired.groups}
     for group in facts.after.groups:
-        rule = rules.get(group.id)
-        if rule is None or not isinstance(rule.body, MemberOf):
+        body = bodies.get(group.id)
+        if not isinstance(body, MemberOf):
             continue
-        sources = set().union(*(members.get(g.lower(), set()) for g in rule.body.group_ids))
+        sources = {
+            member.lower()
+            for source in body.group_ids
+            if source.lower() in groups
+            for member in groups[source.lower()].members
+        }
         stale = sorted(
             users[m.lower()]
             for m in group.members
