@@ -11,11 +11,15 @@ too long to convert, nesting too deep for its recursion, a lone surrogate) into 
 from __future__ import annotations
 
 import codecs
+import contextlib
 import json
+import mmap
 import os
 import re
 import stat
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +79,53 @@ def read_bytes(
     if limit is not None and len(data) > limit:  # it grew while being read
         raise _too_big(name, limit, kind)
     return data
+
+
+@contextmanager
+def mapped(path: Path, name: str | None = None) -> Iterator[Mapped]:
+    """The regular file at `path` mapped into memory, read only, as `read_bytes` reads it: a
+    large file's pages are read as they are used, and can be let go of (`Mapped.release`) once
+    used, so a file of gigabytes needn't be in memory whole."""
+    name = str(path) if name is None else name
+    try:
+        _check_regular(os.stat(path).st_mode, name)
+        descriptor = os.open(path, os.O_RDONLY | _NONBLOCK | _BINARY)
+    except OSError as exc:
+        raise InputError(f"can't read file: {exc.strerror}", Location(name)) from exc
+    try:
+        status = os.fstat(descriptor)
+        _check_regular(status.st_mode, name)
+        # an empty file can't be mapped; it is no more than its bytes
+        view = Mapped(mmap.mmap(descriptor, 0, access=mmap.ACCESS_READ) if status.st_size else None)
+    except OSError as exc:
+        raise InputError(f"can't read file: {exc.strerror}", Location(name)) from exc
+    finally:
+        os.close(descriptor)
+    try:
+        yield view
+    finally:
+        view.close()
+
+
+class Mapped:
+    """A file mapped into memory (`data`, bytes-like), its pages let go of up to an offset."""
+
+    def __init__(self, memory: mmap.mmap | None) -> None:
+        self._memory = memory
+        self.data: mmap.mmap | bytes = memory if memory is not None else b""
+
+    def release(self, end: int) -> None:
+        """Lets go of the pages before `end`: read again from the file if used again."""
+        advise = getattr(self._memory, "madvise", None)  # not on Windows
+        pages = end - end % mmap.PAGESIZE
+        if advise is not None and pages > 0:
+            advise(mmap.MADV_DONTNEED, 0, pages)
+
+    def close(self) -> None:
+        if self._memory is not None:
+            # something may still hold a view of it: then it goes when that does
+            with contextlib.suppress(BufferError):
+                self._memory.close()
 
 
 def decode_text(data: bytes, name: str, encoding: str = "utf-8-sig") -> str:
@@ -143,10 +194,10 @@ class JsonSource:
         self._data = self._text = None
 
 
-def plain_json(data: bytes) -> bool:
+def plain_json(data: bytes | mmap.mmap) -> bool:
     """Whether msgspec may parse `data` as it stands: no byte order mark, no escaped surrogate
     (which json's careful way refuses where alone)."""
-    return not data.startswith((codecs.BOM_UTF8, *_UTF16_32_MARKS)) and not (
+    return not bytes(data[:4]).startswith((codecs.BOM_UTF8, *_UTF16_32_MARKS)) and not (
         _SURROGATE_ESCAPE_BYTES.search(data)
     )
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -22,11 +22,11 @@ from reconciler.emulator.audit_log import caller
 from reconciler.emulator.errors import GraphError, bad_request, not_found
 from reconciler.engine.licensing import LicensingError
 from reconciler.errors import ReconcilerError
-from reconciler.model import Tenant, User
+from reconciler.model import Group, Tenant, User
 from reconciler.plan.changes import Change
 from reconciler.providers.base import AppliedChange, ProviderError
 from reconciler.providers.local import LocalTenant
-from reconciler.providers.snapshot import snapshot_document, user_document
+from reconciler.providers.snapshot import group_document, snapshot_document, user_document
 
 KINDS = ("users", "groups")
 # the licenseProcessingState a group shows while it still has reads to wait, and at the end
@@ -81,8 +81,11 @@ class Store:
         self._texts: dict[str, dict[str, str]] = {kind: {} for kind in KINDS}
         self._ids: dict[str, dict[str, str]] = {kind: {} for kind in KINDS}  # lower -> stored
         self._dirty = True
-        # lower-case id -> (user, its document, its text) as of the last refresh
-        self._users: dict[str, tuple[User, dict[str, Any], str]] = {}
+        # kind -> lower-case id -> (user or group, its document, its text) as of the last refresh
+        self._made: dict[str, dict[str, tuple[User | Group, dict[str, Any], str]]] = {
+            "users": {},
+            "groups": {},
+        }
         # kind -> lower id -> version it last changed at; removed: -> (version, id as stored)
         self.changed: dict[str, dict[str, int]] = {kind: {} for kind in KINDS}
         self.removed: dict[str, dict[str, tuple[int, str]]] = {kind: {} for kind in KINDS}
@@ -116,14 +119,14 @@ class Store:
 
     def _refresh(self, stamp: tuple[object, ...]) -> None:
         tenant = self.tenant.read()
-        document = snapshot_document(replace(tenant, users=()))
-        users = self._user_documents(tenant)
+        document = snapshot_document(replace(tenant, users=(), groups=()))
+        users = self._documents("users", tenant.users, user_document)
+        groups = self._documents("groups", tenant.groups, group_document)
         document["users"] = [doc for _, doc, _ in users.values()]
+        document["groups"] = [doc for _, doc, _ in groups.values()]
         texts = {
             "users": {key: text for key, (_, _, text) in users.items()},
-            "groups": {
-                obj["id"].lower(): json.dumps(obj, sort_keys=True) for obj in document["groups"]
-            },
+            "groups": {key: text for key, (_, _, text) in groups.items()},
         }
         first = self._state is None
         differs = any(texts[kind] != self._texts[kind] for kind in KINDS)
@@ -145,19 +148,22 @@ class Store:
         self._stamp = stamp
         self._dirty = False
 
-    def _user_documents(self, tenant: Tenant) -> dict[str, tuple[User, dict[str, Any], str]]:
-        """Each user's document and text by lower-case id; a user the engine left as it was
-        (the same object) keeps those made before: a large tenant's users are most of the work."""
-        before = self._users
-        made: dict[str, tuple[User, dict[str, Any], str]] = {}
-        for user in tenant.users:
-            key = user.id.lower()
+    def _documents(
+        self, kind: str, objects: Sequence[User | Group], make: Callable[[Any], dict[str, Any]]
+    ) -> dict[str, tuple[User | Group, dict[str, Any], str]]:
+        """Each user's (or group's) document and text by lower-case id; one the engine left as
+        it was (the same object) keeps those made before: a large tenant's users and groups
+        are most of the work, and a write changes few."""
+        before = self._made[kind]
+        made: dict[str, tuple[User | Group, dict[str, Any], str]] = {}
+        for obj in objects:
+            key = obj.id.lower()
             found = before.get(key)
-            if found is None or found[0] is not user:
-                doc = user_document(user)
-                found = (user, doc, json.dumps(doc, sort_keys=True))
+            if found is None or found[0] is not obj:
+                doc = make(obj)
+                found = (obj, doc, json.dumps(doc, sort_keys=True))
             made[key] = found
-        self._users = made
+        self._made[kind] = made
         return made
 
     def _record(self, kind: str, docs: list[dict[str, Any]], texts: dict[str, str]) -> None:

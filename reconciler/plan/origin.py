@@ -22,7 +22,7 @@ import msgspec
 from reconciler import __version__
 from reconciler.model import Tenant, User
 from reconciler.policy import LoadedPolicy
-from reconciler.providers.snapshot import snapshot_document
+from reconciler.providers.snapshot import snapshot_document, user_licenses
 
 Origin = dict[str, str]
 
@@ -103,20 +103,7 @@ def _user_json(user: User) -> bytes:
     document["displayName"] = user.displayName
     document["accountEnabled"] = user.accountEnabled
     document["usageLocation"] = user.usageLocation
-    document["assignedLicenses"] = [
-        {"skuId": item.skuId, "disabledPlans": sorted(item.disabledPlans)}
-        for item in user.assignedLicenses
-    ]
-    document["licenseAssignmentStates"] = [
-        {
-            "skuId": state.skuId,
-            "disabledPlans": sorted(state.disabledPlans),
-            "assignedByGroup": state.assignedByGroup,
-            "state": state.state,
-            "error": state.error,
-        }
-        for state in user.licenseAssignmentStates
-    ]
+    document.update(user_licenses(user))
     return _SORTED_JSON(document)
 
 

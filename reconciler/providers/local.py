@@ -62,6 +62,7 @@ from reconciler.providers.snapshot import (
     owned_tenant,
     read_snapshot,
     snapshot_document,
+    tenant_from_parts,
     user_document,
 )
 
@@ -402,21 +403,39 @@ def _revision(connection: sqlite3.Connection) -> str | None:
 
 
 def _load(connection: sqlite3.Connection, file: str) -> Tenant:
-    """The stored tenant, checked as a snapshot is."""
+    """The stored tenant, checked as a snapshot is: a user at a time when all is well."""
     with collector_paused():
-        meta = dict(connection.execute("SELECT key, value FROM meta"))
-        document: dict[str, Any] = {
-            "formatVersion": snapshot.FORMAT_VERSION,
-            "organization": _parse(meta.get("organization", "null"), "meta organization", file),
-        }
-        for table, (collection, _key) in _TABLES.items():
-            document[collection] = [
-                _parse(text, f"{table} row {object_id}", file)
-                for object_id, text in connection.execute(
-                    f"SELECT id, doc FROM {table} ORDER BY seq"
-                )
-            ]
-        return owned_tenant(document, file)
+        head = _head(connection, file)
+        users = (
+            msgspec.json.decode(text)
+            for (text,) in connection.execute("SELECT doc FROM users ORDER BY seq")
+        )
+        tenant = tenant_from_parts(head, users)
+        if tenant is not None:
+            return tenant
+        # something is wrong: read it all again, to say what and where
+        head["users"] = _documents(connection, "users", file)
+        return owned_tenant(head, file)
+
+
+def _head(connection: sqlite3.Connection, file: str) -> dict[str, Any]:
+    """The stored tenant as a snapshot document, but its users."""
+    meta = dict(connection.execute("SELECT key, value FROM meta"))
+    head: dict[str, Any] = {
+        "formatVersion": snapshot.FORMAT_VERSION,
+        "organization": _parse(meta.get("organization", "null"), "meta organization", file),
+    }
+    for table, (collection, _key) in _TABLES.items():
+        if table != "users":
+            head[collection] = _documents(connection, table, file)
+    return head
+
+
+def _documents(connection: sqlite3.Connection, table: str, file: str) -> list[Any]:
+    return [
+        _parse(text, f"{table} row {object_id}", file)
+        for object_id, text in connection.execute(f"SELECT id, doc FROM {table} ORDER BY seq")
+    ]
 
 
 def _parse(text: str, what: str, file: str) -> Any:

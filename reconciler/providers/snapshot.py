@@ -36,7 +36,14 @@ from reconciler.model import (
     Tenant,
     User,
 )
-from reconciler.objectfile import JsonSource, parse_json_bytes, plain_json, read_bytes
+from reconciler.objectfile import (
+    JsonSource,
+    Mapped,
+    mapped,
+    parse_json_bytes,
+    plain_json,
+    read_bytes,
+)
 from reconciler.plan.changes import Change
 from reconciler.private_files import writing_text
 from reconciler.progress import NO_PROGRESS, Progress
@@ -58,14 +65,18 @@ def read_snapshot(path: str | os.PathLike[str], *, progress: Progress = NO_PROGR
     file = str(path)
     progress.stage(f"reading snapshot {file}")
     with collector_paused():
-        data = read_bytes(Path(path), file)
-        tenant = _read_user_by_user(data)
+        with mapped(Path(path), file) as view:
+            tenant = _read_user_by_user(view)
         if tenant is not None:
             return tenant
         # anything odd (a byte order mark, an escaped surrogate, a problem to explain)
+        data = read_bytes(Path(path), file)
         document, source = parse_json_bytes(data, file)
         del data  # held by `source` alone, let go of once the document is checked
         return _checked_tenant(document, file, source)
+
+
+_RELEASE_EVERY = 4096  # users parsed between letting go of the file's pages before them
 
 
 class _Outline(msgspec.Struct, forbid_unknown_fields=True, rename={"schema": "$schema"}):
@@ -80,42 +91,61 @@ class _Outline(msgspec.Struct, forbid_unknown_fields=True, rename={"schema": "$s
     schema: Any = msgspec.UNSET
 
 
-def _read_user_by_user(data: bytes) -> Tenant | None:
+def _read_user_by_user(view: Mapped) -> Tenant | None:
     """The tenant in a valid snapshot, parsed a user at a time, each user's licenses let go of
-    once in the model, so a large tenant is never whole twice in memory; None if anything is
-    off (the careful reading then finds and explains it)."""
-    if not plain_json(data):
+    once in the model and the file's pages once parsed, so a large tenant is never whole twice
+    in memory; None if anything is off (the careful reading then finds and explains it)."""
+    if not plain_json(view.data):
         return None
     try:
-        outline = msgspec.json.decode(data, type=_Outline)
+        outline = msgspec.json.decode(view.data, type=_Outline)
     except (msgspec.MsgspecError, RecursionError):
         return None
-    check, shared = _quick_check(), _Shared(owned=True)
-    objects: list[dict[str, Any]] = []
-    users: list[User] = []
-    for raw in outline.users:
-        try:
-            obj = msgspec.json.decode(raw)
-        except (msgspec.MsgspecError, RecursionError):
-            return None
-        if not check.item("users", obj):
-            return None
-        objects.append(obj)
-        users.append(_user(obj, shared))
-    document = {
+    head = {
         name: value
         for name, value in msgspec.structs.asdict(outline).items()
-        if value is not msgspec.UNSET
+        if value is not msgspec.UNSET and name != "users"
     }
-    if "schema" in document:
-        document["$schema"] = document.pop("schema")
-    document["users"] = objects
+    if "schema" in head:
+        head["$schema"] = head.pop("schema")
+    return tenant_from_parts(head, _parsed_users(outline.users, view))
+
+
+def _parsed_users(raws: list[msgspec.Raw], view: Mapped) -> Iterator[Any]:
+    """Each user parsed, the file's pages before it let go of as it goes: the users come in the
+    file's order, and the bytes parsed so far are a lower bound of where the next one starts."""
+    parsed = 0
+    view.release(len(view.data))  # the outline read it all: each page is read again when used
+    for count, raw in enumerate(raws, 1):
+        yield msgspec.json.decode(raw)
+        parsed += len(raw)
+        if count % _RELEASE_EVERY == 0:
+            view.release(parsed)
+
+
+def tenant_from_parts(head: Mapping[str, Any], users: Iterable[Any]) -> Tenant | None:
+    """The tenant of a snapshot document given as all but its users, and its users one by one,
+    each checked and turned into the model as it comes (its licenses then let go of: the model
+    has them), so a large tenant is never whole twice in memory; None if anything is off, or
+    can't be parsed (msgspec.MsgspecError, RecursionError), for the careful reading to explain."""
+    check, shared = _quick_check(), _Shared(owned=True)
+    objects: list[Any] = []
+    model: list[User] = []
+    try:
+        for obj in users:
+            if not check.item("users", obj):
+                return None
+            objects.append(obj)
+            model.append(_user(obj, shared))
+    except (msgspec.MsgspecError, RecursionError):
+        return None
+    document = {**head, "users": objects}
     if not check(document, checked={"users"}) or _duplicates(document) is not None:
         return None
     return Tenant(
         organization=_organization(document["organization"]),
         subscribedSkus=tuple(_sku(sku) for sku in document["subscribedSkus"]),
-        users=tuple(users),
+        users=tuple(model),
         groups=tuple(_group(group, shared) for group in document["groups"]),
         devices=tuple(document.get("devices", ())),
     )
@@ -356,6 +386,7 @@ class _Shared:
     def __init__(self, owned: bool = False) -> None:
         self._objects: dict[object, Any] = {}
         self.owned = owned
+        self.ids: dict[str, str] = {}  # each user's id, to share as groups' member ids
 
     def __call__(self, obj: Any) -> Any:
         return self._objects.setdefault(obj, obj)
@@ -397,6 +428,7 @@ class _Shared:
 def _user(obj: dict[str, Any], shared: _Shared) -> User:
     licenses = obj.get("assignedLicenses", ())
     states = obj.get("licenseAssignmentStates", ())
+    shared.ids[obj["id"]] = obj["id"]
     return User(
         id=obj["id"],
         userPrincipalName=obj["userPrincipalName"],
@@ -434,7 +466,8 @@ def _group(obj: Mapping[str, Any], shared: _Shared) -> Group:
         membershipRule=obj.get("membershipRule"),
         membershipRuleProcessingState=obj.get("membershipRuleProcessingState"),
         assignedLicenses=shared.licenses(obj.get("assignedLicenses", ())),
-        members=tuple(obj.get("members", ())),
+        # a member id is the very string of the user's id: a large tenant has millions of them
+        members=tuple([shared.ids.get(member, member) for member in obj.get("members", ())]),
     )
 
 
@@ -494,18 +527,25 @@ def user_document(user: User) -> dict[str, Any]:
     for name in sorted(user.attributes):
         if name not in document and name not in _USER_LICENSES:
             document[name] = user.attributes[name]
-    document["assignedLicenses"] = _license_documents(user.assignedLicenses)
-    document["licenseAssignmentStates"] = [
-        {
-            "skuId": state.skuId,
-            "disabledPlans": sorted(state.disabledPlans),
-            "assignedByGroup": state.assignedByGroup,
-            "state": state.state,
-            "error": state.error,
-        }
-        for state in user.licenseAssignmentStates
-    ]
+    document.update(user_licenses(user))
     return document
+
+
+def user_licenses(user: User) -> dict[str, list[dict[str, Any]]]:
+    """A user's assignedLicenses and licenseAssignmentStates, as a snapshot holds them."""
+    return {
+        "assignedLicenses": _license_documents(user.assignedLicenses),
+        "licenseAssignmentStates": [
+            {
+                "skuId": state.skuId,
+                "disabledPlans": sorted(state.disabledPlans),
+                "assignedByGroup": state.assignedByGroup,
+                "state": state.state,
+                "error": state.error,
+            }
+            for state in user.licenseAssignmentStates
+        ],
+    }
 
 
 def group_document(group: Group) -> dict[str, Any]:

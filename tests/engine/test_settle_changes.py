@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from hypothesis import Phase, given, reject, settings
+from hypothesis import given, reject
 
 from reconciler.engine import assignments, recompute, simulate
 from reconciler.engine.licensing import memberships, settle_changes
@@ -20,15 +20,18 @@ from reconciler.model import Tenant
 from reconciler.plan.build import service_plan_rules
 from reconciler.plan.changes import apply_to_groups
 from reconciler.plan.diff import diff
-from tests.plan.generated import Dept, GroupSpec, Lic, NotSettled, Scenario, UserSpec, scenarios
-
-PROPERTY = settings(
-    max_examples=60,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    phases=(Phase.explicit, Phase.generate),
+from tests.plan.generated import (
+    Dept,
+    GroupSpec,
+    Lic,
+    NotSettled,
+    Scenario,
+    UserSpec,
+    properties,
+    scenarios,
 )
+
+PROPERTY = properties(60)
 
 
 def settled_scenario(scenario: Scenario):

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 
 from reconciler.apply import license_batches
@@ -330,6 +331,20 @@ def apply_one_by_one(
         tenant = settle(simulate(tenant, groups, None, rules), rules)
         reached.append(tenant)
     return reached
+
+
+def properties(examples: int) -> settings:
+    """Hypothesis settings for properties over generated scenarios: deterministic and quick, a
+    failure reported as generated, not shrunk (shrinking one takes tens of seconds; add
+    Phase.shrink locally to minimise a new one, then pin it as an example)."""
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        phases=(Phase.explicit, Phase.generate),
+        suppress_health_check=[HealthCheck.filter_too_much],
+    )
 
 
 # --- strategies -------------------------------------------------------------------------------

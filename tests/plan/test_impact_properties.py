@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from hypothesis import Phase, assume, given, reject, settings
+from hypothesis import assume, given, reject
 
 from reconciler.engine import recompute
 from reconciler.model import ACTIVE, ACTIVE_WITH_ERROR, DEPENDENCY_VIOLATION, Tenant
@@ -38,18 +38,11 @@ from tests.plan.generated import (
     UserSpec,
     apply_one_by_one,
     enabled_plans,
+    properties,
     scenarios,
 )
 
-# Deterministic and quick: a failure found is reported as generated, not shrunk (shrinking one
-# takes tens of seconds); add Phase.shrink locally to minimise a new one, then pin it below.
-PROPERTY = settings(
-    max_examples=25,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    phases=(Phase.explicit, Phase.generate),
-)
+PROPERTY = properties(25)
 
 # --- counterexamples --------------------------------------------------------------------------
 

@@ -10,25 +10,18 @@ from __future__ import annotations
 from dataclasses import replace
 from unittest import mock
 
-from hypothesis import HealthCheck, Phase, given, reject, settings
+from hypothesis import given, reject
 
 from reconciler.model import Tenant
 from reconciler.plan import build
 from reconciler.plan.build import build_plan, service_plan_rules
 from reconciler.plan.changes import Change
 from reconciler.plan.impact import _KINDS, Impact, _Compare, impact
-from tests.plan.generated import NotSettled, Scenario, scenarios
+from tests.plan.generated import NotSettled, Scenario, properties, scenarios
 
 Arguments = tuple[Tenant, Tenant, tuple[Change, ...], Tenant | None]
 
-PROPERTY = settings(
-    max_examples=60,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    phases=(Phase.explicit, Phase.generate),
-    suppress_health_check=[HealthCheck.filter_too_much],
-)
+PROPERTY = properties(60)
 
 
 def _every_user(before: Tenant, after: Tenant, changes, during: Tenant | None) -> Impact:

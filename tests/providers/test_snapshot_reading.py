@@ -83,3 +83,10 @@ def test_a_snapshot_written_an_object_at_a_time_is_json_dumps_of_the_whole(tmp_p
         write_snapshot(variant, path)
         whole = json.dumps(snapshot_document(variant), indent=2, ensure_ascii=False) + "\n"
         assert path.read_text(encoding="utf-8") == whole
+
+
+def test_a_groups_member_id_is_the_very_string_of_the_users_id():
+    tenant = read_snapshot(DEMO)
+    ids = {user.id: user.id for user in tenant.users}
+    members = [m for group in tenant.groups for m in group.members if m in ids]
+    assert members and all(member is ids[member] for member in members)
