@@ -55,6 +55,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEMO_TENANT = ROOT / "examples" / "contoso" / "tenant.json"
 GROUPS_PER_USER = 0.02
 MAX_GROUPS = 10_000  # the million-user tenant has 10,000 groups
+EMULATOR_USERS = 100_000  # --emulator applies through it up to this size: it serves Graph's pages
 DYNAMIC_SHARE = 0.75
 LICENSING_EVERY = 12  # one generated group in this many assigns a product
 RULE_EDITS = 50
@@ -356,7 +357,9 @@ def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", type=Path, help="keep (and reuse) generated tenants here")
     parser.add_argument(
-        "--emulator", action="store_true", help="also apply through the Graph emulator"
+        "--emulator",
+        action="store_true",
+        help=f"also apply through the Graph emulator (tenants of up to {EMULATOR_USERS:,} users)",
     )
     return parser.parse_args(argv)
 
@@ -382,7 +385,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     made = pool.submit(generate, str(directory), users, args.seed).result()
                 made_file.write_text(json.dumps(made), encoding="utf-8")
             made = json.loads(made_file.read_text(encoding="utf-8"))
-            found = measure(directory, args.emulator)
+            found = measure(directory, args.emulator and users <= EMULATOR_USERS)
             report(users, made, found)
             plans.append((users, found["plan edits"].seconds))
     exponent = growth(plans)

@@ -34,8 +34,9 @@ from reconciler.audit_records import (
     read_audit,
     timestamp,
 )
+from reconciler.engine.positions import holders
 from reconciler.errors import InputError, Location
-from reconciler.model import ACTIVE, LicenseAssignmentState, Tenant
+from reconciler.model import ACTIVE, Tenant
 
 # the records' words and reading them are audit_records'; offered here with the writer
 __all__ = [
@@ -299,43 +300,39 @@ def _before_after(change: Mapping[str, Any]) -> tuple[Any, Any]:
             return change.get("before"), change.get("after")
 
 
-def group_results(tenant: Tenant, group_ids: Iterable[str]) -> dict[str, tuple[int, int]]:
+def group_results(
+    tenant: Tenant, group_ids: Iterable[str], before: Tenant | None = None
+) -> dict[str, tuple[int, int]]:
     """Per group id: (users holding all its products through it Active, users it failed).
 
-    `tenant` is settled (after the changes). A member who holds none of the group's products
-    yet, or a group the tenant lacks, counts in neither.
+    `tenant` is settled (after the changes; `before`, if given, the tenant they started from,
+    so that who holds what needn't be worked out again). A member who holds none of the
+    group's products yet, or a group the tenant lacks, counts in neither.
     """
-    group_ids = list(group_ids)
-    wanted = {group_id.lower() for group_id in group_ids}
-    by_group: dict[str, dict[str, list[LicenseAssignmentState]]] = {}
-    lowered: dict[str, str] = {}  # each group id as found, lower-cased once
-    for user in tenant.users:
-        for state in user.licenseAssignmentStates:
-            found = state.assignedByGroup
-            if found is None:
-                continue
-            key = lowered.get(found)
-            if key is None:
-                key = lowered[found] = found.lower()
-            # only the groups asked about: a tenant's other groups' states are most of them
-            if key in wanted:
-                by_user = by_group.setdefault(key, {})
-                by_user.setdefault(user.id.lower(), []).append(state)
+    users = tenant.users
+    holding = holders(users, before.users if before is not None else None)
     groups = {group.id.lower(): group for group in tenant.groups}
     results: dict[str, tuple[int, int]] = {}
     for group_id in group_ids:
-        group = groups.get(group_id.lower())
+        key = group_id.lower()
+        group = groups.get(key)
         if group is None:
             results[group_id] = (0, 0)
             continue
         products = {assigned.skuId.lower() for assigned in group.assignedLicenses}
         members = {member.lower() for member in group.members}
         succeeded = failed = 0
-        for user_id, states in by_group.get(group_id.lower(), {}).items():
+        for position in holding.get(key, ()):
+            user = users[position]
+            states = [
+                s
+                for s in user.licenseAssignmentStates
+                if s.assignedByGroup is not None and s.assignedByGroup.lower() == key
+            ]
             # ActiveWithError too: the user keeps the licenses, but the assignment failed
             if any(state.state != ACTIVE for state in states):
                 failed += 1
-            elif user_id in members and products <= {state.skuId.lower() for state in states}:
+            elif user.id.lower() in members and products <= {s.skuId.lower() for s in states}:
                 succeeded += 1
         results[group_id] = (succeeded, failed)
     return results

@@ -23,6 +23,7 @@ class _Known:
     users: tuple[User, ...]  # held, so that its id can't be another's while the entry lives
     positions: dict[str, int] | None = None
     attributes: list[Mapping[str, Any]] | None = None
+    holders: dict[str, set[int]] | None = None
 
 
 _KNOWN: dict[int, _Known] = {}
@@ -45,6 +46,48 @@ def attributes(users: tuple[User, ...]) -> list[Mapping[str, Any]]:
     if known.attributes is None:
         known.attributes = [user.attributes for user in users]
     return known.attributes
+
+
+def holders(users: tuple[User, ...], before: tuple[User, ...] | None = None) -> dict[str, set[int]]:
+    """The positions of the users holding an assignment from each group (by lower-case id).
+
+    Worked out once; for the users after a change (`before` being the users it started from,
+    in the same order), from what was known of those and the users the change replaced.
+    """
+    known = _known(users)
+    if known.holders is not None:
+        return known.holders
+    previous = _KNOWN.get(id(before)) if before is not None else None
+    if (
+        before is not None
+        and previous is not None
+        and previous.users is before
+        and previous.holders is not None
+        # the very same index of positions: handed on by `carry`, the users in the same order
+        and previous.positions is not None
+        and previous.positions is known.positions
+    ):
+        # handed on, not copied: the users before are rarely asked about again, and are worked
+        # out anew if they are
+        found, previous.holders = previous.holders, None
+        changed, _ = differences(before, users)
+        index = positions(users)
+        for was, user in changed:
+            position = index[user.id.lower()]
+            for state in was.licenseAssignmentStates if was is not None else ():
+                if state.assignedByGroup is not None:
+                    found.get(state.assignedByGroup.lower(), set()).discard(position)
+            for state in user.licenseAssignmentStates:
+                if state.assignedByGroup is not None:
+                    found.setdefault(state.assignedByGroup.lower(), set()).add(position)
+    else:
+        found = {}
+        for position, user in enumerate(users):
+            for state in user.licenseAssignmentStates:
+                if state.assignedByGroup is not None:
+                    found.setdefault(state.assignedByGroup.lower(), set()).add(position)
+    known.holders = found
+    return found
 
 
 def carry(before: tuple[User, ...], after: tuple[User, ...], *, same_attributes: bool) -> None:
@@ -79,6 +122,24 @@ def differences(
 ) -> tuple[list[tuple[Identified | None, Identified]], list[Identified]]:
     """The users (or groups) of `after` that aren't the very objects of `before`, each beside
     its former self (None if new), and those of `before` that `after` no longer has."""
+    global _last_differences
+    if (
+        _last_differences is not None
+        and _last_differences[0] is before
+        and _last_differences[1] is after
+    ):
+        return _last_differences[2]  # a write's rows and its audit records ask the same
+    found = _differences(before, after)
+    _last_differences = (before, after, found)
+    return found
+
+
+_last_differences: tuple[Sequence[Any], Sequence[Any], Any] | None = None
+
+
+def _differences(
+    before: Sequence[Identified], after: Sequence[Identified]
+) -> tuple[list[tuple[Identified | None, Identified]], list[Identified]]:
     if len(before) == len(after):
         changed: list[tuple[Identified | None, Identified]] = []
         # a change keeps the order: one pass, looking up no one

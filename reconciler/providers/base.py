@@ -70,7 +70,7 @@ def real_id(object_id: str, created: Mapping[str, str]) -> str:
 
 @contextmanager
 def collector_paused() -> Iterator[None]:
-    """Holds off Python's cyclic garbage collector while a tenant is read and built."""
+    """Holds off Python's cyclic garbage collector while a tenant is read, built or written."""
     # a large tenant is millions of new objects without cycles; the collector would pass over
     # them again and again as they pile up, which takes half a read's time or more
     enabled = gc.isenabled()
@@ -78,6 +78,9 @@ def collector_paused() -> Iterator[None]:
     try:
         yield
     finally:
+        # and then leaves them out of its passes: they stay, and each pass over them would cost
+        # a read's time again (objects without cycles are freed when let go of, all the same)
+        gc.freeze()
         if enabled:
             gc.enable()
 

@@ -378,8 +378,9 @@ def import_snapshot(
 
 
 def _dumps(obj: Any) -> str:
-    # one fixed form, so comparing texts tells which rows an apply changed
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    # msgspec's compact JSON: several times quicker than json's, and a write stores a row for
+    # every user whose licenses it changes
+    return msgspec.json.encode(obj).decode()
 
 
 def _rows(tenant: Tenant) -> Iterator[tuple[str, Iterator[tuple[str, str]]]]:

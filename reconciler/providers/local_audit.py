@@ -22,6 +22,8 @@ from datetime import datetime
 from functools import cached_property, lru_cache
 from typing import Any
 
+import msgspec
+
 from reconciler.audit import group_results, processing_result, timestamp
 from reconciler.directory_audit import (
     ADD_GROUP,
@@ -236,7 +238,7 @@ def _processing(log: _Log, groups: Sequence[Group]) -> None:
     """Group-based licensing's records: each group's Start, each user whose licenses changed,
     each group's Finish with its result line (counted as reconciler's own log counts)."""
     before, after = log.before, log.after
-    results = group_results(after, [group.id for group in groups])
+    results = group_results(after, [group.id for group in groups], before)
     for group in groups:
         log.add(
             START_LICENSING, GROUP_MANAGEMENT, "Assign", [_group_target(group)], by=GROUP_LICENSING
@@ -377,9 +379,10 @@ def append(connection: sqlite3.Connection, records: Sequence[DirectoryAudit]) ->
             connection.execute(statement)
     (last,) = connection.execute("SELECT COALESCE(MAX(seq), 0) FROM directory_audits").fetchone()
     rows, targets = [], []
-    encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    # msgspec: a write that changes many users' licenses records each of them
+    encode = msgspec.json.Encoder().encode
     for seq, record in enumerate(records, start=last + 1):
-        doc = encode(record.document())
+        doc = encode(record.document()).decode()
         when = timestamp(record.activityDateTime)
         rows.append((seq, record.id, when, record.category, record.activityDisplayName, doc))
         targets += [(seq, t.id) for t in record.targetResources if t.id]

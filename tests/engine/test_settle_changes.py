@@ -15,6 +15,7 @@ from hypothesis import given, reject
 
 from reconciler.engine import assignments, recompute, simulate
 from reconciler.engine.licensing import memberships, settle_changes
+from reconciler.engine.positions import holders
 from reconciler.errors import InputError
 from reconciler.model import Tenant
 from reconciler.plan.build import service_plan_rules
@@ -123,3 +124,27 @@ def test_settling_a_change_leaves_users_it_does_not_reach_as_the_very_same_objec
         user is next(old for old in tenant.users if old.id == user.id) for user in untouched
     )
     assert [u.assignedLicenses for u in after.users if u.id in ("u0", "u1")] == [(), ()]
+
+
+def _holders_scanned(tenant: Tenant) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for user in tenant.users:
+        for state in user.licenseAssignmentStates:
+            if state.assignedByGroup is not None:
+                found.setdefault(state.assignedByGroup.lower(), set()).add(user.id)
+    return found
+
+
+@PROPERTY
+@given(scenarios())
+def test_who_holds_what_handed_on_from_before_a_change_is_what_a_scan_finds(scenario):
+    tenant, changes, rules = settled_scenario(scenario)
+    groups = apply_to_groups({group.id: group for group in tenant.groups}, changes)
+    try:
+        after = settle_changes(tenant, groups, None, rules)
+    except Exception:
+        reject()
+    holders(tenant.users)  # known before the change, to be handed on
+    handed_on = holders(after.users, tenant.users)
+    found = {key: {after.users[i].id for i in found} for key, found in handed_on.items()}
+    assert {key: ids for key, ids in found.items() if ids} == _holders_scanned(after)
