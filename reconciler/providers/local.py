@@ -22,8 +22,6 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
@@ -47,7 +45,7 @@ from reconciler.plan.changes import (
     UpdateGroup,
     apply_to_groups,
 )
-from reconciler.private_files import PRIVATE_MODE, private_dir, replacing
+from reconciler.private_files import private_dir, replacing
 from reconciler.progress import NO_PROGRESS, Progress
 from reconciler.providers import local_audit, local_journal, snapshot
 from reconciler.providers.base import (
@@ -57,6 +55,7 @@ from reconciler.providers.base import (
     collector_paused,
     real_id,
 )
+from reconciler.providers.local_lock import FileLock
 from reconciler.providers.snapshot import (
     group_document,
     owned_tenant,
@@ -107,7 +106,7 @@ class LocalTenant:
         self._clock = clock
         self.progress = progress
         self._lock_timeout = lock_timeout
-        self._lock: _FileLock | None = None
+        self._lock: FileLock | None = None
         # placeholder id (new:<name>) -> the id this provider gave the group it created
         self._created: dict[str, str] = {}
         # apply's changeIds for the changes of the next write (`recording`)
@@ -224,7 +223,7 @@ class LocalTenant:
     def _start_session(self) -> None:
         """Takes the apply lock for the rest of the session, if not held already."""
         if self._lock is None:
-            self._lock = _FileLock(self.path, self._lock_timeout)
+            self._lock = FileLock(self.path, self._lock_timeout)
 
     def _update(
         self,
@@ -509,7 +508,7 @@ def _create(target: Path, tenant: Tenant, lock_timeout: float, *, replace: bool)
     private_dir(target.parent)
     # the lock keeps a running apply from having its file replaced under it, and two first uses
     # from creating the file twice
-    with closing(_FileLock(target, lock_timeout)):
+    with closing(FileLock(target, lock_timeout)):
         if replace or not target.exists():
             _build(target, recompute(tenant))
 
@@ -563,58 +562,3 @@ def _translate(exc: sqlite3.Error, file: str) -> ReconcilerError:
     if name in ("SQLITE_BUSY", "SQLITE_LOCKED"):
         return TenantBusyError(f"another process is writing the tenant in {file}")
     return ProviderError(f"local tenant {file}: {exc}")
-
-
-# --- the apply lock -------------------------------------------------------------------------
-
-if sys.platform == "win32":
-    import msvcrt
-
-    _BUSY: tuple[type[OSError], ...] = (OSError,)  # msvcrt says only that the lock failed
-
-    def _try_lock(fd: int) -> None:
-        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-
-    def _unlock(fd: int) -> None:
-        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
-
-else:
-    import fcntl
-
-    _BUSY = (BlockingIOError,)  # any other OSError (no locks on this filesystem) is no "busy"
-
-    # flock, not fcntl's record locks: those don't conflict between two opens in one process
-    def _try_lock(fd: int) -> None:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-
-    def _unlock(fd: int) -> None:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-
-
-class _FileLock:
-    """An exclusive lock on `<database>.lock`, taken when made; TenantBusyError after `timeout`."""
-
-    def __init__(self, database: Path, timeout: float) -> None:
-        try:
-            # private, as the database beside it: it holds nothing, but names a tenant's file
-            flags = os.O_RDWR | os.O_CREAT
-            self._fd: int | None = os.open(f"{database}.lock", flags, PRIVATE_MODE)
-        except OSError as exc:
-            raise ProviderError(f"can't lock {database}: {exc.strerror}") from exc
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                _try_lock(self._fd)
-                return
-            except _BUSY:
-                if time.monotonic() >= deadline:
-                    os.close(self._fd)
-                    self._fd = None
-                    raise TenantBusyError(f"another apply is running on {database}") from None
-                time.sleep(0.05)
-
-    def close(self) -> None:
-        if self._fd is not None:
-            _unlock(self._fd)
-            os.close(self._fd)
-            self._fd = None

@@ -1,16 +1,16 @@
-"""The read-only `snapshot:FILE.json` tenant source: Graph-shaped JSON <-> `Tenant`.
+"""The read-only `snapshot:FILE.json` tenant source: a snapshot file read and checked into a
+`Tenant`, and written from one (the conversion itself: providers/graph_shape.py).
 
 The file is described by `schemas/tenant.schema.json`. Reading checks JSON syntax, then the
 schema, then what a schema can't say (unique ids), and reports the first problem as one
-InputError with the file, the JSON path and the line and column of the offending value.
+InputError with the file, the JSON path and the line and column of the offending value. A valid
+file is read a user at a time; anything off is read the careful way, whole, to be explained.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -24,15 +24,6 @@ from reconciler.errors import InputError, Location
 from reconciler.jsonpath import JsonPath, format_path, locate
 from reconciler.jsonschemas import CompiledCheck, compile_check, load_schema
 from reconciler.model import (
-    ACTIVE,
-    NO_ERROR,
-    AssignedLicense,
-    Group,
-    LicenseAssignmentState,
-    Organization,
-    PrepaidUnits,
-    ServicePlan,
-    Sku,
     Tenant,
     User,
 )
@@ -48,13 +39,36 @@ from reconciler.plan.changes import Change
 from reconciler.private_files import writing_text
 from reconciler.progress import NO_PROGRESS, Progress
 from reconciler.providers.base import AppliedChange, ProviderError, collector_paused
+from reconciler.providers.graph_shape import (
+    FORMAT_VERSION,
+    GraphObjects,
+    group_document,
+    snapshot_chunks,
+    snapshot_document,
+    snapshot_text,
+    user_document,
+    user_licenses,
+)
 
-FORMAT_VERSION = 1
+__all__ = [
+    "FORMAT_VERSION",
+    "SnapshotTenant",
+    "check_document",
+    "group_document",
+    "owned_tenant",
+    "parse_snapshot",
+    "read_snapshot",
+    "snapshot_chunks",
+    "snapshot_document",
+    "snapshot_text",
+    "tenant_from_document",
+    "tenant_from_parts",
+    "user_document",
+    "user_licenses",
+    "write_snapshot",
+]
+
 SCHEMA_NAME = "tenant.schema.json"
-
-# user properties the model holds itself; the writer emits these from the model, not attributes
-_USER_FIELDS = ("id", "userPrincipalName", "displayName", "accountEnabled", "usageLocation")
-_USER_LICENSES = ("assignedLicenses", "licenseAssignmentStates")
 
 
 def read_snapshot(path: str | os.PathLike[str], *, progress: Progress = NO_PROGRESS) -> Tenant:
@@ -128,7 +142,7 @@ def tenant_from_parts(head: Mapping[str, Any], users: Iterable[Any]) -> Tenant |
     each checked and turned into the model as it comes (its licenses then let go of: the model
     has them), so a large tenant is never whole twice in memory; None if anything is off, or
     can't be parsed (msgspec.MsgspecError, RecursionError), for the careful reading to explain."""
-    check, shared = _quick_check(), _Shared(owned=True)
+    check, shared = _quick_check(), GraphObjects(owned=True)
     objects: list[Any] = []
     model: list[User] = []
     try:
@@ -136,17 +150,17 @@ def tenant_from_parts(head: Mapping[str, Any], users: Iterable[Any]) -> Tenant |
             if not check.item("users", obj):
                 return None
             objects.append(obj)
-            model.append(_user(obj, shared))
+            model.append(shared.user(obj))
     except (msgspec.MsgspecError, RecursionError):
         return None
     document = {**head, "users": objects}
     if not check(document, checked={"users"}) or _duplicates(document) is not None:
         return None
     return Tenant(
-        organization=_organization(document["organization"]),
-        subscribedSkus=tuple(_sku(sku) for sku in document["subscribedSkus"]),
+        organization=shared.organization(document["organization"]),
+        subscribedSkus=tuple(shared.sku(sku) for sku in document["subscribedSkus"]),
         users=tuple(model),
-        groups=tuple(_group(group, shared) for group in document["groups"]),
+        groups=tuple(shared.group(group) for group in document["groups"]),
         devices=tuple(document.get("devices", ())),
     )
 
@@ -200,65 +214,14 @@ def check_document(
 def _tenant(document: Mapping[str, Any], *, owned: bool = False) -> Tenant:
     """The tenant of a checked document; an `owned` document (parsed here, for no one else)
     gives its users' objects to the model rather than copies."""
-    shared = _Shared(owned)
+    shared = GraphObjects(owned)
     return Tenant(
-        organization=_organization(document["organization"]),
-        subscribedSkus=tuple(_sku(sku) for sku in document["subscribedSkus"]),
-        users=tuple(_user(user, shared) for user in document["users"]),
-        groups=tuple(_group(group, shared) for group in document["groups"]),
+        organization=shared.organization(document["organization"]),
+        subscribedSkus=tuple(shared.sku(sku) for sku in document["subscribedSkus"]),
+        users=tuple(shared.user(user) for user in document["users"]),
+        groups=tuple(shared.group(group) for group in document["groups"]),
         devices=tuple(document.get("devices", ())),
     )
-
-
-def snapshot_document(tenant: Tenant) -> dict[str, Any]:
-    """The tenant as a snapshot document: Graph's shape, keys in a fixed order."""
-    document: dict[str, Any] = {
-        "formatVersion": FORMAT_VERSION,
-        "organization": _organization_document(tenant.organization),
-        "subscribedSkus": [_sku_document(sku) for sku in tenant.subscribedSkus],
-        "users": [user_document(user) for user in tenant.users],
-        "groups": [group_document(group) for group in tenant.groups],
-    }
-    if tenant.devices:
-        document["devices"] = [dict(device) for device in tenant.devices]
-    return document
-
-
-def snapshot_text(tenant: Tenant) -> str:
-    """The snapshot file's text: 2-space indent, trailing newline, same tenant -> same bytes."""
-    return "".join(snapshot_chunks(tenant))
-
-
-def snapshot_chunks(tenant: Tenant) -> Iterator[str]:
-    """`snapshot_text` in pieces, an object at a time, as json.dumps(indent=2) writes the whole:
-    a large tenant's text at once would take several times its own memory."""
-    head = snapshot_document(replace(tenant, users=(), groups=(), devices=()))
-    del head["users"], head["groups"]
-    collections: dict[str, Iterator[Mapping[str, Any]]] = {
-        "users": (user_document(user) for user in tenant.users),
-        "groups": (group_document(group) for group in tenant.groups),
-    }
-    if tenant.devices:
-        collections["devices"] = (dict(device) for device in tenant.devices)
-    separator = "{\n"
-    for key in (*head, *collections):
-        yield f"{separator}  {json.dumps(key)}: "
-        separator = ",\n"
-        if key in head:
-            yield _indented(json.dumps(head[key], indent=2, ensure_ascii=False), "  ")
-            continue
-        empty = True
-        for obj in collections[key]:
-            yield "[\n    " if empty else ",\n    "
-            yield _indented(json.dumps(obj, indent=2, ensure_ascii=False), "    ")
-            empty = False
-        yield "[]" if empty else "\n  ]"
-    yield "\n}\n"
-
-
-def _indented(text: str, prefix: str) -> str:
-    # JSON escapes a newline inside a string: every one in the text starts a line
-    return text.replace("\n", "\n" + prefix)
 
 
 def write_snapshot(tenant: Tenant, path: str | os.PathLike[str]) -> None:
@@ -336,233 +299,6 @@ def _schema_message(error: ValidationError) -> str:
     if error.validator == "const" and list(error.absolute_path) == ["formatVersion"]:
         return f"{error.instance!r} is not supported; this reconciler reads {FORMAT_VERSION}"
     return error.message
-
-
-# --- Graph -> model ---------------------------------------------------------------------------
-
-
-def _organization(obj: Mapping[str, Any]) -> Organization:
-    domains = obj.get("verifiedDomains") or ()
-    # the initial domain (contoso.onmicrosoft.com) first, the rest in Graph's order
-    ordered = sorted(domains, key=lambda domain: not domain.get("isInitial", False))
-    return Organization(
-        id=obj["id"],
-        displayName=obj["displayName"],
-        countryLetterCode=obj.get("countryLetterCode"),
-        verifiedDomains=tuple(domain["name"] for domain in ordered),
-    )
-
-
-def _sku(obj: Mapping[str, Any]) -> Sku:
-    units = obj.get("prepaidUnits") or {}
-    return Sku(
-        skuId=obj["skuId"],
-        skuPartNumber=obj["skuPartNumber"],
-        servicePlans=tuple(
-            ServicePlan(
-                servicePlanId=plan["servicePlanId"],
-                servicePlanName=plan["servicePlanName"],
-                provisioningStatus=plan.get("provisioningStatus", "Success"),
-                appliesTo=plan.get("appliesTo", "User"),
-            )
-            for plan in obj.get("servicePlans", ())
-        ),
-        prepaidUnits=PrepaidUnits(
-            enabled=units.get("enabled", 0),
-            suspended=units.get("suspended", 0),
-            warning=units.get("warning", 0),
-            lockedOut=units.get("lockedOut", 0),
-        ),
-        consumedUnits=obj.get("consumedUnits", 0),
-        capabilityStatus=obj.get("capabilityStatus", "Enabled"),
-        appliesTo=obj.get("appliesTo", "User"),
-    )
-
-
-class _Shared:
-    """One object for each distinct license and license state read: a group gives all its
-    members the same ones, and a large tenant's users hold millions of them."""
-
-    def __init__(self, owned: bool = False) -> None:
-        self._objects: dict[object, Any] = {}
-        self.owned = owned
-        self.ids: dict[str, str] = {}  # each user's id, to share as groups' member ids
-
-    def __call__(self, obj: Any) -> Any:
-        return self._objects.setdefault(obj, obj)
-
-    def licenses(self, items: Iterable[Mapping[str, Any]]) -> tuple[AssignedLicense, ...]:
-        found = []
-        for item in items:
-            # looked up by the values as read: making each object only to find it is known
-            # would cost most of what sharing saves
-            key = ("license", item["skuId"], *item.get("disabledPlans", ()))
-            made = self._objects.get(key)
-            if made is None:
-                made = self(AssignedLicense(item["skuId"], frozenset(key[2:])))
-                self._objects[key] = made
-            found.append(made)
-        return tuple(found)
-
-    def states(self, items: Iterable[Mapping[str, Any]]) -> tuple[LicenseAssignmentState, ...]:
-        found = []
-        for item in items:
-            key = (
-                item["skuId"],
-                item.get("assignedByGroup"),
-                item.get("state", ACTIVE),
-                # Graph's docs say null on success, its responses say "None": keep one form
-                item.get("error") or NO_ERROR,
-                *item.get("disabledPlans", ()),
-            )
-            made = self._objects.get(key)
-            if made is None:
-                state = LicenseAssignmentState(
-                    key[0], frozenset(key[4:]), assignedByGroup=key[1], state=key[2], error=key[3]
-                )
-                made = self._objects[key] = self(state)
-            found.append(made)
-        return tuple(found)
-
-
-def _user(obj: dict[str, Any], shared: _Shared) -> User:
-    licenses = obj.get("assignedLicenses", ())
-    states = obj.get("licenseAssignmentStates", ())
-    shared.ids[obj["id"]] = obj["id"]
-    return User(
-        id=obj["id"],
-        userPrincipalName=obj["userPrincipalName"],
-        displayName=obj.get("displayName"),
-        # absent means unknown (Graph returns it only when selected), not enabled
-        accountEnabled=obj.get("accountEnabled"),
-        usageLocation=obj.get("usageLocation"),
-        assignedLicenses=shared.licenses(licenses),
-        licenseAssignmentStates=shared.states(states),
-        attributes=_without_licenses(obj, shared.owned),
-    )
-
-
-def _without_licenses(obj: dict[str, Any], owned: bool) -> dict[str, Any]:
-    """The user's properties but its licenses: the model holds those, and kept here too they'd
-    be half of a large tenant's memory."""
-    if "assignedLicenses" not in obj and "licenseAssignmentStates" not in obj:
-        return obj
-    if not owned:
-        return {key: value for key, value in obj.items() if key not in _USER_LICENSES}
-    for key in _USER_LICENSES:
-        obj.pop(key, None)
-    return obj
-
-
-def _group(obj: Mapping[str, Any], shared: _Shared) -> Group:
-    return Group(
-        id=obj["id"],
-        displayName=obj["displayName"],
-        description=obj.get("description"),
-        groupTypes=tuple(obj.get("groupTypes", ())),
-        securityEnabled=obj.get("securityEnabled", True),
-        mailEnabled=obj.get("mailEnabled", False),
-        mailNickname=obj.get("mailNickname"),
-        membershipRule=obj.get("membershipRule"),
-        membershipRuleProcessingState=obj.get("membershipRuleProcessingState"),
-        assignedLicenses=shared.licenses(obj.get("assignedLicenses", ())),
-        # a member id is the very string of the user's id: a large tenant has millions of them
-        members=tuple([shared.ids.get(member, member) for member in obj.get("members", ())]),
-    )
-
-
-# --- model -> Graph ---------------------------------------------------------------------------
-
-
-def _organization_document(organization: Organization) -> dict[str, Any]:
-    names = organization.verifiedDomains
-    # The model keeps no default domain; Graph has exactly one. Take the first custom domain,
-    # else the initial one (the generator and Graph exports list the default right after).
-    default = names[1] if len(names) > 1 else (names[0] if names else None)
-    return {
-        "id": organization.id,
-        "displayName": organization.displayName,
-        "countryLetterCode": organization.countryLetterCode,
-        "verifiedDomains": [
-            {"name": name, "isInitial": index == 0, "isDefault": name == default}
-            for index, name in enumerate(names)
-        ],
-    }
-
-
-def _sku_document(sku: Sku) -> dict[str, Any]:
-    units = sku.prepaidUnits
-    return {
-        "skuId": sku.skuId,
-        "skuPartNumber": sku.skuPartNumber,
-        "appliesTo": sku.appliesTo,
-        "capabilityStatus": sku.capabilityStatus,
-        "consumedUnits": sku.consumedUnits,
-        "prepaidUnits": {
-            "enabled": units.enabled,
-            "suspended": units.suspended,
-            "warning": units.warning,
-            "lockedOut": units.lockedOut,
-        },
-        "servicePlans": [
-            {
-                "servicePlanId": plan.servicePlanId,
-                "servicePlanName": plan.servicePlanName,
-                "provisioningStatus": plan.provisioningStatus,
-                "appliesTo": plan.appliesTo,
-            }
-            for plan in sku.servicePlans
-        ],
-    }
-
-
-def _license_documents(licenses: Iterable[AssignedLicense]) -> list[dict[str, Any]]:
-    return [{"skuId": item.skuId, "disabledPlans": sorted(item.disabledPlans)} for item in licenses]
-
-
-def user_document(user: User) -> dict[str, Any]:
-    """One user as a snapshot holds it: Graph's shape."""
-    document: dict[str, Any] = {name: getattr(user, name) for name in _USER_FIELDS}
-    # every other Graph property as read, in name order so the output doesn't depend on the input
-    for name in sorted(user.attributes):
-        if name not in document and name not in _USER_LICENSES:
-            document[name] = user.attributes[name]
-    document.update(user_licenses(user))
-    return document
-
-
-def user_licenses(user: User) -> dict[str, list[dict[str, Any]]]:
-    """A user's assignedLicenses and licenseAssignmentStates, as a snapshot holds them."""
-    return {
-        "assignedLicenses": _license_documents(user.assignedLicenses),
-        "licenseAssignmentStates": [
-            {
-                "skuId": state.skuId,
-                "disabledPlans": sorted(state.disabledPlans),
-                "assignedByGroup": state.assignedByGroup,
-                "state": state.state,
-                "error": state.error,
-            }
-            for state in user.licenseAssignmentStates
-        ],
-    }
-
-
-def group_document(group: Group) -> dict[str, Any]:
-    """One group as a snapshot holds it: Graph's shape."""
-    return {
-        "id": group.id,
-        "displayName": group.displayName,
-        "description": group.description,
-        "groupTypes": list(group.groupTypes),
-        "securityEnabled": group.securityEnabled,
-        "mailEnabled": group.mailEnabled,
-        "mailNickname": group.mailNickname,
-        "membershipRule": group.membershipRule,
-        "membershipRuleProcessingState": group.membershipRuleProcessingState,
-        "assignedLicenses": _license_documents(group.assignedLicenses),
-        "members": list(group.members),
-    }
 
 
 class SnapshotTenant:
