@@ -1,11 +1,12 @@
 """Reading the files a user names, and the Graph objects (users or devices) of a JSON file.
 
 Every file a command reads (policy files, reconciler.yaml, snapshots, saved plans, rule and
-object files) comes through `read_bytes`: only a regular file is read. A FIFO, a device or a
-socket is refused before it is opened, since a FIFO would block and /dev/zero never ends; a file
-bigger than the limit of its kind is refused unread. Text is UTF-8 (a leading byte order mark
-is dropped). `parse_json` turns what Python's json module trips over or lets through (a number
-too long to convert, nesting too deep for its recursion, a lone surrogate) into an InputError.
+object files) comes through `read_bytes` (or `mapped`, which a large snapshot is read through):
+only a regular file is read. A FIFO, a device or a socket is refused before it is opened, since
+a FIFO would block and /dev/zero never ends; a file bigger than the limit of its kind is refused
+unread. Text is UTF-8 (a leading byte order mark is dropped). `parse_json` turns what Python's
+json module trips over or lets through (a number too long to convert, nesting too deep for its
+recursion, a lone surrogate) into an InputError.
 """
 
 from __future__ import annotations
