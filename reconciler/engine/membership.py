@@ -10,7 +10,7 @@ limitations).
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -109,12 +109,19 @@ def _evaluate(
 # the index of the last objects evaluated: a plan evaluates the rules of the same users (the
 # very same attribute objects) several times, before and after its changes
 _last_index: tuple[tuple[int, ...], datetime | None, MembershipIndex] | None = None
+_FRESH = timedelta(minutes=1)
 
 
 def _index(objects: list[Mapping[str, Any]], now: datetime | None) -> MembershipIndex:
-    """A MembershipIndex over `objects`: the last one, if it was over these very objects."""
+    """A MembershipIndex over `objects`: the last one, if it was over these very objects (and,
+    for the time now, made within the last minute: a long-running emulator's rules on dates
+    must see the days go by)."""
     global _last_index
-    if _last_index is not None and _last_index[1] == now:
+    if (
+        _last_index is not None
+        and _last_index[1] == now
+        and (now is not None or datetime.now(UTC) - _last_index[2].now < _FRESH)
+    ):
         if _last_index[2].objects is objects:
             return _last_index[2]
         key = tuple(map(id, objects))

@@ -148,3 +148,16 @@ def test_who_holds_what_handed_on_from_before_a_change_is_what_a_scan_finds(scen
     handed_on = holders(after.users, tenant.users)
     found = {key: {after.users[i].id for i in found} for key, found in handed_on.items()}
     assert {key: ids for key, ids in found.items() if ids} == _holders_scanned(after)
+
+
+def test_a_rule_index_of_the_time_now_serves_again_only_within_a_minute():
+    from datetime import timedelta
+
+    from reconciler.engine import membership
+
+    objects = [{"id": "u1", "department": "Sales"}]
+    first = membership._index(objects, None)
+    assert membership._index(objects, None) is first
+    # a long-running emulator: rules on dates must see the time go by
+    first.now -= timedelta(minutes=2)
+    assert membership._index(objects, None) is not first
