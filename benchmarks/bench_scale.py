@@ -114,40 +114,19 @@ def make_document(users: int, seed: int) -> dict[str, Any]:
     families = _families()
     for position in range(dynamic):
         name, rule = next(families)
-        licenses = []
-        if position % LICENSING_EVERY == 3:
-            sku = skus[CHEAP[position % len(CHEAP)]]
-            licenses = [{"skuId": sku["skuId"], "disabledPlans": []}]
-        document["groups"].append(_group(rng, f"GEN-{name}", licenses, rule=rule))
+        licensed = position % LICENSING_EVERY == 3
+        licenses = [synthetic._off(CHEAP[position % len(CHEAP)])] if licensed else []
+        group = synthetic._group_document(rng, f"GEN-{name}", licenses, skus, rule=rule)
+        document["groups"].append(group)
     ids = [user["id"] for user in document["users"]]
     static = extra - dynamic
     # static groups hold about one membership a user between them
     size = max(1, users // max(1, static))
     for position in range(static):
         members = sorted(rng.sample(ids, min(len(ids), rng.randint(size // 2, size * 3 // 2))))
-        document["groups"].append(_group(rng, f"GEN-Team {position:05}", [], members=members))
+        group = synthetic._group_document(rng, f"GEN-Team {position:05}", [], skus, members=members)
+        document["groups"].append(group)
     return document
-
-
-def _group(
-    rng: random.Random,
-    name: str,
-    licenses: list[dict[str, Any]],
-    *,
-    rule: str | None = None,
-    members: list[str] | None = None,
-) -> dict[str, Any]:
-    return {
-        "id": synthetic._guid(rng),
-        "displayName": name,
-        "groupTypes": ["DynamicMembership"] if rule else [],
-        "securityEnabled": True,
-        "mailEnabled": False,
-        "membershipRule": rule,
-        "membershipRuleProcessingState": "On" if rule else None,
-        "assignedLicenses": licenses,
-        "members": members or [],
-    }
 
 
 def policy_files(document: dict[str, Any], edits: int, seed: int) -> dict[str, Any]:

@@ -62,16 +62,9 @@ def read_bytes(
     """The content of the regular file at `path` (`name` in messages), at most `limit` bytes
     (the limit for a `kind` of file); InputError for anything else."""
     name = str(path) if name is None else name
-    try:
-        # stat first: opening a FIFO waits for a writer, and some devices act when opened
-        _check_regular(os.stat(path).st_mode, name)
-        descriptor = os.open(path, os.O_RDONLY | _NONBLOCK | _BINARY)
-    except OSError as exc:
-        raise InputError(f"can't read file: {exc.strerror}", Location(name)) from exc
+    descriptor, status = _open_regular(path, name)
     with os.fdopen(descriptor, "rb") as stream:
         try:
-            status = os.fstat(descriptor)
-            _check_regular(status.st_mode, name)
             if limit is not None and status.st_size > limit:
                 raise _too_big(name, limit, kind)
             data = stream.read() if limit is None else stream.read(limit + 1)
@@ -82,20 +75,35 @@ def read_bytes(
     return data
 
 
-@contextmanager
-def mapped(path: Path, name: str | None = None) -> Iterator[Mapped]:
-    """The regular file at `path` mapped into memory, read only, as `read_bytes` reads it: a
-    large file's pages are read as they are used, and can be let go of (`Mapped.release`) once
-    used, so a file of gigabytes needn't be in memory whole."""
-    name = str(path) if name is None else name
+def _open_regular(path: Path, name: str) -> tuple[int, os.stat_result]:
+    """A descriptor open for reading on the regular file at `path`, and its status."""
     try:
+        # stat first: opening a FIFO waits for a writer, and some devices act when opened
         _check_regular(os.stat(path).st_mode, name)
         descriptor = os.open(path, os.O_RDONLY | _NONBLOCK | _BINARY)
     except OSError as exc:
         raise InputError(f"can't read file: {exc.strerror}", Location(name)) from exc
     try:
         status = os.fstat(descriptor)
+        # checked again on what was opened: the path may now name something else
         _check_regular(status.st_mode, name)
+    except OSError as exc:
+        os.close(descriptor)
+        raise InputError(f"can't read file: {exc.strerror}", Location(name)) from exc
+    except InputError:
+        os.close(descriptor)
+        raise
+    return descriptor, status
+
+
+@contextmanager
+def mapped(path: Path, name: str | None = None) -> Iterator[Mapped]:
+    """The regular file at `path` mapped into memory, read only, as `read_bytes` reads it: a
+    large file's pages are read as they are used, and can be let go of (`Mapped.release`) once
+    used, so a file of gigabytes needn't be in memory whole."""
+    name = str(path) if name is None else name
+    descriptor, status = _open_regular(path, name)
+    try:
         # an empty file can't be mapped; it is no more than its bytes
         view = Mapped(mmap.mmap(descriptor, 0, access=mmap.ACCESS_READ) if status.st_size else None)
     except OSError as exc:

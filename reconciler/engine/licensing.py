@@ -167,21 +167,20 @@ def recompute(
     members = dynamic_members(tenant, now, fresh)
     grouped = replace(tenant, groups=_with_members(tenant.groups, members))
     groups_of = groups_of_users(grouped.groups)
-    restless: set[str] = set()
+    restless: list[User] = []
     holders: dict[str, int] = {}
     for user in grouped.users:
-        key = user.id.lower()
-        if at_rest(user, groups_of.get(key, ())):
-            # at rest, the products a user holds are their assignedLicenses
-            for assigned in user.assignedLicenses:
-                sku = assigned.skuId.lower()
-                holders[sku] = holders.get(sku, 0) + 1
-        else:
-            restless.add(key)
-    counted = [user for user in grouped.users if user.id.lower() in restless]
-    for sku, count in holder_counts(counted).items():
+        if not at_rest(user, groups_of.get(user.id.lower(), ())):
+            restless.append(user)
+            continue
+        # at rest, the products a user holds are their assignedLicenses
+        for assigned in user.assignedLicenses:
+            sku = assigned.skuId.lower()
+            holders[sku] = holders.get(sku, 0) + 1
+    for sku, count in holder_counts(restless).items():
         holders[sku] = holders.get(sku, 0) + count
-    return _settle_rounds(grouped, restless, holders, now, rules, fresh, groups_of, everyone=True)
+    reached = {user.id.lower() for user in restless}
+    return _settle_rounds(grouped, reached, holders, now, rules, fresh, groups_of, everyone=True)
 
 
 def settle_changes(

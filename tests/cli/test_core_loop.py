@@ -2,12 +2,11 @@
 
 import hashlib
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.terminal import on_a_terminal
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -158,28 +157,7 @@ def test_a_damaged_plan_file_is_one_clear_error(run, demo):
 
 def _plan_on_a_terminal(demo: Path, **environment: str) -> str:
     """The plan as printed to a pseudo-terminal, as a person at a terminal sees it."""
-    leader, follower = os.openpty()
-    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"} | environment
-    process = subprocess.Popen(
-        [sys.executable, "-m", "reconciler", "plan"],
-        cwd=demo,
-        stdout=follower,
-        stderr=follower,
-        env=env,
-    )
-    os.close(follower)
-    output = b""
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        output += chunk
-    process.wait(timeout=60)
-    os.close(leader)
-    return output.decode()
+    return on_a_terminal(["plan"], demo, env=environment)[1].decode()
 
 
 def test_plan_is_coloured_on_a_terminal_but_not_with_no_color_nor_in_a_pipe(run, demo):

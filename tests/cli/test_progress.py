@@ -12,8 +12,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -22,6 +20,7 @@ import pytest
 from reconciler.cli.progress import INTERVAL_VARIABLE, StderrProgress
 from reconciler.emulator import running
 from tests.cli.conftest import ROOT
+from tests.terminal import on_a_terminal
 
 EVERY_REPORT = {INTERVAL_VARIABLE: "0"}
 
@@ -163,36 +162,11 @@ def test_import_and_tenant_files_report_their_stages(run, demo):
     assert "progress: reading snapshot exported.json (" in "\n".join(_progress(snapshot.stderr))
 
 
-def _on_a_terminal(args: list[str], cwd: Path, stdout: Path) -> bytes:
-    """What `reconciler ARGS` writes to stderr when it is a pseudo-terminal; stdout to a file."""
-    leader, follower = os.openpty()
-    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
-    with stdout.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "reconciler", *args],
-            cwd=cwd,
-            stdout=out,
-            stderr=follower,
-            env=env,
-        )
-    os.close(follower)
-    written = b""
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        written += chunk
-    assert process.wait(timeout=60) == 0, written
-    os.close(leader)
-    return written
-
-
 def test_a_terminal_sees_one_line_redrawn_in_place_then_erased(demo, tmp_path):
     plan = tmp_path / "plan.txt"
-    written = _on_a_terminal(["plan"], demo, plan).decode()
+    code, output = on_a_terminal(["plan"], demo, stdout=plan)
+    assert code == 0, output
+    written = output.decode()
     # each stage is drawn over the one before, from the start of the same line
     draws = re.findall(r"\r([a-z][^\r\b]*?) \(\d+\.\ds\)", written)
     # (a stage that lasts is drawn again, its time going on)
@@ -207,7 +181,7 @@ def test_a_terminal_sees_one_line_redrawn_in_place_then_erased(demo, tmp_path):
 
 
 def test_a_terminal_with_quiet_sees_nothing(demo, tmp_path):
-    assert _on_a_terminal(["plan", "--quiet"], demo, tmp_path / "plan.txt") == b""
+    assert on_a_terminal(["plan", "--quiet"], demo, stdout=tmp_path / "plan.txt") == (0, b"")
 
 
 def test_graph_reads_report_the_users_and_groups_read(run, graph_workspace):

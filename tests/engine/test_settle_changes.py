@@ -36,6 +36,8 @@ PROPERTY = properties(60)
 
 
 def settled_scenario(scenario: Scenario):
+    """The scenario's tenant as Entra settled it, its groups as the policy's changes leave
+    them (by id, None for a deleted one), and the service-plan rules."""
     desired = scenario.desired()
     rules = service_plan_rules(desired)
     try:
@@ -43,7 +45,8 @@ def settled_scenario(scenario: Scenario):
         changes = diff(desired, tenant)
     except (NotSettled, InputError):
         reject()
-    return tenant, changes, rules
+    groups = apply_to_groups({group.id: group for group in tenant.groups}, changes)
+    return tenant, groups, rules
 
 
 def every_user_settled(tenant: Tenant, rules) -> Tenant:
@@ -57,8 +60,7 @@ def every_user_settled(tenant: Tenant, rules) -> Tenant:
 @PROPERTY
 @given(scenarios())
 def test_settling_the_changes_equals_settling_the_whole_tenant_again(scenario):
-    tenant, changes, rules = settled_scenario(scenario)
-    groups = apply_to_groups({group.id: group for group in tenant.groups}, changes)
+    tenant, groups, rules = settled_scenario(scenario)
     try:
         whole = simulate(tenant, groups, None, rules)
     except Exception:
@@ -71,8 +73,7 @@ def test_settling_the_changes_equals_settling_the_whole_tenant_again(scenario):
 @PROPERTY
 @given(scenarios())
 def test_users_at_rest_are_left_as_settling_them_again_would_leave_them(scenario):
-    tenant, changes, rules = settled_scenario(scenario)
-    groups = apply_to_groups({group.id: group for group in tenant.groups}, changes)
+    tenant, groups, rules = settled_scenario(scenario)
     # the tenant with the policy's groups in place but nobody settled yet: many users restless
     unsettled = replace(tenant, groups=tuple(g for g in groups.values() if g is not None))
     try:
@@ -85,8 +86,7 @@ def test_users_at_rest_are_left_as_settling_them_again_would_leave_them(scenario
 @PROPERTY
 @given(scenarios())
 def test_memberships_of_a_settled_tenant_are_those_of_every_rule_evaluated(scenario):
-    tenant, changes, rules = settled_scenario(scenario)
-    groups = apply_to_groups({group.id: group for group in tenant.groups}, changes)
+    tenant, groups, rules = settled_scenario(scenario)
     whole = simulate(tenant, groups, None, rules) if groups else tenant
     found = memberships(tenant, groups)
     # memberships don't follow licenses into assignedPlans rules: compare the others
@@ -116,8 +116,7 @@ def test_settling_a_change_leaves_users_it_does_not_reach_as_the_very_same_objec
             GroupSpec("LIC-Legal", Dept(("Legal",)), licenses=(Lic("ENTERPRISEPACK"),)),
         ),
     )
-    tenant, changes, rules = settled_scenario(scenario)
-    groups = apply_to_groups({group.id: group for group in tenant.groups}, changes)
+    tenant, groups, rules = settled_scenario(scenario)
     after = settle_changes(tenant, groups, None, rules)
     untouched = [u for u in after.users if u.id in ("u2", "u3")]
     assert untouched and all(
@@ -138,8 +137,7 @@ def _holders_scanned(tenant: Tenant) -> dict[str, set[str]]:
 @PROPERTY
 @given(scenarios())
 def test_who_holds_what_handed_on_from_before_a_change_is_what_a_scan_finds(scenario):
-    tenant, changes, rules = settled_scenario(scenario)
-    groups = apply_to_groups({group.id: group for group in tenant.groups}, changes)
+    tenant, groups, rules = settled_scenario(scenario)
     try:
         after = settle_changes(tenant, groups, None, rules)
     except Exception:
