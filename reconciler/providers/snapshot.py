@@ -93,16 +93,17 @@ def read_snapshot(path: str | os.PathLike[str], *, progress: Progress = NO_PROGR
 _RELEASE_EVERY = 4096  # users parsed between letting go of the file's pages before them
 
 
-class _Outline(msgspec.Struct, forbid_unknown_fields=True, rename={"schema": "$schema"}):
-    """A snapshot with its users left as JSON text, to be parsed one at a time."""
-
-    formatVersion: Any = msgspec.UNSET
-    organization: Any = msgspec.UNSET
-    subscribedSkus: Any = msgspec.UNSET
-    users: list[msgspec.Raw] = []
-    groups: Any = msgspec.UNSET
-    devices: Any = msgspec.UNSET
-    schema: Any = msgspec.UNSET
+@cache
+def _outline() -> tuple[Any, dict[str, str]]:
+    """A msgspec type of a snapshot with its users left as JSON text, to be parsed one at a
+    time (the schema's top-level properties, nothing else), and each field's name in the file."""
+    names = {f"f{index}": name for index, name in enumerate(_schema()["properties"])}
+    fields = [
+        (field, list[msgspec.Raw] if name == "users" else Any, msgspec.UNSET)
+        for field, name in names.items()
+    ]
+    kind = msgspec.defstruct("Outline", fields, rename=names, forbid_unknown_fields=True)
+    return kind, names
 
 
 def _read_user_by_user(view: Mapped) -> Tenant | None:
@@ -111,18 +112,20 @@ def _read_user_by_user(view: Mapped) -> Tenant | None:
     in memory; None if anything is off (the careful reading then finds and explains it)."""
     if not plain_json(view.data):
         return None
+    kind, names = _outline()
     try:
-        outline = msgspec.json.decode(view.data, type=_Outline)
+        outline = msgspec.json.decode(view.data, type=kind)
     except (msgspec.MsgspecError, RecursionError):
         return None
     head = {
-        name: value
-        for name, value in msgspec.structs.asdict(outline).items()
-        if value is not msgspec.UNSET and name != "users"
+        names[field]: value
+        for field, value in msgspec.structs.asdict(outline).items()
+        if value is not msgspec.UNSET
     }
-    if "schema" in head:
-        head["$schema"] = head.pop("schema")
-    return tenant_from_parts(head, _parsed_users(outline.users, view))
+    users = head.pop("users", None)
+    if users is None:
+        return None  # the careful reading says what is missing
+    return tenant_from_parts(head, _parsed_users(users, view))
 
 
 def _parsed_users(raws: list[msgspec.Raw], view: Mapped) -> Iterator[Any]:

@@ -48,6 +48,7 @@ def test_equal_license_states_are_one_object_across_users():
         (lambda d: d["users"][2].update(id=d["users"][0]["id"]), "duplicate id"),
         (lambda d: d.update(extra=1), "Additional properties are not allowed"),
         (lambda d: d["groups"][0].pop("displayName"), "'displayName' is a required property"),
+        (lambda d: d.pop("users"), "'users' is a required property"),
     ],
 )
 def test_a_problem_in_any_part_is_explained_with_its_place(tmp_path, damage, message):
