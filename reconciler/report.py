@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
 from reconciler.directory_audit import is_object_id
 from reconciler.errors import ReconcilerError
@@ -21,8 +22,11 @@ from reconciler.model import (
     Tenant,
     User,
 )
+from reconciler.plan.cost import CENT
 from reconciler.plan.managed import managed_groups, with_memory
 from reconciler.policy import LoadedPolicy, resolve
+from reconciler.policy.errors import raise_all
+from reconciler.policy.prices import Price, resolve_prices
 
 DIRECT = "direct"  # assignedBy of a license assigned to the user directly
 YES, NO = "yes", "no"
@@ -65,6 +69,24 @@ class SeatRow:
     heldOnlyThroughGroups: int  # users holding it through groups only
     inError: int  # users with an assignment of it in Error and none holding it
     available: int  # enabled - consumed
+
+
+@dataclass(frozen=True, slots=True)
+class PricedSeatRow:
+    """SeatRow with what the seats cost a month, for a tenant whose policy sets prices."""
+
+    skuPartNumber: str
+    skuId: str
+    enabled: int
+    consumed: int
+    heldDirectly: int
+    heldOnlyThroughGroups: int
+    inError: int
+    available: int
+    currency: str | None  # None: the policy sets no price for the product
+    monthly: Decimal | None  # a seat a month
+    paidMonthly: Decimal | None  # enabled seats a month
+    unusedMonthly: Decimal | None  # seats paid for but not in use, a month
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +266,49 @@ def seat_rows(tenant: Tenant) -> Iterator[SeatRow]:
             in_error.get(key, 0),
             enabled - sku.consumedUnits,
         )
+
+
+def priced_seat_rows(rows: Iterable[SeatRow], prices: Sequence[Price]) -> Iterator[PricedSeatRow]:
+    """`rows` with each product's price; a product without one has empty price columns."""
+    by_sku = {price.skuId.lower(): price for price in prices}
+    for row in rows:
+        price = by_sku.get(row.skuId.lower())
+        if price is None:
+            yield PricedSeatRow(*_seat_values(row), None, None, None, None)
+            continue
+        yield PricedSeatRow(
+            *_seat_values(row),
+            price.currency,
+            price.monthly.quantize(CENT),
+            (row.enabled * price.monthly).quantize(CENT),
+            (max(row.available, 0) * price.monthly).quantize(CENT),
+        )
+
+
+def tenant_prices(loaded: LoadedPolicy, tenant: Tenant) -> tuple[Price, ...]:
+    """The prices the policy sets for the tenant's products; PolicyError for an unknown one."""
+    prices, errors = resolve_prices(loaded.prices, tenant.subscribedSkus)
+    raise_all(errors)
+    return prices
+
+
+def seat_totals(rows: Iterable[PricedSeatRow]) -> dict[str, tuple[Decimal, Decimal]]:
+    """Per currency: what the enabled seats cost a month, and the unused ones."""
+    totals: dict[str, tuple[Decimal, Decimal]] = {}
+    for row in rows:
+        if (
+            row.currency is not None
+            and row.paidMonthly is not None
+            and row.unusedMonthly is not None
+        ):
+            paid, unused = totals.get(row.currency, (Decimal(0), Decimal(0)))
+            totals[row.currency] = (paid + row.paidMonthly, unused + row.unusedMonthly)
+    return totals
+
+
+def _seat_values(row: SeatRow) -> tuple:
+    """A seat row's values in field order, without dataclasses.astuple's deep copy."""
+    return tuple(getattr(row, name) for name in SeatRow.__slots__)
 
 
 def _holdings(user: User) -> dict[str, tuple[bool, bool, bool]]:

@@ -25,11 +25,15 @@ from reconciler.render.safe_text import shown
 from reconciler.report import (
     GroupRow,
     LicenseRow,
+    PricedSeatRow,
     SeatRow,
     group_rows,
     license_rows,
     managed_ids,
+    priced_seat_rows,
     seat_rows,
+    seat_totals,
+    tenant_prices,
 )
 
 _format_option = click.option(
@@ -90,10 +94,23 @@ def licenses(
 @_format_option
 @_out_option
 def seats(sources: Sources, output_format: str, out_file: Path | None) -> None:
-    """Per product: seats bought and used, held directly or through groups, users in error."""
-    _write(
-        seat_rows(_read(sources)), SeatRow, output_format, out_file, "the tenant has no products"
-    )
+    """Per product: seats bought and used, held directly or through groups, users in error.
+
+    With prices in the policy (settings.prices), also what the seats cost a month, and what
+    the unused ones do.
+    """
+    loaded = load_policy(sources.policy) if sources.policy.exists() else None
+    tenant = _read(sources)
+    prices = tenant_prices(loaded, tenant) if loaded is not None else ()
+    empty = "the tenant has no products"
+    if not prices:
+        _write(seat_rows(tenant), SeatRow, output_format, out_file, empty)
+        return
+    rows = list(priced_seat_rows(seat_rows(tenant), prices))  # one per product: a few dozen
+    _write(rows, PricedSeatRow, output_format, out_file, empty)
+    if output_format == "text" and out_file is None:
+        for currency, (paid, unused) in seat_totals(rows).items():
+            click.echo(f"Total in {currency}: {paid:,.2f} a month, {unused:,.2f} of it unused")
 
 
 @report.command()

@@ -17,6 +17,7 @@ from reconciler.plan.checks import group_lock as group_lock_checks
 from reconciler.plan.checks import licensing as licensing_checks
 from reconciler.plan.checks import membership as membership_checks
 from reconciler.plan.checks import service_plans as service_plan_checks
+from reconciler.plan.cost import Cost, plan_cost
 from reconciler.plan.diff import diff
 from reconciler.plan.guards import Guards, guards
 from reconciler.plan.impact import Impact, impact
@@ -53,6 +54,8 @@ class Plan:
     released: tuple[Released, ...] = ()
     # groups outside the policy that assign products the policy assigns too
     unmanaged: tuple[Group, ...] = ()
+    # the seat forecast at the policy's prices; None without settings.prices
+    cost: Cost | None = None
 
     @property
     def changes_present(self) -> bool:
@@ -170,4 +173,5 @@ def build_plan(
         guards(desired, found, before),
         released(desired, desired.groupLock, tenant),
         unmanaged_sharing(desired, tenant),
+        plan_cost(seats, desired.settings.prices),
     )

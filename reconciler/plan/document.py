@@ -24,6 +24,7 @@ from reconciler.plan.changes import (
     RemoveMembers,
     UpdateGroup,
 )
+from reconciler.plan.cost import Cost, amount
 from reconciler.plan.warnings import PlanWarning
 
 FORMAT_VERSION = 1
@@ -46,6 +47,7 @@ def plan_document(plan: Plan) -> Document:
             "planAdditions": list(map(_record, plan.impact.planAdditions)),
             "seats": list(map(_record, plan.seats)),
             "kept": list(map(_record, plan.impact.kept)),
+            **({} if plan.cost is None else {"cost": _cost(plan.cost)}),
         },
         "warnings": [_warning(warning) for warning in plan.warnings],
         "guards": {
@@ -78,6 +80,38 @@ def _record(record: Any) -> Document:
 @cache
 def _field_names(kind: type) -> tuple[str, ...]:
     return tuple(field.name for field in fields(kind))
+
+
+def _cost(cost: Cost) -> Document:
+    """The plan's cost: money as numbers to the cent, per product and per currency."""
+    products = [
+        {
+            "skuId": product.skuId,
+            "skuPartNumber": product.skuPartNumber,
+            "currency": product.currency,
+            **_money(product, ("monthly",)),
+            "prepaid": product.prepaid,
+            "consumedNow": product.consumedNow,
+            "consumedAfter": product.consumedAfter,
+            "shortfall": product.shortfall,
+            "unusedNow": product.unusedNow,
+            "unusedAfter": product.unusedAfter,
+            **_money(product, _AMOUNTS),
+        }
+        for product in cost.products
+    ]
+    totals = [{"currency": total.currency, **_money(total, _AMOUNTS)} for total in cost.totals]
+    unpriced = [
+        {"skuId": seat.skuId, "skuPartNumber": seat.skuPartNumber} for seat in cost.unpriced
+    ]
+    return {"products": products, "totals": totals, "unpriced": unpriced}
+
+
+_AMOUNTS = ("monthlyChange", "shortfallMonthly", "unusedMonthlyNow", "unusedMonthlyAfter")
+
+
+def _money(source: object, names: Iterable[str]) -> Document:
+    return {name: amount(getattr(source, name)) for name in names}
 
 
 def _unmanaged(group: Group, names: _Names) -> Document:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from reconciler.errors import Location
 from reconciler.policy.group_lock import GroupLock
 from reconciler.policy.lock import SkuLock
+from reconciler.policy.prices import Price
 
 ON, PAUSED = "On", "Paused"  # membershipRuleProcessingState
 
@@ -25,6 +26,8 @@ class Settings:
     mutuallyExclusivePlans: tuple[frozenset[str], ...] = ()
     # (dependent plan id, plan ids of which it needs one), added to the engine's catalog
     dependentPlans: tuple[tuple[str, frozenset[str]], ...] = ()
+    # what a seat of a product costs a month, in the tenant's order of products
+    prices: tuple[Price, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ from reconciler.policy.errors import PolicyError, closest, in_order, raise_all, 
 from reconciler.policy.group_lock import GroupLock, load_group_lock
 from reconciler.policy.lock import SkuLock, load_lock, lock_skus
 from reconciler.policy.merge import load_sources
+from reconciler.policy.prices import PriceEntry, price_entries, resolve_prices
 from reconciler.policy.schema import check, intact_items, is_broken, is_whole, where
 from reconciler.policy.source import LOCK_NAME, Pointer, Positions
 from reconciler.rules import parse
@@ -53,6 +54,7 @@ class LoadedPolicy:
     # found offline and kept for resolve() to report with the names (load_policy(keep_going))
     problems: tuple[PolicyError, ...] = ()
     broken: frozenset[Pointer] = frozenset()  # paths of the values those problems are about
+    prices: tuple[PriceEntry, ...] = ()  # settings.prices, after its prices file's
 
     @property
     def files(self) -> tuple[str, ...]:
@@ -84,7 +86,8 @@ def load_policy(
     # names with control or bidirectional characters, at the character: the schema skips them
     refused, places = character_errors(merged.document, merged.positions)
     errors, broken = check(merged.document, merged.positions, merged.broken | places)
-    problems = [*merged.errors, *refused, *errors]
+    prices, price_problems = price_entries(merged.document, merged.positions, broken)
+    problems = [*merged.errors, *refused, *errors, *price_problems]
     lock, group_lock = None, None
     if with_lock:
         try:
@@ -98,7 +101,7 @@ def load_policy(
     if not keep_going:
         raise_all(problems)
     return LoadedPolicy(
-        merged.document, merged.positions, lock, group_lock, in_order(problems), broken
+        merged.document, merged.positions, lock, group_lock, in_order(problems), broken, prices
     )
 
 
@@ -144,6 +147,8 @@ def resolve(
         )
         if resolver.whole(("settings", "dependentPlans", index))
     )
+    prices, price_errors = resolve_prices(policy.prices, skus)
+    resolver.errors += price_errors
     if tenant is not None:
         resolver.errors += directory_errors(policy, tenant)
     raise_all([*policy.problems, *resolver.errors])
@@ -154,6 +159,7 @@ def resolve(
             maxMembershipDropPercent=settings.get("maxMembershipDropPercent"),
             mutuallyExclusivePlans=exclusive,
             dependentPlans=dependent,
+            prices=prices,
         ),
         # a group is None only where a problem was found, and then this isn't reached
         groups=tuple(group for group in groups if group is not None),

@@ -18,6 +18,7 @@ from urllib.parse import quote, unquote
 
 from reconciler.render import markdown as md
 from reconciler.render.drift_text import drift_value
+from reconciler.render.plan_cost import cost_rows, priced_changes, total_text
 from reconciler.render.plan_text import (
     SYMBOLS,
     VERBS,
@@ -159,6 +160,7 @@ class _Comment:
             *self._kept(),
             *self._gains(),
             *self._seats(),
+            *self._cost(),
             *self._warnings(),
             *self._guards(),
         ]
@@ -430,6 +432,23 @@ class _Comment:
         ]
         table = md.table(("Product", "Used now", "After", "Enabled", "Short"), rows)
         return ["### Seats", "", *table, *md.more(more, "product"), ""]
+
+    def _cost(self) -> list[str]:
+        cost = self.impact.get("cost")
+        if not cost or not (priced_changes(cost) or cost["unpriced"]):
+            return []
+        products, more = self._take(priced_changes(cost), self.limits.groups, "cost rows")
+        rows = [
+            (md.inline(product["skuPartNumber"]), *cells)
+            for product, cells in zip(products, cost_rows(products), strict=True)
+        ]
+        head = ("Product", "Seats in use", "A month", "Unused seats", "Short (to buy)")
+        lines = ["### Cost a month", "", *md.table(head, rows), *md.more(more, "product"), ""]
+        lines += [f"- {md.prose(total_text(total, '→'))}" for total in cost["totals"]]
+        if cost["unpriced"]:
+            names = ", ".join(md.inline(item["skuPartNumber"]) for item in cost["unpriced"])
+            lines.append(f"- Not priced, though their seats change: {names}")
+        return [*lines, ""]
 
     def _warnings(self) -> list[str]:
         findings = sorted(self.document["warnings"], key=lambda w: _SEVERITY_ORDER[w["severity"]])

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from reconciler.render.drift_text import drift_lines
+from reconciler.render.plan_cost import cost_lines
 from reconciler.render.safe_text import shown
 
 SYMBOLS = {"create": "+", "update": "~", "destroy": "-"}
@@ -51,6 +52,7 @@ def plan_text(document: Document, show_all: bool = False) -> str:
     lines += _removal_lines(impact, show_all)
     lines += _addition_lines(impact["licenseAdditions"], impact.get("planAdditions", []))
     lines += _seat_lines(impact.get("seats", []))
+    lines += cost_lines(impact.get("cost"))
     lines += _unmanaged_lines(document)
     lines += _warning_lines(document["warnings"], show_all)
     lines += _guard_lines(document["guards"])
@@ -385,6 +387,7 @@ _HEADINGS = (
     "Leaving a group",
     "Licenses added:",
     "Seats:",
+    "Cost a month",
     "Warnings:",
     "Guards:",
     "Apply will refuse",

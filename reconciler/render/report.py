@@ -13,15 +13,17 @@ import csv
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import fields
+from decimal import Decimal
 from itertools import islice
 from typing import Any, TextIO, get_type_hints
 
 from reconciler.render.safe_text import shown
-from reconciler.report import GroupLicense, GroupRow, LicenseRow, SeatRow
+from reconciler.report import GroupLicense, GroupRow, LicenseRow, PricedSeatRow, SeatRow
 
-Row = LicenseRow | SeatRow | GroupRow
+Row = LicenseRow | SeatRow | PricedSeatRow | GroupRow
 FORMATS = ("text", "csv", "json")
 TEXT_LOOKAHEAD = 1000  # rows read before text fixes its column widths
+_NUMBERS = (int, Decimal | None)  # columns aligned to the right
 
 # the columns text shows; CSV and JSON show every field
 TEXT_COLUMNS: dict[type, tuple[str, ...]] = {
@@ -34,6 +36,17 @@ TEXT_COLUMNS: dict[type, tuple[str, ...]] = {
         "heldDirectly",
         "heldOnlyThroughGroups",
         "inError",
+    ),
+    PricedSeatRow: (
+        "skuPartNumber",
+        "enabled",
+        "consumed",
+        "available",
+        "inError",
+        "currency",
+        "monthly",
+        "paidMonthly",
+        "unusedMonthly",
     ),
     GroupRow: (
         "displayName",
@@ -90,9 +103,8 @@ def _write_text(rows: Iterable[Row], row_type: type, out: TextIO) -> int:
     stream = iter(rows)
     first = [_text_cells(row, names) for row in islice(stream, TEXT_LOOKAHEAD)]
     widths = [max([len(name), *(len(cells[n]) for cells in first)]) for n, name in enumerate(names)]
-    # counts (the rows' int fields) are aligned to the right
     hints = get_type_hints(row_type)
-    right = [hints[name] is int for name in names]
+    right = [hints[name] in _NUMBERS for name in names]
     out.write(_line(names, widths, right))
     count = 0
     for cells in _chain(first, (_text_cells(row, names) for row in stream)):
@@ -141,6 +153,8 @@ def _license_text(license: GroupLicense) -> str:
 
 
 def _json_value(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)  # money, to the cent
     if isinstance(value, tuple):
         return [
             {
