@@ -159,15 +159,14 @@ def _comment_column(
     for number in reversed([n for n in content if n <= previous]):
         if limit is not None and _indent(lines[number]) >= limit:
             continue  # not an enclosing line
-        own = _levels(lines[number])
-        if number == previous and number in layout.text_indent:
-            # a comment as deep as block text would become part of the text
-            own = [level for level in own if level < layout.text_indent[number]]
-        levels.update(level for level in own if level >= floor)
+        levels.update(level for level in _levels(lines[number]) if level >= floor)
         limit = _indent(lines[number])
         if limit <= floor:
             break
-    return max(level for level in levels if level <= written)
+    # a comment as deep as the block text just above it would become part of the text, whichever
+    # line opened that level (an empty item's `- ` on an enclosing line opens one too)
+    deepest = layout.text_indent.get(previous, written + 1) - 1
+    return max(level for level in levels if level <= min(written, deepest))
 
 
 def _indent(line: str) -> int:

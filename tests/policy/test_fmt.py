@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
@@ -339,6 +339,12 @@ def _formatted_or_none(text: str) -> str | None:
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_policy_texts())
+# a comment after block text whose enclosing line ends in an empty item's `- `, as deep as the
+# text is once laid out: it must stay a comment, not become a line of the text
+@example(
+    "tenant:\n  -  \n  -  |-\n     0\n\n     0\nsettings:\n  -  \n  -    -  \n"
+    "       -  |-\n          0\n        # note  "
+)
 def test_formatting_twice_is_formatting_once_and_the_values_stay_the_same(text):
     formatted = _formatted_or_none(text)
     if formatted is None:
