@@ -7,7 +7,6 @@ render/explain_text.py.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +15,7 @@ from reconciler.engine.dependencies import delivered
 from reconciler.engine.licensing import effective_usage_location
 from reconciler.errors import Location, ReconcilerError
 from reconciler.explain_groups import ExplainedGroup, GroupStanding
+from reconciler.lookup import DIRECT, Directory, Names
 from reconciler.model import ACTIVE_WITH_ERROR, ERROR, LicenseAssignmentState, Tenant, User
 from reconciler.plan.build import Plan
 from reconciler.plan.changes import UpdateGroup
@@ -24,7 +24,6 @@ from reconciler.plan.planning import plan_now
 from reconciler.policy import LoadedPolicy
 from reconciler.policy.desired import PAUSED
 
-DIRECT = "direct"  # how a direct assignment is named where groups are named
 KEPT, CHANGED, GAINED, LOST = "kept", "changed", "gained", "lost"
 LOST_FOR_A_WHILE, NOT_HELD = "lostForAWhile", "notHeld"
 
@@ -109,29 +108,11 @@ def explain(loaded: LoadedPolicy, tenant: Tenant, name: str) -> Explanation:
 
 def find_user(tenant: Tenant, name: str) -> User:
     """The user with this userPrincipalName or object id, ignoring case."""
-    wanted = name.strip().lower()
-    for user in tenant.users:
-        if wanted in (user.id.lower(), user.userPrincipalName.lower()):
-            return user
-    raise UserNotFoundError(
-        f"no user '{name}' in the tenant{_suggestion(wanted, tenant.users)}; "
-        "give a userPrincipalName or an object id",
-        Location("USER"),
-    )
-
-
-def _suggestion(wanted: str, users: Iterable[User]) -> str:
-    """The closest userPrincipalName, compared whole, by its name before the @, or by the
-    user's displayName."""
-    keys: dict[str, str] = {}
-    for user in users:
-        upn = user.userPrincipalName
-        keys.setdefault(upn.lower(), upn)
-        keys.setdefault(upn.lower().partition("@")[0], upn)
-        if user.displayName:
-            keys.setdefault(user.displayName.lower(), upn)
-    close = difflib.get_close_matches(wanted, list(keys), n=1, cutoff=0.6)
-    return f" (did you mean '{keys[close[0]]}'?)" if close else ""
+    users = Directory(tenant.users, suggest_among=None)  # one name asked for: worth the time
+    found = users.user(name)
+    if found is None:
+        raise UserNotFoundError(users.unknown_user(name), Location("USER"))
+    return found
 
 
 def explain_plan(plan: Plan, user_id: str, now: datetime | None = None) -> Explanation:
@@ -139,7 +120,7 @@ def explain_plan(plan: Plan, user_id: str, now: datetime | None = None) -> Expla
     before, after = plan.before, plan.after
     user = next(u for u in before.users if u.id == user_id)
     later = next((u for u in after.users if u.id == user_id), user)
-    names = _Names(before, after)
+    names = Names(before, after)
     temporary = {
         r.skuId.lower() for r in plan.impact.licenseRemovals if r.userId == user_id and r.temporary
     }
@@ -171,38 +152,7 @@ def explain_plan(plan: Plan, user_id: str, now: datetime | None = None) -> Expla
     )
 
 
-class _Names:
-    """Names of products, service plans and groups, from the tenant before the plan first."""
-
-    def __init__(self, *tenants: Tenant) -> None:
-        self.skus: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {}
-        self.plans: dict[str, str] = {}
-        self.groups: dict[str, str] = {}
-        for tenant in tenants:
-            for sku in tenant.subscribedSkus:
-                plans = tuple((p.servicePlanId, p.servicePlanName) for p in sku.servicePlans)
-                self.skus.setdefault(sku.skuId.lower(), (sku.skuPartNumber, plans))
-                for plan_id, plan_name in plans:
-                    self.plans.setdefault(plan_id.lower(), plan_name)
-            for group in tenant.groups:
-                self.groups.setdefault(group.id.lower(), group.displayName)
-
-    def part_number(self, sku_id: str) -> str | None:
-        found = self.skus.get(sku_id.lower())
-        return found[0] if found else None
-
-    def group(self, group_id: str | None) -> str | None:
-        # a deleted group's assignments can outlive it (DependencyViolation): name it by its id
-        return None if group_id is None else self.groups.get(group_id.lower(), group_id)
-
-    def source(self, group_id: str | None) -> str:
-        return self.group(group_id) or DIRECT
-
-    def plan_names(self, plan_ids: Iterable[str]) -> tuple[str, ...]:
-        return tuple(sorted(self.plans.get(p.lower(), p) for p in plan_ids))
-
-
-def _sku_order(user: User, later: User, names: _Names) -> list[str]:
+def _sku_order(user: User, later: User, names: Names) -> list[str]:
     """Every product the user has an assignment of, now or after, by skuPartNumber."""
     found: dict[str, str] = {}
     for person in (user, later):
@@ -212,7 +162,7 @@ def _sku_order(user: User, later: User, names: _Names) -> list[str]:
 
 
 def _license(
-    sku_id: str, user: User, later: User, names: _Names, temporary: set[str]
+    sku_id: str, user: User, later: User, names: Names, temporary: set[str]
 ) -> ExplainedLicense:
     key = sku_id.lower()
     now_states = [s for s in user.licenseAssignmentStates if s.skuId.lower() == key]
@@ -246,7 +196,7 @@ def _holds(user: User, sku_key: str) -> bool:
     return any(a.skuId.lower() == sku_key for a in user.assignedLicenses)
 
 
-def _assignment(state: LicenseAssignmentState, names: _Names) -> Assignment:
+def _assignment(state: LicenseAssignmentState, names: Names) -> Assignment:
     return Assignment(
         state.assignedByGroup,
         names.group(state.assignedByGroup),
@@ -257,7 +207,7 @@ def _assignment(state: LicenseAssignmentState, names: _Names) -> Assignment:
 
 
 def _service_plans(
-    sku_key: str, states: Iterable[LicenseAssignmentState], names: _Names
+    sku_key: str, states: Iterable[LicenseAssignmentState], names: Names
 ) -> tuple[ServicePlanState, ...]:
     """Each of the product's plans, on if any assignment giving the product enables it: the
     plans of one product from several assignments are their union, on one seat."""
@@ -329,7 +279,7 @@ def _named(kept_by: Iterable[str | None]) -> tuple[str, ...]:
     return tuple(name or DIRECT for name in kept_by)
 
 
-def _errors(user: User, later: User, names: _Names) -> Iterator[UserChange]:
+def _errors(user: User, later: User, names: Names) -> Iterator[UserChange]:
     """Assignments that end in an error state they aren't in now: the seats ran out, a plan
     conflicts or a prerequisite is missing (ActiveWithError keeps the license)."""
     failing = {

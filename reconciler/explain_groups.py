@@ -6,14 +6,15 @@ Part of `explain` (reconciler/explain.py), apart so each module does one thing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from reconciler.engine.membership import parsed_rule, reads_assigned_plans
 from reconciler.model import Group, Tenant, User
 from reconciler.rules import RuleError
-from reconciler.rules.explain import Explainer
+from reconciler.rules.explain import Decision, Explainer
 
 LEAVES_FOR_A_WHILE = (
     "static group turned dynamic: Entra removes every member before evaluating the rule, "
@@ -52,6 +53,15 @@ class Move:
     group: Group
     reason: str
     temporary: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RuleDecision:
+    """A user rule's verdict on the user, with what it read: the user as the rule sees them."""
+
+    explainer: Explainer
+    subject: Mapping[str, Any]
+    decision: Decision
 
 
 class GroupStanding:
@@ -111,22 +121,32 @@ class GroupStanding:
 
     def _decide(self, side: int, group: Group) -> tuple[bool | None, tuple[str, ...]]:
         """Whether the group's rule selects the user, and the expressions that decided it."""
-        if not group.is_dynamic or not group.membershipRule:
+        found = self.rule_decision(side, group)
+        if found is None:
             return None, ()
+        rule, decision = found.explainer.rule, found.decision
+        spans = (node.span for node in decision.decided_by)
+        return decision.member, tuple(" ".join(rule.text[s.start : s.end].split()) for s in spans)
+
+    def rule_decision(self, side: int, group: Group) -> RuleDecision | None:
+        """How the group's user rule decides for the user (0: before the plan, 1: after); None
+        for a group without one, or whose rule doesn't parse."""
+        if not group.is_dynamic or not group.membershipRule:
+            return None
         try:
             rule = parsed_rule(group.membershipRule)
         except RuleError:
-            return None, ()
+            return None
         if rule.object_type != "user":
-            return None, ()
+            return None
         # memberOf rules read the user's direct groups, which Graph doesn't list on the user
         direct = [
             {"id": self.by_id[side][g].id} for g, path in self.paths[side].items() if not path
         ]
         user: User = self.users[side]
-        decision = Explainer(rule, self.now).explain({**user.attributes, "memberOf": direct})
-        spans = (node.span for node in decision.decided_by)
-        return decision.member, tuple(" ".join(rule.text[s.start : s.end].split()) for s in spans)
+        subject = {**user.attributes, "memberOf": direct}
+        explainer = Explainer(rule, self.now)
+        return RuleDecision(explainer, subject, explainer.explain(subject))
 
     def moves(self, turned: set[str]) -> Iterator[Move]:
         """Groups the user leaves, then those they join; a group turned dynamic that they stay

@@ -22,8 +22,9 @@ from reconciler.model import (
     Tenant,
     User,
 )
-from reconciler.plan.cost import CENT
+from reconciler.plan.cost import CurrencyTotal, ProductCost, currency_totals, product_cost, to_cent
 from reconciler.plan.managed import managed_groups, with_memory
+from reconciler.plan.seats import SeatForecast
 from reconciler.policy import LoadedPolicy, resolve
 from reconciler.policy.errors import raise_all
 from reconciler.policy.prices import Price, resolve_prices
@@ -268,23 +269,6 @@ def seat_rows(tenant: Tenant) -> Iterator[SeatRow]:
         )
 
 
-def priced_seat_rows(rows: Iterable[SeatRow], prices: Sequence[Price]) -> Iterator[PricedSeatRow]:
-    """`rows` with each product's price; a product without one has empty price columns."""
-    by_sku = {price.skuId.lower(): price for price in prices}
-    for row in rows:
-        price = by_sku.get(row.skuId.lower())
-        if price is None:
-            yield PricedSeatRow(*_seat_values(row), None, None, None, None)
-            continue
-        yield PricedSeatRow(
-            *_seat_values(row),
-            price.currency,
-            price.monthly.quantize(CENT),
-            (row.enabled * price.monthly).quantize(CENT),
-            (max(row.available, 0) * price.monthly).quantize(CENT),
-        )
-
-
 def tenant_prices(loaded: LoadedPolicy, tenant: Tenant) -> tuple[Price, ...]:
     """The prices the policy sets for the tenant's products; PolicyError for an unknown one."""
     prices, errors = resolve_prices(loaded.prices, tenant.subscribedSkus)
@@ -292,23 +276,36 @@ def tenant_prices(loaded: LoadedPolicy, tenant: Tenant) -> tuple[Price, ...]:
     return prices
 
 
-def seat_totals(rows: Iterable[PricedSeatRow]) -> dict[str, tuple[Decimal, Decimal]]:
-    """Per currency: what the enabled seats cost a month, and the unused ones."""
-    totals: dict[str, tuple[Decimal, Decimal]] = {}
+def priced_seats(
+    rows: Iterable[SeatRow], prices: Sequence[Price]
+) -> tuple[list[PricedSeatRow], tuple[CurrencyTotal, ...]]:
+    """`rows` with each product's price (empty for a product without one), and the totals per
+    currency, added before rounding as the plan's are."""
+    by_sku = {price.skuId.lower(): price for price in prices}
+    priced: list[PricedSeatRow] = []
+    costs: list[ProductCost] = []
     for row in rows:
-        if (
-            row.currency is not None
-            and row.paidMonthly is not None
-            and row.unusedMonthly is not None
-        ):
-            paid, unused = totals.get(row.currency, (Decimal(0), Decimal(0)))
-            totals[row.currency] = (paid + row.paidMonthly, unused + row.unusedMonthly)
-    return totals
-
-
-def _seat_values(row: SeatRow) -> tuple:
-    """A seat row's values in field order, without dataclasses.astuple's deep copy."""
-    return tuple(getattr(row, name) for name in SeatRow.__slots__)
+        values = tuple(getattr(row, name) for name in SeatRow.__slots__)
+        price = by_sku.get(row.skuId.lower())
+        if price is None:
+            priced.append(PricedSeatRow(*values, None, None, None, None))
+            continue
+        # the tenant as it is: a forecast in which nothing moves
+        cost = product_cost(
+            SeatForecast(row.skuId, row.skuPartNumber, row.enabled, row.consumed, row.consumed),
+            price,
+        )
+        costs.append(cost)
+        priced.append(
+            PricedSeatRow(
+                *values,
+                price.currency,
+                to_cent(price.monthly),
+                to_cent(cost.paidMonthly),
+                to_cent(cost.unusedMonthlyNow),
+            )
+        )
+    return priced, currency_totals(costs)
 
 
 def _holdings(user: User) -> dict[str, tuple[bool, bool, bool]]:

@@ -14,11 +14,13 @@ from reconciler.cli.fmt import fmt
 from reconciler.cli.import_cmd import import_
 from reconciler.cli.lock import lock
 from reconciler.cli.plan import plan, show
+from reconciler.cli.policy_tests import test
 from reconciler.cli.report import report
 from reconciler.cli.reprocess import reprocess
 from reconciler.cli.rule import rule
 from reconciler.cli.tenant import tenant
 from reconciler.cli.validate import validate
+from reconciler.cli.verify import verify
 from reconciler.errors import ReconcilerError
 from reconciler.render.errors import error_text
 
@@ -69,6 +71,8 @@ cli.add_command(rule)
 cli.add_command(tenant)
 cli.add_command(emulator)
 cli.add_command(explain)
+cli.add_command(test)
+cli.add_command(verify)
 
 
 def main() -> None:

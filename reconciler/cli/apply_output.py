@@ -32,6 +32,14 @@ from reconciler.render.apply_text import (
 )
 from reconciler.render.plan_text import change_line, plan_text
 from reconciler.render.safe_text import shown
+from reconciler.render.verify import nothing_text, verdicts_text
+from reconciler.verify import (
+    RuleEvaluationFailed,
+    RuleEvaluationTimeout,
+    RulesDiffer,
+    Verdict,
+    VerifyUnsupported,
+)
 
 if TYPE_CHECKING:  # httpx is imported only for a graph tenant
     from reconciler.providers.graph_writes import ProcessingWait
@@ -57,6 +65,8 @@ class Output(Protocol):
     def note(self, text: str) -> None: ...
 
     def confirm(self, auto_approve: bool) -> None: ...
+
+    def verified(self, verdicts: list[Verdict]) -> None: ...
 
     def run(self, document: Document, provider: Provider, audit: AuditLog) -> None: ...
 
@@ -101,6 +111,12 @@ class TextOutput:
             )
         click.confirm("\nApply these changes?", abort=True)
 
+    def verified(self, verdicts: list[Verdict]) -> None:
+        """Entra's verdict on each new rule (apply --verify-rules), before any change."""
+        with self._progress.hold():
+            click.echo("")
+            click.echo(verdicts_text(verdicts) if verdicts else nothing_text())
+
     def run(self, document: Document, provider: Provider, audit: AuditLog) -> None:
         progress = self._progress
         _hear_waits(provider, WaitReport(lambda wait: _held(progress, _say_waiting, wait)))
@@ -131,12 +147,16 @@ _CODES: tuple[tuple[type[ReconcilerError], str], ...] = (
     (ApprovalRequiredError, "approval-required"),
     (StalePlanError, "plan-stale"),
     (RemovalsRefused, "removals-refused"),
+    (RulesDiffer, "rules-differ"),
+    (VerifyUnsupported, "verify-unsupported"),
+    (RuleEvaluationTimeout, "verify-timeout"),
+    (RuleEvaluationFailed, "verify-failed"),
     (ApplyFailedError, "apply-failed"),
     (TenantBusyError, "tenant-busy"),
     (ProviderError, "tenant-error"),
     (InputError, "invalid-input"),
 )
-_REFUSALS = (StalePlanError, RemovalsRefused)
+_REFUSALS = (StalePlanError, RemovalsRefused, RulesDiffer)
 
 
 class EventOutput:
@@ -167,6 +187,17 @@ class EventOutput:
 
     def confirm(self, auto_approve: bool) -> None:
         """Never asks: the json mode checked --auto-approve before it began."""
+
+    def verified(self, verdicts: list[Verdict]) -> None:
+        """A diagnostic per rule verified: a note when Entra agrees, a warning when not (the
+        error that refuses the apply, if it does, follows)."""
+        for verdict in verdicts:
+            group = {"id": verdict.edit.groupId, "displayName": verdict.edit.displayName}
+            text = verdicts_text([verdict])
+            if verdict.agrees:
+                self.emit(events.diagnostic("info", "rule-verified", text, group=group))
+            else:
+                self.emit(events.diagnostic("warning", "rule-differs", text, group=group))
 
     def run(self, document: Document, provider: Provider, audit: AuditLog) -> None:
         _hear_waits(provider, WaitReport(self._waiting))

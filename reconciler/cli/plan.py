@@ -27,19 +27,22 @@ from reconciler.plan.planning import freshness_now, plan_now
 from reconciler.plan.stale import Freshness
 from reconciler.policy import load_policy
 from reconciler.providers.base import Provider, ProviderError
+from reconciler.render.plan_html import plan_html
 from reconciler.render.plan_json import plan_json
 from reconciler.render.plan_markdown import Context, plan_markdown, plan_marker
 from reconciler.render.plan_text import colourize, plan_text
 from reconciler.render.safe_text import shown
 
-# plans have a third format, for pull requests, besides the text and json every command has
+# plans have two more formats besides the text and json every command has: a pull-request
+# comment, and a page to keep as an artifact or send by email
 format_option = click.option(
     "--format",
     "output_format",
-    type=click.Choice(["text", "json", "markdown"]),
+    type=click.Choice(["text", "json", "markdown", "html"]),
     default="text",
     show_default=True,
-    help="Output for people (text), scripts (json) or a pull-request comment (markdown).",
+    help="Output for people (text), scripts (json), a pull-request comment (markdown) or a "
+    "self-contained report page (html).",
 )
 
 
@@ -99,7 +102,7 @@ def plan(
     plan_file = None if out_file is None else str(out_file)
     context = _context(tenant.organization.id, sources, plan_file)
     markdown = plan_markdown(document, context) if output_format == "markdown" or in_actions else ""
-    _echo(document, output_format, show_all, markdown)
+    _echo(document, output_format, show_all, markdown, context)
     if in_actions:
         marker = plan_marker(context.tenant, context.policy)
         outputs = github.plan_outputs(document, marker, plan_file)
@@ -127,12 +130,10 @@ def show(sources: Sources, plan_file: Path, output_format: str, show_all: bool) 
         # the plan is still worth reading where the tenant can't be: say only what wasn't checked
         warning = None
         click.echo(f"note: not checked against the tenant: {shown(str(error))}", err=True)
-    markdown = ""
-    if output_format == "markdown":
-        # the tenant as `plan` names it, so both put the same marker on the comment
-        context = _context(tenant_id or "unknown", sources, str(plan_file), stale=warning)
-        markdown = plan_markdown(document, context)
-    _echo(document, output_format, show_all, markdown)
+    # the tenant as `plan` names it, so both put the same marker on the comment
+    context = _context(tenant_id or "unknown", sources, str(plan_file), stale=warning)
+    markdown = plan_markdown(document, context) if output_format == "markdown" else ""
+    _echo(document, output_format, show_all, markdown, context)
     if warning is not None:
         # on stderr, after the plan: seen at a terminal, and `--format json` stays JSON
         click.echo(f"warning: {shown(warning)}", err=True)
@@ -178,7 +179,7 @@ def _freshness(document: Document, sources: Sources) -> tuple[Freshness, str]:
 def _context(
     tenant_id: str, sources: Sources, plan_file: str | None, stale: str | None = None
 ) -> Context:
-    """What the Markdown plan says besides the plan: tenant, policy, where the whole plan is."""
+    """What the Markdown and HTML plans say besides the plan: tenant, policy, where it is."""
     return Context(
         tenant=tenant_id,
         policy=policy_label(sources.policy),
@@ -209,11 +210,15 @@ def _stale_warning(freshness: Freshness) -> str | None:
     return f"{problem} `apply` will refuse it; run `reconciler plan` again."
 
 
-def _echo(document: dict, output_format: str, show_all: bool, markdown: str) -> None:
+def _echo(
+    document: dict, output_format: str, show_all: bool, markdown: str, context: Context
+) -> None:
     if output_format == "json":
         click.echo(plan_json(document))
     elif output_format == "markdown":
         click.echo(markdown)
+    elif output_format == "html":
+        click.echo(plan_html(document, context), nl=False)  # the page ends with its own newline
     else:
         click.echo(styled(plan_text(document, show_all=show_all)))
 

@@ -20,7 +20,7 @@ from reconciler.cli.options import Sources, open_tenant_for_licensing, source_op
 from reconciler.model import Tenant
 from reconciler.policy import load_policy
 from reconciler.private_files import writing_text
-from reconciler.render.report import FORMATS, Row, write_report
+from reconciler.render.report import FORMATS, Row, seat_totals_text, write_report
 from reconciler.render.safe_text import shown
 from reconciler.report import (
     GroupRow,
@@ -30,9 +30,8 @@ from reconciler.report import (
     group_rows,
     license_rows,
     managed_ids,
-    priced_seat_rows,
+    priced_seats,
     seat_rows,
-    seat_totals,
     tenant_prices,
 )
 
@@ -106,11 +105,8 @@ def seats(sources: Sources, output_format: str, out_file: Path | None) -> None:
     if not prices:
         _write(seat_rows(tenant), SeatRow, output_format, out_file, empty)
         return
-    rows = list(priced_seat_rows(seat_rows(tenant), prices))  # one per product: a few dozen
-    _write(rows, PricedSeatRow, output_format, out_file, empty)
-    if output_format == "text" and out_file is None:
-        for currency, (paid, unused) in seat_totals(rows).items():
-            click.echo(f"Total in {currency}: {paid:,.2f} a month, {unused:,.2f} of it unused")
+    rows, totals = priced_seats(seat_rows(tenant), prices)  # a row per product: a few dozen
+    _write(rows, PricedSeatRow, output_format, out_file, empty, seat_totals_text(totals))
 
 
 @report.command()
@@ -141,11 +137,20 @@ def _read(sources: Sources) -> Tenant:
 
 
 def _write(
-    rows: Iterable[Row], row_type: type, output_format: str, out_file: Path | None, empty: str
+    rows: Iterable[Row],
+    row_type: type,
+    output_format: str,
+    out_file: Path | None,
+    empty: str,
+    footer: str = "",
 ) -> None:
+    """The report's rows, and in text the `footer` after them (a CSV or JSON Lines report is
+    rows only: scripts add up the columns)."""
     try:
         with _output(out_file) as out:
             count = write_report(rows, row_type, output_format, out)
+            if output_format == "text":
+                out.write(footer)
     except BrokenPipeError:
         # the reader stopped early (`| head`); Python's own flush at exit would fail again, so
         # stdout goes nowhere from here on, and the exit code says the report wasn't all read

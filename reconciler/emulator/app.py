@@ -17,6 +17,7 @@ from reconciler.emulator.errors import GraphError, error_body, no_segment
 from reconciler.emulator.faults import Faults
 from reconciler.emulator.messages import Request, Response
 from reconciler.emulator.replication import Replication
+from reconciler.emulator.rule_processing import RuleProcessing
 from reconciler.emulator.store import Store
 
 Handler = Callable[..., Response]
@@ -50,6 +51,10 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/auditLogs/directoryAudits", audit_log.directory_audits),
     ("GET", "/auditLogs/directoryaudits", audit_log.directory_audits),
 ]
+# Graph's /beta: only what v1.0 lacks and a client needs (a group's membershipRuleProcessingStatus)
+BETA_ROUTES: list[tuple[str, str, Handler]] = [
+    ("GET", "/groups/{id}", partial(reads.get_object, kind="groups")),
+]
 
 
 def _compile(template: str) -> re.Pattern[str]:
@@ -62,16 +67,21 @@ def _compile(template: str) -> re.Pattern[str]:
 _COMPILED = [
     (method, template, _compile(template), handler) for method, template, handler in ROUTES
 ]
+_BETA = [
+    (method, template, _compile(template), handler) for method, template, handler in BETA_ROUTES
+]
 _GUID_SEGMENT = re.compile(r"/[0-9a-fA-F]{8}-[0-9a-fA-F-]{27}(?=/|$)")
 
 
 class App:
     """The emulated Graph service over one store; counts every request by endpoint."""
 
-    def __init__(self, store: Store, faults: Faults | None = None) -> None:
+    def __init__(self, store: Store, faults: Faults | None = None, rule_reads: int = 0) -> None:
         self.store = store
         self.faults = faults or Faults()
         self.replication = Replication(self.faults)
+        # new dynamic groups: unprocessed for `rule_reads` reads, and `disagree` faults
+        self.rules = RuleProcessing(self.faults, rule_reads)
         # the order batch items without dependsOn run in: shuffled, from the faults' seed
         self.batch_order = random.Random(f"{self.faults.seed}:batch")
         self.batch_order_lock = threading.Lock()
@@ -81,12 +91,14 @@ class App:
         self._counts: Counter[str] = Counter()
         self._counts_lock = threading.Lock()
 
-    def endpoint(self, method: str, path: str) -> str:
-        """The count key of a request: its route template, e.g. "GET /groups/{id}/members"."""
-        for route_method, template, pattern, _handler in _COMPILED:
+    def endpoint(self, method: str, path: str, beta: bool = False) -> str:
+        """The count key of a request: its route template, e.g. "GET /groups/{id}/members"
+        ("GET /beta/groups/{id}" on Graph's beta version)."""
+        version = "/beta" if beta else ""
+        for route_method, template, pattern, _handler in _BETA if beta else _COMPILED:
             if route_method == method and pattern.match(path):
-                return f"{method} {template}"
-        return f"{method} {_GUID_SEGMENT.sub('/{id}', path)}"
+                return f"{method} {version}{template}"
+        return f"{method} {version}{_GUID_SEGMENT.sub('/{id}', path)}"
 
     def count(self, key: str) -> None:
         with self._counts_lock:
@@ -122,7 +134,7 @@ class App:
 
     def _route(self, request: Request) -> Response:
         allowed = False
-        for method, _template, pattern, handler in _COMPILED:
+        for method, _template, pattern, handler in _BETA if request.beta else _COMPILED:
             match = pattern.match(request.path)
             if match is None:
                 continue
@@ -132,6 +144,10 @@ class App:
             return handler(self, request, *match.groups())
         if allowed:
             raise GraphError(405, "Request_BadRequest", f"{request.method} is not allowed here.")
+        if request.beta:  # emulator's choice: beta is served for what v1.0 lacks, no more
+            raise GraphError(
+                400, "BadRequest", f"The emulator doesn't serve {request.path} on beta; use v1.0."
+            )
         segment = request.path.strip("/").split("/")[-1] or "/"
         raise no_segment(segment)
 

@@ -7,6 +7,7 @@
              | "504-after" | "drop-after"                 after it is handled: the tenant changed
              | "lag"                                      a new group is unknown for a while
              | "license-failed"                           a group's license processing fails
+             | "disagree"                                 a new dynamic group shows other members
     OPTION  := "every=" INT          the Nth, 2Nth, ... event this clause sees
              | "rate=" FLOAT         each event with this probability (0..1), drawn from the seed
              | "after=" INT          leave the first N events this clause sees alone
@@ -14,12 +15,14 @@
              | "retry-after=" FLOAT  Retry-After seconds (429: default 0.5; 503/504: none)
              | "ms=" INT             slow: delay (default 200); lag: how long a new group lags
              | "requests=" INT       lag: how many requests naming a new group it refuses
+             | "leave-out=" INT      disagree: members of the rule left out (default 1)
+             | "put-in=" INT         disagree: users the rule doesn't select put in (default 0)
 
 Example: `429:every=5,retry-after=0.2;503:rate=0.1;drop-after:every=17;lag:requests=2;seed=42`.
 A clause with neither `every` nor `rate` hits every event (useful for `slow` and `lag`).
 
-What a clause sees: 429/503/504/504-after see every request to /v1.0 and each item inside a
-`$batch` (so items fail on their own); drop/drop-after/slow see every /v1.0 request; `lag` sees
+What a clause sees: 429/503/504/504-after see every request (to /v1.0 or /beta) and each item
+inside a `$batch` (so items fail on their own); drop/drop-after/slow see every request; `lag` sees
 each group created; `license-failed` each license processing a group starts (after
 assignLicense, a member change of a licensed group, a rule change of a licensed dynamic group).
 The first status or drop clause that hits a request decides; `slow` adds its delay.
@@ -30,8 +33,11 @@ connection: Graph can commit a write and lose the answer. A lagging group (`lag`
 replicated: 404 to requests naming it, 400 "...objects being referenced don't exist." to
 binding members to it; until `requests` such answers were given and `ms` have passed.
 With `license-failed`, that processing ends in `ProcessingFailed` instead of
-`ProcessingComplete`. With the same seed and the same sequence of events the same events fail;
-concurrent clients make the sequence itself vary. The seed also orders `$batch` items.
+`ProcessingComplete`. `disagree` sees each dynamic group created; one it hits shows members
+other than its rule selects (rule_processing.py), so that a client comparing Entra's evaluation
+with its own (`reconciler verify`) sees them differ. With the same seed and the same sequence
+of events the same events fail; concurrent clients make the sequence itself vary. The seed
+also orders `$batch` items.
 """
 
 from __future__ import annotations
@@ -44,7 +50,18 @@ from reconciler.emulator.errors import error_body
 from reconciler.emulator.messages import Response
 from reconciler.errors import InputError
 
-KINDS = ("429", "503", "504", "drop", "slow", "504-after", "drop-after", "lag", "license-failed")
+KINDS = (
+    "429",
+    "503",
+    "504",
+    "drop",
+    "slow",
+    "504-after",
+    "drop-after",
+    "lag",
+    "license-failed",
+    "disagree",
+)
 STATUS_KINDS = ("429", "503", "504", "504-after")  # also seen by each item of a batch
 REQUEST_KINDS = (*STATUS_KINDS, "drop", "drop-after", "slow")
 DEFAULT_LAG_REQUESTS = 2
@@ -60,6 +77,8 @@ class Clause:
     requests: int | None = None
     after: int = 0
     times: int | None = None
+    leave_out: int | None = None
+    put_in: int | None = None
     seen: int = 0
     hit: int = 0
     rng: random.Random | None = None
@@ -96,6 +115,14 @@ class Lag:
 
     requests: int  # requests naming it that are refused
     seconds: float  # and every request naming it until this long after its creation
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    """How a new dynamic group's members differ from what its rule selects."""
+
+    leave_out: int  # members the rule selects that are not shown
+    put_in: int  # users the rule doesn't select that are shown as members
 
 
 class Faults:
@@ -143,6 +170,19 @@ class Faults:
                 self._count("license-failed")
             return fails
 
+    def disagreement(self) -> Disagreement | None:
+        """How a dynamic group created now disagrees with its rule, if a clause hits it."""
+        with self._lock:
+            for clause in self.clauses:
+                if clause.kind == "disagree" and clause.hits():
+                    self._count("disagree")
+                    put_in = clause.put_in or 0
+                    leave_out = clause.leave_out
+                    if leave_out is None:
+                        leave_out = 0 if put_in else 1
+                    return Disagreement(leave_out, put_in)
+            return None
+
     def count(self, kind: str) -> None:
         with self._lock:
             self._count(kind)
@@ -175,6 +215,8 @@ _OPTIONS: dict[str, tuple[type, tuple[str, ...] | None]] = {
     "retry-after": (float, STATUS_KINDS),
     "ms": (int, ("slow", "lag")),
     "requests": (int, ("lag",)),
+    "leave-out": (int, ("disagree",)),
+    "put-in": (int, ("disagree",)),
 }
 
 

@@ -15,16 +15,23 @@ class Request:
     headers: dict[str, str]  # names in lower case
     body: Any = None
     base: str = ""  # the absolute Graph base URL, e.g. http://127.0.0.1:8080/v1.0
+    beta: bool = False  # sent to Graph's /beta version rather than /v1.0
 
     @classmethod
     def from_target(
-        cls, method: str, target: str, headers: dict[str, str], body: Any, base: str
+        cls,
+        method: str,
+        target: str,
+        headers: dict[str, str],
+        body: Any,
+        base: str,
+        beta: bool = False,
     ) -> Request:
         """`target` is the path and query below the version ("/users?$top=5")."""
         parts = urlsplit(target)
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
         headers = {name.lower(): value for name, value in headers.items()}
-        return cls(method.upper(), parts.path or "/", query, headers, body, base)
+        return cls(method.upper(), parts.path or "/", query, headers, body, base, beta)
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())

@@ -70,9 +70,12 @@ def get_object(app: App, request: Request, object_id: str, *, kind: str) -> Resp
     state = app.store.state()
     doc = state.user(object_id) if kind == "users" else state.group(object_id)
     names = odata.select(request)
-    resources.check_select(kind, names, state)
+    resources.check_select(kind, names, state, beta=request.beta)
     context = f"{request.base}/$metadata#{kind}/$entity"
-    return Response(200, {"@odata.context": context, **_render(app, request, kind, doc, names)})
+    body = _render(app, request, kind, doc, names)
+    if kind == "groups" and names and resources.PROCESSING_STATUS in names:
+        body[resources.PROCESSING_STATUS] = app.rules.status(doc)
+    return Response(200, {"@odata.context": context, **body})
 
 
 def members(app: App, request: Request, group_id: str, errors_only: bool = False) -> Response:
@@ -82,7 +85,7 @@ def members(app: App, request: Request, group_id: str, errors_only: bool = False
     group = state.group(group_id)
     names = odata.select(request)
     found = []
-    for member in group.get("members", ()):
+    for member in app.rules.members(group):
         typed = state.directory_object(member)
         if typed is None:
             continue

@@ -32,6 +32,7 @@ from reconciler.providers.local import LocalTenant, open_local
 from reconciler.providers.snapshot import read_snapshot
 
 VERSION = "/v1.0"
+BETA = "/beta"  # only what v1.0 lacks (app.BETA_ROUTES)
 JSON = "application/json;odata.metadata=minimal;odata.streaming=true;charset=utf-8"
 
 
@@ -95,18 +96,21 @@ class _Handler(BaseHTTPRequestHandler):
         if path.startswith("/_emulator/"):
             self._send(self._debug(path))
             return
-        if not (path == VERSION or path.startswith(VERSION + "/")):
+        version = next((v for v in (VERSION, BETA) if path == v or path.startswith(v + "/")), None)
+        if version is None:
             self._send(Response(404, error_body("BadRequest", f"Unknown version in {path}.")))
             return
         host, port = self.server.server_address[:2]
-        base = f"http://{host}:{port}{VERSION}"
-        target = self.path[len(VERSION) :] or "/"
+        base = f"http://{host}:{port}{version}"
+        target = self.path[len(version) :] or "/"
         try:
             body = json.loads(raw) if raw.strip() else None
         except ValueError:
             body = _Unparsed()
-        request = Request.from_target(self.command, target, dict(self.headers), body, base)
-        self.app.count(self.app.endpoint(request.method, request.path))
+        headers = dict(self.headers)
+        beta = version == BETA
+        request = Request.from_target(self.command, target, headers, body, base, beta)
+        self.app.count(self.app.endpoint(request.method, request.path, beta))
         decision = self.app.faults.decide()
         if decision.delay:
             time.sleep(decision.delay)
@@ -191,6 +195,7 @@ def running(
     port: int = 0,
     *,
     license_reads: int = 2,
+    rule_reads: int = 0,
     log: bool = False,
 ) -> Iterator[Emulator]:
     """An emulator serving `source` on 127.0.0.1:`port` (0: any free port) until the block ends.
@@ -198,13 +203,16 @@ def running(
     `license_reads`: how many reads of a group, after Entra queued its license processing
     (assignLicense, a member or rule change of a licensed group), still see licenseProcessingState
     unfinished (QueuedForProcessing, then ProcessingInProgress) before ProcessingComplete (or
-    ProcessingFailed); 0 finishes at once. `log`: request lines to stderr.
+    ProcessingFailed); 0 finishes at once. `rule_reads`: how many reads of a new dynamic
+    group's members or (beta) membershipRuleProcessingStatus see its rule not yet evaluated
+    (no members; NotStarted, then Running) before Succeeded; 0 (default) evaluates at once.
+    `log`: request lines to stderr.
     """
     fault_plan = Faults(faults)  # a bad SPEC fails before anything starts
     with tempfile.TemporaryDirectory(prefix="reconciler-emulator-") as workdir:
         tenant = open_source(source, seed, Path(workdir))
         try:
-            app = App(Store(tenant, license_reads), fault_plan)
+            app = App(Store(tenant, license_reads), fault_plan, rule_reads)
             handler = type(
                 "Handler", (_Handler,), {"app": app, "log_to": sys.stderr if log else None}
             )

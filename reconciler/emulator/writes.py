@@ -97,8 +97,10 @@ def create_group(app: App, request: Request) -> Response:
         _check_members(app, group_types, (), binds)
         changes.append(AddMembers(group.id, group.displayName, binds))
     applied = app.store.apply(changes)
-    created = app.store.state().group(applied[0].groupId)
+    state = app.store.state()
+    created = state.group(applied[0].groupId)
     app.replication.created(created["id"])
+    app.rules.created(created, state)
     body = {
         "@odata.context": f"{request.base}/$metadata#groups/$entity",
         **resources.group(created, app.store),
@@ -151,6 +153,7 @@ def delete_group(app: App, request: Request, group_id: str) -> Response:
     group = app.store.state().group(group_id)
     # engine.check_deletable refuses a licensed group: 400 Request_BadRequest (emulator's choice)
     app.store.apply([DeleteGroup(group["id"], group["displayName"])])
+    app.rules.deleted(group["id"])
     return Response(204)
 
 

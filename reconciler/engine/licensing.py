@@ -197,8 +197,24 @@ def settle_changes(
     reached: set[str] = set()
     for group_id in {*groups, *evaluated}:
         reached |= _reached(old.get(group_id), new.get(group_id))
-    consumed = {sku.skuId.lower(): sku.consumedUnits for sku in settled.subscribedSkus}
-    return _settle_rounds(after, reached, consumed, now, rules, fresh)
+    return _settle_rounds(after, reached, _consumed(settled), now, rules, fresh)
+
+
+def settle_joined(
+    settled: Tenant,
+    user_ids: Collection[str],
+    now: datetime | None = None,
+    rules: ServicePlanRules = DEFAULT_RULES,
+) -> Tenant:
+    """`settled` once the users `user_ids`, already put in the groups whose rules select them,
+    are settled; nobody else is evaluated but whom their licenses move through rules on
+    assignedPlans or memberOf."""
+    reached = {user_id.lower() for user_id in user_ids}
+    return _settle_rounds(settled, reached, _consumed(settled), now, rules, ())
+
+
+def _consumed(settled: Tenant) -> dict[str, int]:
+    return {sku.skuId.lower(): sku.consumedUnits for sku in settled.subscribedSkus}
 
 
 def _reached(before: Group | None, after: Group | None) -> set[str]:

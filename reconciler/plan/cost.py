@@ -10,12 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from reconciler.plan.seats import SeatForecast
 from reconciler.policy.prices import Price
 
 CENT = Decimal("0.01")
+# what a total adds up, in CurrencyTotal's order
+TOTALLED = (
+    "paidMonthly",
+    "monthlyChange",
+    "shortfallMonthly",
+    "unusedMonthlyNow",
+    "unusedMonthlyAfter",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +38,11 @@ class ProductCost:
     consumedNow: int
     consumedAfter: int
     shortfall: int  # seats the plan runs short of: users left in CountViolation
+
+    @property
+    def paidMonthly(self) -> Decimal:
+        """The seats bought: what the product costs a month whatever the plan does."""
+        return self.prepaid * self.monthly
 
     @property
     def monthlyChange(self) -> Decimal:
@@ -66,6 +79,7 @@ class CurrencyTotal:
     """The products priced in one currency, added up."""
 
     currency: str
+    paidMonthly: Decimal
     monthlyChange: Decimal
     shortfallMonthly: Decimal
     unusedMonthlyNow: Decimal
@@ -117,14 +131,17 @@ def currency_totals(products: Iterable[ProductCost]) -> tuple[CurrencyTotal, ...
     """Per currency, in the order the products first name it."""
     sums: dict[str, list[Decimal]] = {}
     for product in products:
-        amounts = sums.setdefault(product.currency, [Decimal(0)] * 4)
-        amounts[0] += product.monthlyChange
-        amounts[1] += product.shortfallMonthly
-        amounts[2] += product.unusedMonthlyNow
-        amounts[3] += product.unusedMonthlyAfter
+        amounts = sums.setdefault(product.currency, [Decimal(0)] * len(TOTALLED))
+        for index, name in enumerate(TOTALLED):
+            amounts[index] += getattr(product, name)
     return tuple(CurrencyTotal(currency, *amounts) for currency, amounts in sums.items())
+
+
+def to_cent(value: Decimal) -> Decimal:
+    """Rounded to the cent as money is, half a cent up (not to even, as Decimal would)."""
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def amount(value: Decimal) -> float:
     """Money as the plan document carries it: a number rounded to the cent."""
-    return float(value.quantize(CENT))
+    return float(to_cent(value))

@@ -24,7 +24,7 @@ from reconciler.plan.changes import (
     RemoveMembers,
     UpdateGroup,
 )
-from reconciler.plan.cost import Cost, amount
+from reconciler.plan.cost import TOTALLED, Cost, amount
 from reconciler.plan.warnings import PlanWarning
 
 FORMAT_VERSION = 1
@@ -107,7 +107,7 @@ def _cost(cost: Cost) -> Document:
     return {"products": products, "totals": totals, "unpriced": unpriced}
 
 
-_AMOUNTS = ("monthlyChange", "shortfallMonthly", "unusedMonthlyNow", "unusedMonthlyAfter")
+_AMOUNTS = TOTALLED  # a product's money and its currency's totals: the same figures
 
 
 def _money(source: object, names: Iterable[str]) -> Document:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from reconciler.model import Tenant
 from reconciler.plan.diff import find_group
 from reconciler.plan.impact import Impact
+from reconciler.plan.losses import Losses
 from reconciler.plan.managed import retired_protected
 from reconciler.policy.desired import DesiredState
 
@@ -64,24 +65,21 @@ def _protected_losing(
     """Protected groups (id, displayName) whose assignment of something a user loses goes away.
 
     Every group is looked at, not only the one a removal names: a user can lose a product
-    through two groups at once.
+    through two groups at once (plan/losses.py).
     """
-    protected = {}
+    protected: dict[str, str] = {}  # lower-case id -> id
+    names: dict[str, str] = {}
     for wanted in desired.groups:
         group = find_group(before, wanted.displayName, wanted.id) if wanted.protect else None
         if group is not None:
-            protected[group.id] = group.displayName
+            protected[group.id.lower()] = group.id
+            names[group.id.lower()] = group.displayName
     if not protected:
         return ()
-    removals = (*impact.licenseRemovals, *impact.planRemovals)
-    # a product lost whole was taken by every group that gave it; lost plans by the group named
-    losses = {(r.userId, r.skuId.lower()) for r in impact.licenseRemovals}
-    # the removals' own group counts too: a static group turned dynamic takes its licenses
-    # away for a while even from the members it keeps in the end
-    named = {r.group.lower() for r in removals if r.group is not None}
-    found = {(gid, name) for gid, name in protected.items() if name.lower() in named}
-    for user in before.users:
-        for state in user.licenseAssignmentStates:
-            if state.assignedByGroup in protected and (user.id, state.skuId.lower()) in losses:
-                found.add((state.assignedByGroup, protected[state.assignedByGroup]))
+    losses = Losses(before)
+    found = set()
+    for removal in (*impact.licenseRemovals, *impact.planRemovals):
+        for group_id in losses.through(removal):
+            if group_id in protected:
+                found.add((protected[group_id], names[group_id]))
     return tuple(sorted(found, key=lambda pair: pair[1].lower()))

@@ -18,8 +18,9 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from reconciler.errors import Location
+from reconciler.lookup import Catalog
 from reconciler.model import Sku
-from reconciler.policy.errors import PolicyError, closest
+from reconciler.policy.errors import PolicyError, closest, raise_all
 from reconciler.policy.schema import is_whole, policy_schema, schema_errors
 from reconciler.policy.source import Pointer, Positions, read_file
 
@@ -68,6 +69,7 @@ def price_entries(
             problems += error.errors
     for sku, price in settings.get("prices", {}).items():
         entries.append(_entry(sku, price, positions.key_location(("settings", "prices", sku))))
+    problems += _not_numbers(entries, positions, ("settings", "prices"))
     return tuple(entries), problems
 
 
@@ -80,11 +82,27 @@ def _read_prices_file(path: Path) -> list[PriceEntry]:
         for error in Draft202012Validator(_prices_file_schema()).iter_errors(document)
         for problem in schema_errors(error, document, positions)
     ]
-    if errors:
-        raise PolicyError(errors[0].message, errors[0].location, tuple(errors))
-    return [
+    raise_all(errors)
+    entries = [
         _entry(sku, price, positions.key_location(("prices", sku)), listed=True)
         for sku, price in document["prices"].items()
+    ]
+    raise_all(_not_numbers(entries, positions, ("prices",)))
+    return entries
+
+
+def _not_numbers(
+    entries: Sequence[PriceEntry], positions: Positions, at: Pointer
+) -> list[PolicyError]:
+    """YAML's `.nan` passes the schema's minimum and maximum (NaN compares false): not a price."""
+    return [
+        PolicyError(
+            f"{'.'.join(at)}.{entry.sku}.monthly: expected a number of 0 or more, found "
+            f"{entry.monthly}",
+            positions.location((*at, entry.sku, "monthly")),
+        )
+        for entry in entries
+        if not entry.monthly.is_finite()
     ]
 
 
@@ -111,17 +129,14 @@ def resolve_prices(
     entries: Sequence[PriceEntry], skus: Sequence[Sku]
 ) -> tuple[tuple[Price, ...], list[PolicyError]]:
     """Each product's price, later entries winning, and an error per unknown product named."""
-    by_name: dict[str, Sku] = {}
-    for sku in skus:
-        by_name.setdefault(sku.skuPartNumber.casefold(), sku)
-        by_name.setdefault(sku.skuId.casefold(), sku)
+    catalog = Catalog(skus)
     found: dict[str, Price] = {}
     errors: list[PolicyError] = []
     for entry in entries:
-        sku = by_name.get(entry.sku.casefold())
+        sku = catalog.sku(entry.sku)
         if sku is None:
             if not entry.listed:
-                names = sorted({s.skuPartNumber for s in skus}, key=str.casefold)
+                names = catalog.sku_names()
                 message = f"settings.prices.{entry.sku}: unknown SKU '{entry.sku}'"
                 errors.append(
                     PolicyError(

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import Location
+from reconciler.lookup import Catalog
 from reconciler.model import DYNAMIC_MEMBERSHIP, UNIFIED, Sku, Tenant
 from reconciler.policy.characters import character_errors
 from reconciler.policy.desired import (
@@ -35,7 +36,6 @@ from reconciler.policy.source import LOCK_NAME, Pointer, Positions
 from reconciler.rules import parse
 from reconciler.rules.properties import graph_properties
 
-_SHOWN = 20  # names listed when a SKU is unknown; a tenant rarely has more
 UNKNOWN_PLAN = "unknown-service-plan"  # its code (reconciler/codes.py)
 
 
@@ -205,13 +205,8 @@ class _Resolver:
         self.broken = policy.broken
         self.skus = skus
         self.lock_file = lock_file
-        self.by_name: dict[str, Sku] = {}
-        for sku in skus:
-            # skuPartNumber and skuId both name a SKU; Entra compares them ignoring case
-            self.by_name.setdefault(sku.skuPartNumber.casefold(), sku)
-            self.by_name.setdefault(sku.skuId.casefold(), sku)
+        self.catalog = Catalog(skus)
         self.errors: list[PolicyError] = []
-        self.plans: dict[str, str] | None = None  # plan name or id -> id, built when needed
 
     def plan_set(self, names: Sequence[str], path: Pointer) -> frozenset[str]:
         """Service plans named by servicePlanName or servicePlanId in any of the tenant's SKUs."""
@@ -220,26 +215,18 @@ class _Resolver:
 
     def plan_id(self, name: str, path: Pointer) -> str:
         """The servicePlanId of a plan named in any of the tenant's SKUs; "" if unknown."""
-        if self.plans is None:
-            self.plans = {}
-            for sku in self.skus:
-                for plan in sku.servicePlans:
-                    self.plans.setdefault(
-                        plan.servicePlanName.casefold(), plan.servicePlanId.lower()
-                    )
-                    self.plans.setdefault(plan.servicePlanId.casefold(), plan.servicePlanId.lower())
-        if name.casefold() in self.plans:
-            return self.plans[name.casefold()]
-        known = sorted({p.servicePlanName for s in self.skus for p in s.servicePlans})
-        self.error(path, f"unknown service plan '{name}'{closest(name, known)}", UNKNOWN_PLAN)
+        plan = self.catalog.plan(name)
+        if plan is not None:
+            return plan.servicePlanId.lower()
+        self.error(path, self.catalog.unknown_plan(name), UNKNOWN_PLAN)
         return ""
 
     def unknown_sku(self, name: str) -> str:
         if self.lock_file is None:
-            return _unknown_sku(name, self.skus)
+            return self.catalog.unknown_sku(name)
         # the lock lists only the SKUs the policy assigned when it was written: a new one is
         # most likely missing from it, not from the tenant
-        names = sorted({sku.skuPartNumber for sku in self.skus}, key=str.casefold)
+        names = self.catalog.sku_names()
         listed = f"which lists: {', '.join(names)}" if names else "which lists no SKU"
         return (
             f"unknown SKU '{name}'{closest(name, names)}; checked against {self.lock_file}, "
@@ -247,7 +234,7 @@ class _Resolver:
         )
 
     def unknown_plan(self, name: str, sku: Sku) -> str:
-        message = _unknown_plan(name, sku)
+        message = self.catalog.unknown_plan(name, sku)
         if self.lock_file is None:
             return message
         # the lock lists a SKU's plans as they were when it was written
@@ -320,16 +307,14 @@ class _Resolver:
 
     def license(self, entry: Mapping[str, Any], path: Pointer) -> DesiredLicense | None:
         name = entry["sku"]
-        sku = self.by_name.get(name.casefold())
+        sku = self.catalog.sku(name)
         if sku is None:
             self.error((*path, "sku"), self.unknown_sku(name), "unknown-sku")
             return None
-        plans = {plan.servicePlanName.casefold(): plan for plan in sku.servicePlans}
-        plans.update({plan.servicePlanId.casefold(): plan for plan in sku.servicePlans})
         mode = "enabledPlans" if "enabledPlans" in entry else "disabledPlans"
         chosen: set[str] = set()
         for index, plan_name in enumerate(entry.get(mode, [])):
-            plan = plans.get(plan_name.casefold())
+            plan = self.catalog.plan(plan_name, sku)
             if plan is None:
                 self.error((*path, mode, index), self.unknown_plan(plan_name, sku), UNKNOWN_PLAN)
             else:
@@ -349,18 +334,3 @@ def _unique_members(members: Sequence[str]) -> tuple[str, ...]:
     for member in members:
         seen.setdefault(member.casefold(), member.lower() if "@" not in member else member)
     return tuple(seen.values())
-
-
-def _unknown_sku(name: str, skus: Sequence[Sku]) -> str:
-    names = sorted({sku.skuPartNumber for sku in skus}, key=str.casefold)
-    message = f"unknown SKU '{name}'{closest(name, names)}"
-    if not names:
-        return message + "; the tenant has no subscribed SKUs"
-    shown = ", ".join(names[:_SHOWN])
-    more = f" and {len(names) - _SHOWN} more" if len(names) > _SHOWN else ""
-    return f"{message}; the tenant has: {shown}{more}"
-
-
-def _unknown_plan(name: str, sku: Sku) -> str:
-    names = [plan.servicePlanName for plan in sku.servicePlans]
-    return f"unknown service plan '{name}' in {sku.skuPartNumber}{closest(name, names)}"

@@ -52,7 +52,7 @@ def check(
         if is_broken(path, broken):
             continue  # an empty value an earlier stage reported: not a second problem
         errors.extend(schema_errors(error, document, positions))
-        spoiled.update(_spoiled(error, path))
+        spoiled.update(spoiled_paths(error, path))
     groups = document.get("groups")
     for index, group in enumerate(groups if isinstance(groups, list) else []):
         path = ("groups", index, "membershipRule")
@@ -66,7 +66,7 @@ def check(
     return errors, frozenset(spoiled)
 
 
-def _spoiled(error: ValidationError, path: Pointer) -> Iterator[Pointer]:
+def spoiled_paths(error: ValidationError, path: Pointer) -> Iterator[Pointer]:
     """The paths a schema error leaves in doubt, for the stages after it to skip.
 
     An unknown, missing or conflicting key is a problem of that key, not of the values beside

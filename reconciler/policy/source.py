@@ -29,6 +29,8 @@ SUFFIXES = (".yaml", ".yml")
 # The SKU lock (policy/lock.py) sits at the top of the policy folder but is not policy.
 LOCK_NAME = "skus.lock.yaml"
 GROUP_LOCK_NAME = "groups.lock.yaml"  # the groups the policy manages (policy/group_lock.py)
+# Policy tests (`reconciler test`, policy_tests/) sit in this folder at the top: not policy.
+TESTS_FOLDER = "tests"
 # Aliases can expand a small file exponentially ("billion laughs"); a real policy stays far below.
 MAX_VALUES = 1_000_000
 # A policy nests six levels; reading YAML recurses once per level, so a limit keeps a hostile
@@ -138,7 +140,7 @@ def policy_files(path: Path) -> list[tuple[Path, str]]:
 
     Files are sorted by path component by component, the same on every machine.
     Hidden files and directories (.git, .github) are skipped: they hold no policy; so are the
-    lock files at the top of the folder.
+    lock files and the `tests` folder (policy tests) at the top of the folder.
     """
     try:
         mode = os.stat(path).st_mode
@@ -154,8 +156,12 @@ def policy_files(path: Path) -> list[tuple[Path, str]]:
         return [(path, str(path))]
     found: list[tuple[tuple[str, ...], Path]] = []
     for directory, subdirectories, names in os.walk(path):
-        subdirectories[:] = [name for name in subdirectories if not name.startswith(".")]
         top = Path(directory) == path
+        subdirectories[:] = [
+            name
+            for name in subdirectories
+            if not name.startswith(".") and not (top and name == TESTS_FOLDER)
+        ]
         for name in names:
             if top and name in (LOCK_NAME, GROUP_LOCK_NAME):
                 continue

@@ -9,7 +9,9 @@ converted by `tenant_from_document` as a snapshot file is. Given a `state_dir`, 
 come from delta queries instead, and a repeated read asks only for changes (graph_delta). A read
 tells its `progress` how many users, groups and members it has read so far.
 
-Writing (`apply`, `reprocess`) is graph_writes's; reading Entra's audit log, graph_audit's.
+Writing (`apply`, `reprocess`) is graph_writes's; reading Entra's audit log, graph_audit's; the
+temporary groups that have Entra evaluate a rule (`rule_probes`, for `reconciler verify`),
+graph_verify's.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from reconciler.providers.graph_state import (
     Saved,
     state_path,
 )
+from reconciler.providers.graph_verify import GraphRuleProbes, beta_url
 from reconciler.providers.graph_writes import SETTLE_TIMEOUT, GraphWriter, ProcessingWait
 from reconciler.providers.snapshot import FORMAT_VERSION, owned_tenant, tenant_from_document
 
@@ -80,9 +83,10 @@ class GraphTenant:
         progress: Progress = NO_PROGRESS,
     ) -> None:
         self.url = url.rstrip("/")
-        self.client = GraphClient(
-            self.url, token or token_source(self.url), retry=retry, sleep=sleep
-        )
+        self._token = token or token_source(self.url)
+        self._retry, self._sleep = retry, sleep
+        self.client = GraphClient(self.url, self._token, retry=retry, sleep=sleep)
+        self._probes: GraphRuleProbes | None = None  # made when first needed, then kept
         self.writer = GraphWriter(self.client, settle_timeout=settle_timeout, sleep=sleep)
         # user properties this Graph said it doesn't have; not asked for again
         self.unknown: set[str] = set()
@@ -256,12 +260,26 @@ class GraphTenant:
         """Entra's audit records from `/auditLogs/directoryAudits`, newest first (graph_audit)."""
         return graph_audit.directory_audits(self.client, query)
 
+    @property
+    def rule_probes(self) -> GraphRuleProbes:
+        """Temporary groups that have Entra evaluate a rule (graph_verify), for verify; one
+        instance, so what it learnt of the groups' replication holds across calls."""
+        if self._probes is None:
+            # the same sign-in: the token's scope is the host's, whatever the version
+            beta = GraphClient(
+                beta_url(self.url), self._token, retry=self._retry, sleep=self._sleep
+            )
+            self._probes = GraphRuleProbes(self.client, beta, sleep=self._sleep)
+        return self._probes
+
     def on_processing_wait(self, callback: Callable[[ProcessingWait], None]) -> None:
         """`callback` hears of each poll that finds a group's license processing unfinished."""
         self.writer.waiting = callback
 
     def close(self) -> None:
         self.client.close()
+        if self._probes is not None:
+            self._probes.beta.close()
 
     def __enter__(self) -> Self:
         return self

@@ -12,8 +12,15 @@ Document = dict[str, Any]
 
 def money(value: float, currency: str, signed: bool = False) -> str:
     """`1,140.00 USD`; signed: `+1,140.00 USD`, `-684.00 USD`, `0.00 USD`."""
-    sign = "+" if signed and value > 0 else ""
-    return f"{sign}{value:,.2f} {currency}"
+    return f"{amount(value, signed)} {currency}"
+
+
+def amount(value: float, signed: bool = False) -> str:
+    """`1,140.00`; signed: `+1,140.00`, `-684.00`; never `-0.00` nor `+0.00`."""
+    number = f"{value:,.2f}"
+    if number == "-0.00":
+        return "0.00"
+    return f"+{number}" if signed and number != "0.00" and value > 0 else number
 
 
 def priced_changes(cost: Document) -> list[Document]:
@@ -50,7 +57,7 @@ def product_text(product: Document) -> str:
         f"in use {product['consumedNow']:,} -> {product['consumedAfter']:,}: "
         f"{money(product['monthlyChange'], currency, signed=True)}; "
         f"unused {product['unusedNow']:,} -> {product['unusedAfter']:,} seats, "
-        f"{product['unusedMonthlyNow']:,.2f} -> {money(product['unusedMonthlyAfter'], currency)}"
+        f"{amount(product['unusedMonthlyNow'])} -> {money(product['unusedMonthlyAfter'], currency)}"
     )
     if product["shortfall"]:
         to_buy = money(product["shortfallMonthly"], currency)
@@ -61,11 +68,11 @@ def product_text(product: Document) -> str:
 def total_text(total: Document, arrow: str = "->") -> str:
     """One currency's totals over every priced product, in a line."""
     text = (
-        f"Total in {total['currency']}: {total['monthlyChange']:+,.2f} in use; unused "
-        f"{total['unusedMonthlyNow']:,.2f} {arrow} {total['unusedMonthlyAfter']:,.2f}"
+        f"Total in {total['currency']}: {amount(total['monthlyChange'], signed=True)} in use; "
+        f"unused {amount(total['unusedMonthlyNow'])} {arrow} {amount(total['unusedMonthlyAfter'])}"
     )
     if total["shortfallMonthly"]:
-        text += f"; {total['shortfallMonthly']:,.2f} to buy the seats short"
+        text += f"; {amount(total['shortfallMonthly'])} to buy the seats short"
     return text
 
 

@@ -18,6 +18,7 @@ from urllib.parse import quote, unquote
 
 from reconciler.render import markdown as md
 from reconciler.render.drift_text import drift_value
+from reconciler.render.loss_facts import NAMES_SHOWN, lose, losses, who_loses
 from reconciler.render.plan_cost import cost_rows, priced_changes, total_text
 from reconciler.render.plan_text import (
     SYMBOLS,
@@ -38,7 +39,6 @@ Document = Mapping[str, Any]
 COMMENT_LIMIT = 65_536  # GitHub's limit on a comment body: "Body is too long"
 BUDGET = 64_000  # a little under the limit, so a workflow can add a footer of its own
 OPEN_ROWS = 20  # a longer table or diff is collapsed in <details>
-_NAMES_SHOWN = 10  # groups or products a banner names before it counts the rest
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,9 +224,9 @@ class _Comment:
     def _refusal(self, guards: Document) -> list[str]:
         reasons = list(guards["reasons"]) or ["the removal guards refuse the plan"]
         lines = ["**Apply will refuse this plan** unless `--allow-removals` is given:"]
-        lines += [f"- {md.inline(reason)}" for reason in reasons[:_NAMES_SHOWN]]
-        if len(reasons) > _NAMES_SHOWN:
-            lines.append(f"- … and {len(reasons) - _NAMES_SHOWN} more")
+        lines += [f"- {md.inline(reason)}" for reason in reasons[:NAMES_SHOWN]]
+        if len(reasons) > NAMES_SHOWN:
+            lines.append(f"- … and {len(reasons) - NAMES_SHOWN} more")
         plan_file = self.context.plan_file
         command = "reconciler apply " + (f"{shlex.quote(plan_file)} " if plan_file else "")
         ways = [f"apply with {md.code(command + '--allow-removals')}"]
@@ -338,7 +338,7 @@ class _Comment:
         lines += [f"- … and {more:,} more released groups"] if more else []
         unmanaged = self.document.get("unmanaged", [])
         if unmanaged:
-            groups, more = self._take(unmanaged, _NAMES_SHOWN, "unmanaged groups")
+            groups, more = self._take(unmanaged, NAMES_SHOWN, "unmanaged groups")
             named = "; ".join(
                 f"{md.inline(group['displayName'])} "
                 f"({md.inline(', '.join(map(sku_name, group['skus'])))})"
@@ -528,31 +528,23 @@ def _loss_rows(impact: Document) -> list[tuple[str, str, str, str]]:
 
 
 def _loss_banner(removals: Sequence[Document]) -> list[str]:
-    people = len({r["userId"] for r in removals})
-    by_group: dict[str, int] = {}
-    for r in removals:
-        by_group[r["group"] or "an assignment"] = by_group.get(r["group"] or "an assignment", 0) + 1
-    named = sorted(by_group.items(), key=lambda item: (-item[1], item[0].lower()))
-    through = ", ".join(f"{md.inline(name)} ({count:,})" for name, count in named[:_NAMES_SHOWN])
-    if len(named) > _NAMES_SHOWN:
-        through += f" and {len(named) - _NAMES_SHOWN:,} more groups"
-    whole = sum(1 for r in removals if "servicePlans" not in r)
+    found = losses(removals)
+    through = ", ".join(f"{md.inline(name)} ({count:,})" for name, count in found.through)
+    if found.more_groups:
+        through += f" and {found.more_groups:,} more groups"
+    kept = found.removals - found.whole
     lines = [
-        f"**{'1 person loses' if people == 1 else f'{people:,} people lose'} licenses**: "
-        f"{md.count(len(removals), 'license removal')} through {through}.",
-        f"{whole:,} {_lose(whole)} a product entirely; {len(removals) - whole:,} "
-        f"{_lose(len(removals) - whole)} service plans of a product they keep.",
+        f"**{who_loses(found.people)} licenses**: "
+        f"{md.count(found.removals, 'license removal')} through {through}.",
+        f"{found.whole:,} {lose(found.whole)} a product entirely; {kept:,} {lose(kept)} service "
+        "plans of a product they keep.",
     ]
-    temporary = sum(1 for r in removals if r.get("temporary"))
-    if temporary:
+    if found.temporary:
         lines.append(
-            f"{temporary:,} of them are temporary: they return once Entra processes the group."
+            f"{found.temporary:,} of them are temporary: they return once Entra processes the "
+            "group."
         )
     return lines
-
-
-def _lose(count: int) -> str:
-    return "loses" if count == 1 else "lose"
 
 
 def _seat_banner(short: Sequence[Document]) -> list[str]:
@@ -560,13 +552,13 @@ def _seat_banner(short: Sequence[Document]) -> list[str]:
         "**Seats run short**: the people left without a seat would get `CountViolation` and "
         "none of their group's new licenses (the seat-shortfall warning names them):"
     ]
-    for s in short[:_NAMES_SHOWN]:
+    for s in short[:NAMES_SHOWN]:
         lines.append(
             f"- {md.inline(s['skuPartNumber'])}: {len(s['countViolations']):,} short "
             f"({s['prepaid']:,} enabled)"
         )
-    if len(short) > _NAMES_SHOWN:
-        lines.append(f"- … and {len(short) - _NAMES_SHOWN:,} more products")
+    if len(short) > NAMES_SHOWN:
+        lines.append(f"- … and {len(short) - NAMES_SHOWN:,} more products")
     return lines
 
 

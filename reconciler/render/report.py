@@ -17,6 +17,8 @@ from decimal import Decimal
 from itertools import islice
 from typing import Any, TextIO, get_type_hints
 
+from reconciler.plan.cost import CurrencyTotal, to_cent
+from reconciler.render.plan_cost import amount
 from reconciler.render.safe_text import shown
 from reconciler.report import GroupLicense, GroupRow, LicenseRow, PricedSeatRow, SeatRow
 
@@ -165,3 +167,12 @@ def _json_value(value: Any) -> Any:
             for item in value
         ]
     return value
+
+
+def seat_totals_text(totals: Iterable[CurrencyTotal]) -> str:
+    """The priced seat report's last lines: per currency, what is paid a month and unused."""
+    return "".join(
+        f"Total in {total.currency}: {amount(float(to_cent(total.paidMonthly)))} a month, "
+        f"{amount(float(to_cent(total.unusedMonthlyNow)))} of it unused\n"
+        for total in totals
+    )

@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.ci.runner import BIN, ROOT
 
@@ -19,6 +20,16 @@ MERGE_SHA = "2222222222222222222222222222222222222222"
 
 # `tenant: graph` in a real policy repository; here the demo's embedded tenant, seeded on first use
 CONFIG = "tenant: local:.reconciler/tenant.db\nseed: seed.json\npolicy: policies/\n"
+
+
+def shipped_tests(folder: Path) -> list[str]:
+    """The names of the policy tests in `folder`'s policies/tests/, in file order."""
+    names = []
+    for file in sorted((folder / "policies" / "tests").glob("*.yaml")):
+        names += [
+            test["name"] for test in yaml.safe_load(file.read_text(encoding="utf-8"))["tests"]
+        ]
+    return names
 
 
 def policy_folder(folder: Path) -> Path:

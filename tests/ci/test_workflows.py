@@ -15,6 +15,7 @@ import shutil
 import stat
 import subprocess
 import tomllib
+import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ import pytest
 from reconciler.directory_audit import Initiator
 from reconciler.plan.changes import UpdateGroup
 from reconciler.providers.local import LocalTenant
-from tests.ci.conftest import HEAD_SHA, git, github_context
+from tests.ci.conftest import HEAD_SHA, git, github_context, shipped_tests
 from tests.ci.expressions import Evaluator
 from tests.ci.runner import (
     ACTION,
@@ -432,7 +433,13 @@ def test_pull_request_plan_comment_sarif_and_outputs(workspace, pull_request, va
     job = Runner(workflow(PLAN), workspace, github=pull_request, variables=variables).job("plan")
     assert job.result == "success", job.report()
     ran = {step.name for step in job.ran()}
-    assert {"Validate", "Plan", "Render the plan as Markdown", "Check the layout"} <= ran
+    assert {
+        "Validate",
+        "Plan",
+        "Render the plan as Markdown",
+        "Render the plan as a web page",
+        "Check the layout",
+    } <= ran
     # the demo plan has changes: exit 2, a success that says so
     plan = job.step("plan")
     assert plan.outputs["exitcode"] == "2", plan
@@ -444,6 +451,12 @@ def test_pull_request_plan_comment_sarif_and_outputs(workspace, pull_request, va
         "-->"
     )
     assert len(markdown) <= 65536
+    summary = json.loads((workspace / "reconciler.plan.json").read_text())["summary"]
+    page = (workspace / "reconciler.plan.html").read_text(encoding="utf-8")
+    counts = (
+        f"{summary['add']} to add, {summary['change']} to change, {summary['remove']} to remove"
+    )
+    assert page.startswith("<!DOCTYPE html>") and f"Plan: {counts}." in page
     sarif = json.loads((workspace / "reconciler.sarif").read_text(encoding="utf-8"))
     assert sarif["version"] == "2.1.0"
     assert job.summary.strip(), "the plan goes to the run's summary"
@@ -451,6 +464,7 @@ def test_pull_request_plan_comment_sarif_and_outputs(workspace, pull_request, va
     for name in (
         "Upload findings to code scanning",
         "Keep the saved plan",
+        "Keep the plan report",
         "Comment on the pull request",
     ):
         assert job.step(name).outcome == "success"
@@ -758,7 +772,7 @@ def test_azure_pipeline_plan_exit_codes(tmp_path, fake_bin, code):
     [script] = [
         pipeline_script(step)
         for stage, _, step in pipeline_steps(pipeline)
-        if stage == "Plan" and str(step.get("task", "")).startswith("AzureCLI@")
+        if stage == "Plan" and step.get("name") == "plan"
     ]
     workspace = tmp_path / "repo"
     workspace.mkdir()
@@ -789,6 +803,7 @@ def test_azure_pipeline_validates_plans_and_applies(workspace, tmp_path):
         "RECONCILER_VERSION": VERSION,
         "PYTHON_VERSION": "3.12",
         "AZURE_TENANT_ID": "00000000-0000-0000-0000-00000000c0de",
+        "Common.TestResultsDirectory": str(tmp_path / "test-results"),
     }
     results = {}
     for stage, _, step in pipeline_steps(pipeline):
@@ -800,7 +815,7 @@ def test_azure_pipeline_validates_plans_and_applies(workspace, tmp_path):
             shutil.copytree(staging / "reconciler-plan", pipeline_workspace / "reconciler-plan")
         done = run_pipeline_script(script, workspace, macros, {})
         assert done.code == 0, f"{stage}: {done}"
-        results[stage] = done
+        results.setdefault(stage, done)  # the first script of each stage: Plan's plans
     assert set(results) == {"Validate", "Plan", "Apply"}
     sarif = json.loads((staging / "CodeAnalysisLogs" / "reconciler.sarif").read_text())
     assert sarif["version"] == "2.1.0"
@@ -808,6 +823,10 @@ def test_azure_pipeline_validates_plans_and_applies(workspace, tmp_path):
     assert (staging / "reconciler-plan" / "reconciler.plan.json").exists()
     assert first_line(staging / "reconciler-plan" / "reconciler.plan.md").startswith(MARKER)
     assert "##vso[task.uploadsummary]" in results["Plan"].stdout
+    # the policy's tests ran in the Plan stage and passed: their JUnit file is there to publish
+    tests = ElementTree.parse(tmp_path / "test-results" / "reconciler-tests.xml").getroot()
+    assert int(tests.get("tests")) == len(shipped_tests(workspace)) > 0
+    assert tests.get("failures") == "0"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -57,4 +57,4 @@ def test_markdown_keeps_the_detailed_exit_code(run, demo):
 
 def test_plan_and_show_list_markdown_among_their_formats(run):
     for command in ("plan", "show"):
-        assert "[text|json|markdown]" in run(command, "--help").stdout
+        assert "[text|json|markdown|html]" in run(command, "--help").stdout

@@ -16,7 +16,7 @@ from reconciler.model import (
     Tenant,
 )
 from reconciler.plan.build import build_plan
-from reconciler.plan.cost import plan_cost
+from reconciler.plan.cost import amount, plan_cost
 from reconciler.plan.document import plan_document
 from reconciler.plan.seats import SeatForecast
 from reconciler.policy.desired import DesiredState, Settings
@@ -140,7 +140,23 @@ def test_text_and_markdown_show_what_the_moved_seats_cost_and_the_totals():
     )
 
 
+def test_money_is_rounded_half_a_cent_up_and_paid_is_every_seat_bought():
+    seat = SeatForecast(VISIO, "VISIOCLIENT", 4, 1, 2)
+    [product] = plan_cost((seat,), (Price(VISIO, "VISIOCLIENT", Decimal("0.125"), "USD"),)).products
+    assert product.paidMonthly == Decimal("0.5")
+    document = plan_document_cost(product)
+    # 0.125 to the cent: half up gives 0.13, where Decimal's own half-to-even would give 0.12
+    assert (document["monthly"], document["monthlyChange"]) == (0.13, 0.13)
+    assert document["unusedMonthlyAfter"] == 0.25
+
+
 def test_cost_without_seat_forecasts_priced_is_empty_not_missing():
     seat = SeatForecast(VISIO, "VISIOCLIENT", 3, 1, 1)
     cost = plan_cost((seat,), PRICES[1:])
     assert (cost.products, cost.totals, cost.unpriced) == ((), (), ())
+
+
+def plan_document_cost(product) -> dict:
+    """The money of one product as the plan document carries it."""
+    names = ("monthly", "paidMonthly", "monthlyChange", "unusedMonthlyAfter")
+    return {name: amount(getattr(product, name)) for name in names}

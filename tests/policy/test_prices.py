@@ -67,6 +67,27 @@ def test_a_malformed_price_is_refused_where_it_is_written(tmp_path, price, colum
     assert words in error.message
 
 
+@pytest.mark.parametrize("value", [".nan", ".inf", "1.0e+30"])
+def test_a_price_that_is_not_a_sum_of_money_is_refused_where_it_is_written(tmp_path, value):
+    price = f"SPE_E5: {{monthly: {value}, currency: USD}}"
+    error = _error(tmp_path, {"policy/p.yaml": f"settings:\n  prices:\n    {price}\n"})
+    assert (error.location.line, error.location.column) == (3, 23)
+    assert "settings.prices.SPE_E5.monthly" in error.message
+
+
+def test_a_prices_file_holding_nan_is_refused_at_its_line(tmp_path):
+    error = _error(
+        tmp_path,
+        {
+            "policy/settings.yaml": "settings:\n  pricesFile: ../prices.yaml\n",
+            "prices.yaml": "prices:\n  SPE_E5: {monthly: .NaN, currency: USD}\n",
+        },
+    )
+    assert error.location.file.endswith("prices.yaml")
+    assert (error.location.line, error.location.column) == (2, 21)
+    assert "prices.SPE_E5.monthly: expected a number of 0 or more, found NaN" in error.message
+
+
 def test_a_prices_file_is_read_beside_the_policy_file_that_names_it(tmp_path):
     prices = _prices(
         tmp_path,
