@@ -44,12 +44,28 @@ def emulator() -> None:
     help="Reads of a group that still see its license processing unfinished once Entra queued "
     "it (after assignLicense, member or rule changes).",
 )
+@click.option(
+    "--rule-reads",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Reads of a new dynamic group's processing status (Graph beta) that see Entra still "
+    "evaluating its rule, without members, before it has them (`reconciler verify` waits).",
+)
 @click.option("--log", is_flag=True, help="Print each request to stderr.")
 def serve(
-    port: int, source: str, seed: Path | None, faults: str | None, license_reads: int, log: bool
+    port: int,
+    source: str,
+    seed: Path | None,
+    faults: str | None,
+    license_reads: int,
+    rule_reads: int,
+    log: bool,
 ) -> None:
     """Serve Graph v1.0 on 127.0.0.1 until interrupted; prints the base URL first."""
-    with running(source, seed, faults, port, license_reads=license_reads, log=log) as server:
+    with running(
+        source, seed, faults, port, license_reads=license_reads, rule_reads=rule_reads, log=log
+    ) as server:
         click.echo(f"Graph emulator listening on {server.url}", nl=True)
         click.echo("Press Ctrl+C to stop.")
         with contextlib.suppress(KeyboardInterrupt):
