@@ -274,10 +274,13 @@ class GraphWriter:
         """Several license changes of one group in one `assignLicense` call: one processing."""
         if len(changes) == 1:
             return [self.apply(changes[0])]
-        changes = [replace(change, groupId=self.real_id(change.groupId)) for change in changes]
-        licensed = [c for c in changes if isinstance(c, LicenseChange)]
-        if len(licensed) != len(changes) or len({c.groupId for c in changes}) != 1:
+        # checked first: a group's creation names its group by a property `replace` can't set
+        if not all(isinstance(c, LicenseChange) for c in changes):
             raise ProviderError("only license changes of one group are made together")
+        licensed = [replace(c, groupId=self.real_id(c.groupId)) for c in changes]
+        if len({c.groupId for c in licensed}) != 1:
+            raise ProviderError("only license changes of one group are made together")
+        changes = licensed
         self._license(licensed)
         group = changes[0].groupId
         state = self._settle(group, changes[0].displayName)

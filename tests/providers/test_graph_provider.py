@@ -27,6 +27,8 @@ from reconciler.providers.local import LocalTenant
 from reconciler.providers.snapshot import read_snapshot
 from tests.providers.graph_support import FAST, SECRET
 
+VISIO = "c5928f49-12ba-48f7-ada3-0d743a3601d5"  # VISIOCLIENT
+
 
 def graph(url: str) -> GraphTenant:
     return GraphTenant(url, token=lambda: SECRET, retry=FAST, settle_timeout=10)
@@ -385,3 +387,19 @@ def test_apply_hears_of_each_poll_that_finds_license_processing_unfinished(tenan
     ]
     assert {(w.groupId, w.displayName) for w in heard} == {(group.id, "LIC-PowerBI-Pro")}
     assert heard[0].seconds <= heard[1].seconds
+
+
+def test_only_license_changes_of_one_group_are_made_together_anything_else_is_refused(
+    tenant_file,
+):
+    with running(str(tenant_file)) as emulator, graph(emulator.url) as provider:
+        group = _by_id(provider.read(), "LIC-M365-E5-Sales")
+        license_ = AddLicense(group.id, group.displayName, AssignedLicense(VISIO))
+        new = Group(new_group_id("LIC-New"), "LIC-New")
+        for together in (
+            [CreateGroup(new), license_],
+            [AddMembers(group.id, group.displayName, ()), license_],
+        ):
+            with pytest.raises(ProviderError, match="only license changes of one group"):
+                provider.apply_together(together)
+        assert emulator.counts().get("POST /groups", 0) == 0
