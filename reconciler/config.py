@@ -21,6 +21,7 @@ from reconciler.policy.source import read_file
 
 CONFIG_NAME = "reconciler.yaml"
 _KEYS = ("tenant", "seed", "policy", "audit", "graphUrl")
+DEFAULT_POLICY = "policies"  # the policy folder, beside reconciler.yaml
 DEFAULT_AUDIT = Path(".reconciler") / "audit.jsonl"
 # a handful of lines; a bigger file is the wrong file
 MAX_CONFIG_SIZE = MIB
@@ -45,7 +46,7 @@ def load_config(path: Path | None) -> Config:
     if path is None:
         path = Path(CONFIG_NAME)
         if not path.exists():
-            return Config(None, None, Path("policies"), Path("."), DEFAULT_AUDIT)
+            return Config(None, None, Path(DEFAULT_POLICY), Path("."), DEFAULT_AUDIT)
     name = str(path)
     source = read_file(path, name, "configuration file", ", ".join(_KEYS), limit=MAX_CONFIG_SIZE)
     document: dict[str, str] = {}
@@ -67,7 +68,7 @@ def load_config(path: Path | None) -> Config:
     return Config(
         tenant=document.get("tenant"),
         seed=base / seed if seed else None,
-        policy=base / document.get("policy", "policies"),
+        policy=base / document.get("policy", DEFAULT_POLICY),
         base=base,
         audit=base / document.get("audit", DEFAULT_AUDIT),
         graph_url=document.get("graphUrl"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from reconciler.audit import FAILURE, SUCCESS, AuditLog
@@ -38,6 +39,7 @@ __all__ = [
 PREFIX = "reconciler-verify-"
 # every temporary group's description starts so: `verify --cleanup` deletes no other group
 MARKER = "Temporary group made by reconciler verify"
+_WHEN = "%Y-%m-%dT%H:%M:%SZ"  # when a temporary group was made, in its description
 SUCCEEDED, FAILED = "Succeeded", "Failed"
 MEMBER_READS = 5  # reads of a group's members to find two that agree
 _NAME_MAX = 256  # Graph's longest displayName
@@ -125,12 +127,14 @@ def probe_name(group: str) -> str:
     return f"{PREFIX}{group}"[: _NAME_MAX - len(tail)] + tail
 
 
-def probe_group(probe: Probe, group_id: str, rule: str) -> dict[str, Any]:
-    """The temporary group as created: the POST body, and the audit record's `after`."""
+def probe_group(probe: Probe, group_id: str, rule: str, made: datetime) -> dict[str, Any]:
+    """The temporary group as created: the POST body, and the audit record's `after`. Its
+    description says when it was made, so `verify --cleanup` leaves a running check's alone."""
     return {
         "displayName": probe.displayName,
         "description": (
-            f"{MARKER} to have Entra evaluate the new membership rule of {probe.group} "
+            f"{MARKER} at {made.astimezone(UTC):{_WHEN}} to have Entra evaluate the new "
+            f"membership rule of {probe.group} "
             f"({group_id}). It assigns no licenses. reconciler deletes it when the check ends; "
             "if it is still here, it may be deleted."
         ),
@@ -153,7 +157,7 @@ def create_all(
     """Creates each temporary group in `made` (each with its (group id, rule)), in place;
     a creation cut short leaves its probe without an id, for `delete_all` to look up."""
     for n, (group_id, rule) in enumerate(groups):
-        group = probe_group(made[n], group_id, rule)
+        group = probe_group(made[n], group_id, rule, datetime.now(UTC))
         made[n] = replace(made[n], may_exist=True)  # from here on, even if cut short
         try:
             made[n] = replace(made[n], id=probes.create_probe(group))
@@ -249,17 +253,38 @@ def delete_all(
         raise interrupted
 
 
-def clean_up(probes: RuleProbes, audit: AuditLog | None) -> list[Probe]:
+def clean_up(
+    probes: RuleProbes, audit: AuditLog | None, now: datetime, older_than: timedelta
+) -> tuple[list[Probe], int]:
     """Deletes the temporary groups a run left behind: named with PREFIX and described with
-    MARKER, never another group; each as it ended."""
-    found = [
-        Probe(str(group["displayName"]), "", str(group["id"]), may_exist=True)
-        for group in probes.leftover_probes(PREFIX)
-        if str(group.get("displayName") or "").startswith(PREFIX)
-        and str(group.get("description") or "").startswith(MARKER)
-    ]
+    MARKER, never another group, and made `older_than` before `now` (a younger one may be a
+    check still running); each as it ended, and how many younger ones were left."""
+    found, young = [], 0
+    for group in probes.leftover_probes(PREFIX):
+        description = str(group.get("description") or "")
+        if not (
+            str(group.get("displayName") or "").startswith(PREFIX)
+            and description.startswith(MARKER)
+        ):
+            continue
+        made = _made_at(description)
+        if made is not None and now - made < older_than:
+            young += 1
+            continue
+        found.append(Probe(str(group["displayName"]), "", str(group["id"]), may_exist=True))
     delete_all(probes, found, audit, QUIET)
-    return found
+    return found, young
+
+
+def _made_at(description: str) -> datetime | None:
+    """When a temporary group was made, from its description; None when it doesn't say."""
+    words = description.removeprefix(MARKER).split()
+    if len(words) < 2 or words[0] != "at":
+        return None
+    try:
+        return datetime.strptime(words[1], _WHEN).replace(tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 def _refused(error: ReconcilerError) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -29,7 +30,7 @@ from reconciler.verify import (
     rule_edits,
     verify_rules,
 )
-from reconciler.verify_probes import MARKER, ProbeStatus, clean_up
+from reconciler.verify_probes import MARKER, ProbeStatus, clean_up, probe_group
 from tests.builders import user
 
 SKU = "c7df2760-2c81-4ef7-b578-5b5392b571df"
@@ -395,6 +396,26 @@ def test_cleanup_deletes_only_groups_with_the_prefix_and_the_marker(tmp_path):
         "c": ("Sales", f"{MARKER}"),
     }
     audit = AuditLog(tmp_path / "audit.jsonl", "tester", "org")
-    deleted = clean_up(entra, audit)
+    deleted, young = clean_up(entra, audit, datetime.now(UTC), timedelta(hours=1))
     assert [(p.id, p.deleted) for p in deleted] == [("a", True)]
+    assert young == 0
     assert sorted(entra.groups) == ["b", "c"]
+
+
+def test_cleanup_leaves_a_temporary_group_younger_than_asked_another_run_may_be_checking(
+    tmp_path,
+):
+    now = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+    made = {
+        "old": probe_group(Probe(f"{PREFIX}old", "G"), "g", "r", now - timedelta(hours=2)),
+        "new": probe_group(Probe(f"{PREFIX}new", "G"), "g", "r", now - timedelta(minutes=5)),
+    }
+    entra = FakeEntra()
+    entra.groups = {key: (body["displayName"], body["description"]) for key, body in made.items()}
+    audit = AuditLog(tmp_path / "audit.jsonl", "tester", "org")
+    deleted, young = clean_up(entra, audit, now, timedelta(hours=1))
+    assert ([p.id for p in deleted], young) == (["old"], 1)
+    assert sorted(entra.groups) == ["new"]
+    # asked for every age, the young one goes too
+    deleted, young = clean_up(entra, audit, now, timedelta(0))
+    assert ([p.id for p in deleted], young) == (["new"], 0)

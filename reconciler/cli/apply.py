@@ -73,6 +73,9 @@ def _output(command: Callable[..., None]) -> Callable[..., None]:
         except ReconcilerError as error:
             log.errored(error)
             raise
+        except KeyboardInterrupt:
+            log.interrupted()
+            raise
         log.finished()
 
     return wrapper
@@ -162,8 +165,10 @@ def apply(
             plan = plan or plan_now(loaded, tenant)
             timing = (verify_timeout, poll_interval)
             if _verify(sources, provider, plan, timing, allow_mismatch, out, progress):
-                # Entra took its time: the plan must still be what the tenant gives now
-                document = _still_holds(document, loaded, provider, tenant, progress)
+                # Entra took its time: the plan must still be what the tenant gives now, and
+                # its guards, judged on who holds what now, must still let it through
+                document = _still_holds(document, loaded, provider, tenant, out, progress)
+                check_guards(document["guards"], allow_removals, rerun)
         audit = AuditLog(sources.audit, default_actor(), tenant.organization.id)
         out.run(document, provider, audit)
 
@@ -199,6 +204,7 @@ def _still_holds(
     loaded: LoadedPolicy,
     provider: Provider,
     tenant: Tenant,
+    out: Output,
     progress: StderrProgress,
 ) -> Document:
     """The plan made from the tenant read again after verification, once it is shown to be
@@ -215,6 +221,9 @@ def _still_holds(
             "changed: run apply again."
         )
     assert checked.replanned is not None
+    drift = checked.drift_note()
+    if drift is not None:
+        out.note(drift)
     return checked.replanned
 
 

@@ -224,6 +224,18 @@ class EventOutput:
             outcome = "errored"
         self._summary(outcome)
 
+    def interrupted(self) -> None:
+        """Ctrl-C or SIGTERM: said as the error that ends the run, then the summary, so a
+        pipeline's log is whole even when the run was cancelled."""
+        made = (
+            f"{self.succeeded} change(s) were made before it"
+            if self.succeeded
+            else ("nothing was changed")
+        )
+        text = f"apply was interrupted; {made}. `reconciler plan` shows what remains."
+        self.emit(events.diagnostic("error", "interrupted", text))
+        self._summary("failed" if self.succeeded or self.failed else "errored")
+
     def finished(self) -> None:
         changed = self.document is not None and self.document["changes"]
         self._summary("applied" if changed else "no-changes")

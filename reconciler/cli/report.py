@@ -17,8 +17,9 @@ from typing import TextIO
 import click
 
 from reconciler.cli.options import Sources, open_tenant_for_licensing, source_options
+from reconciler.config import DEFAULT_POLICY
 from reconciler.model import Tenant
-from reconciler.policy import load_policy
+from reconciler.policy import LoadedPolicy, load_policy
 from reconciler.private_files import writing_text
 from reconciler.render.report import FORMATS, Row, seat_totals_text, write_report
 from reconciler.render.safe_text import shown
@@ -98,7 +99,7 @@ def seats(sources: Sources, output_format: str, out_file: Path | None) -> None:
     With prices in the policy (settings.prices), also what the seats cost a month, and what
     the unused ones do.
     """
-    loaded = load_policy(sources.policy) if sources.policy.exists() else None
+    loaded = _policy_if_any(sources)
     tenant = _read(sources)
     prices = tenant_prices(loaded, tenant) if loaded is not None else ()
     empty = "the tenant has no products"
@@ -118,16 +119,22 @@ def seats(sources: Sources, output_format: str, out_file: Path | None) -> None:
 @_out_option
 def groups(sources: Sources, output_format: str, all_groups: bool, out_file: Path | None) -> None:
     """Groups that assign licenses: managed by the policy or not, members, licenses, errors."""
-    loaded = None
-    if sources.policy.exists():
-        loaded = load_policy(sources.policy)
-    else:
+    loaded = _policy_if_any(sources)
+    if loaded is None:
         where = shown(sources.policy)
         click.echo(f"note: no policy at {where}: no group shows as managed", err=True)
     tenant = _read(sources)
     rows = group_rows(tenant, managed_ids(loaded, tenant), all_groups)
     empty = "no security-enabled groups" if all_groups else "no groups assign licenses"
     _write(rows, GroupRow, output_format, out_file, empty)
+
+
+def _policy_if_any(sources: Sources) -> LoadedPolicy | None:
+    """The policy, when there is one: a report reads the tenant without it, but a policy path
+    named (by --policy or reconciler.yaml) that isn't there is a mistake, not "no policy"."""
+    if sources.policy.exists() or sources.policy != sources.base / DEFAULT_POLICY:
+        return load_policy(sources.policy)  # one message when it isn't there
+    return None
 
 
 def _read(sources: Sources) -> Tenant:

@@ -13,6 +13,7 @@ import contextlib
 import signal
 import threading
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
 from types import FrameType
 
 import click
@@ -80,6 +81,10 @@ def timing_options(timeout_flag: str, poll_flag: str):
     return decorate
 
 
+# a running check's temporary groups live at most about its timeout: twice the default is older
+CLEANUP_AGE = 2 * DEFAULT_TIMEOUT
+
+
 @click.command()
 @quiet_option
 @source_options
@@ -91,12 +96,22 @@ def timing_options(timeout_flag: str, poll_flag: str):
     help="Delete the temporary groups (reconciler-verify-*) an interrupted run left behind, "
     "and nothing else; for an `if: always()` step in CI.",
 )
+@click.option(
+    "--older-than",
+    type=click.FloatRange(min=0),
+    default=CLEANUP_AGE,
+    show_default=True,
+    metavar="SECONDS",
+    help="With --cleanup: only temporary groups made this long ago; a younger one may be "
+    "another run's check still going.",
+)
 def verify(
     sources: Sources,
     output_format: str,
     verify_timeout: float,
     poll_interval: float,
     cleanup: bool,
+    older_than: float,
     progress: StderrProgress,
 ) -> None:
     """Check each new membership rule of a licensed group against Entra's own evaluation.
@@ -107,7 +122,7 @@ def verify(
     a temporary group couldn't be deleted.
     """
     if cleanup:
-        _cleanup(sources, output_format, progress)
+        _cleanup(sources, output_format, timedelta(seconds=older_than), progress)
         return
     progress.stage("reading policy")
     loaded = load_policy(sources.policy)
@@ -140,7 +155,9 @@ def verify(
         raise left  # after the verdict: CI must not pass with groups left in the tenant
 
 
-def _cleanup(sources: Sources, output_format: str, progress: StderrProgress) -> None:
+def _cleanup(
+    sources: Sources, output_format: str, older_than: timedelta, progress: StderrProgress
+) -> None:
     """`verify --cleanup`: the leftover temporary groups deleted, each named."""
     if output_format != "text":
         raise InputError("verify --cleanup writes text only: leave out --format")
@@ -150,9 +167,9 @@ def _cleanup(sources: Sources, output_format: str, progress: StderrProgress) -> 
         audit.check()
         progress.stage("looking for temporary groups left behind")
         with sigterm_as_interrupt():
-            deleted = clean_up(probes, audit)
+            deleted, young = clean_up(probes, audit, datetime.now(UTC), older_than)
         progress.done()
-    click.echo(cleanup_text(deleted))
+    click.echo(cleanup_text(deleted, young))
     failed = [probe for probe in deleted if not probe.deleted]
     if failed:
         raise ProbesLeftBehind(

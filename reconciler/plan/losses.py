@@ -26,23 +26,24 @@ class Losses:
                 if state.assignedByGroup is not None:
                     key = (user.id, state.skuId.lower())
                     self._givers.setdefault(key, set()).add(state.assignedByGroup.lower())
-        # impact records name groups by displayName; the tenant before first (a retired group)
-        self._ids: dict[str, str] = {}
+        # impact records name groups by displayName, which two groups may share (Entra allows
+        # it, and a policy pins one by id): a name stands for every group that has it, so a
+        # protected group is never hidden behind another of its name
+        self._ids: dict[str, set[str]] = {}
         for tenant in (before, after) if after is not None else (before,):
             for group in tenant.groups:
-                self._ids.setdefault(group.displayName.casefold(), group.id.lower())
+                self._ids.setdefault(group.displayName.casefold(), set()).add(group.id.lower())
 
     def through(self, removal: Removal) -> frozenset[str]:
         """The groups (lower-case ids) the removal comes through."""
-        named = self.group_id(removal.group)
-        found = {named} if named is not None else set()
+        found = set(self.group_ids(removal.group))
         if isinstance(removal, LicenseRemoval):
             found |= self._givers.get((removal.userId, removal.skuId.lower()), set())
         return frozenset(found)
 
-    def group_id(self, name: str | None) -> str | None:
-        """The lower-case id of the group an impact record names by displayName."""
-        return None if name is None else self._ids.get(name.casefold())
+    def group_ids(self, name: str | None) -> frozenset[str]:
+        """The lower-case ids of the groups of the displayName an impact record names."""
+        return frozenset(self._ids.get(name.casefold(), ())) if name is not None else frozenset()
 
     def comes_through(self, removal: Removal, group_id: str) -> bool:
         """Whether the removal is a loss through the group `group_id`."""

@@ -148,8 +148,7 @@ class _Counter:
     def _licenseAdditions(self) -> Iterator[Counted]:
         for a in self.plan.impact.licenseAdditions:
             text = f"{a.userPrincipalName} gains {a.skuPartNumber}{_through(a.group)}"
-            group = self.losses.group_id(a.group)
-            yield Counted(a.userId, a.skuId, frozenset({group} if group else ()), text)
+            yield Counted(a.userId, a.skuId, self.losses.group_ids(a.group), text)
 
     def _servicePlanRemovals(self) -> Iterator[Counted]:
         """Plans (by id) of the product on for a person before and in no product after:

@@ -73,11 +73,15 @@ def waiting_text(probe: Probe, status: str, seconds: float) -> str:
     )
 
 
-def cleanup_text(probes: Sequence[Probe]) -> str:
-    """What `verify --cleanup` deleted, a line each, and what it couldn't."""
-    if not probes:
-        return "No temporary group of reconciler verify is left in the tenant."
-    return "\n".join(probe_done(probe) for probe in probes)
+def cleanup_text(probes: Sequence[Probe], young: int = 0) -> str:
+    """What `verify --cleanup` deleted, a line each, what it couldn't, and what it left."""
+    lines = [probe_done(probe) for probe in probes]
+    if young:
+        lines.append(
+            f"left {young} temporary group(s) made too recently to be a finished check's "
+            "(--older-than)"
+        )
+    return "\n".join(lines) or "No temporary group of reconciler verify is left in the tenant."
 
 
 def _paragraph(verdict: Verdict) -> str:

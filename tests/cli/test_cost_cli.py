@@ -4,6 +4,7 @@ format and `report seats`, the real command in a subprocess."""
 from __future__ import annotations
 
 import json
+import shutil
 from decimal import Decimal
 
 import yaml
@@ -93,3 +94,17 @@ def test_report_seats_without_prices_keeps_its_columns(run, demo):
     assert result.stdout.splitlines()[0] == (
         "skuPartNumber,skuId,enabled,consumed,heldDirectly,heldOnlyThroughGroups,inError,available"
     )
+
+
+def test_report_seats_refuses_a_policy_path_named_that_is_not_there(run, demo):
+    result = run("report", "seats", "--policy", "missing/", cwd=demo)
+    assert result.code == 1
+    assert result.stderr.strip() == "error: missing: policy path does not exist"
+    assert result.stdout == ""
+
+
+def test_report_seats_without_the_default_policy_folder_reports_unpriced(run, demo):
+    shutil.rmtree(demo / "policies")
+    result = run("report", "seats", "--format", "csv", cwd=demo)
+    assert result.code == 0, result.stderr
+    assert result.stdout.splitlines()[0].endswith(",inError,available")

@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -233,18 +234,32 @@ def test_cleanup_deletes_only_the_leftover_temporary_groups(run, workspace):
     with _serve(workspace) as emulator:
         with GraphTenant(emulator.url, token=lambda: "t") as provider:
             probes = provider.rule_probes
-            left = probe_group(Probe(f"{PREFIX}LIC-Sales-0badf00d", "LIC-Sales"), "x", SALES)
+            made = datetime.now(UTC) - timedelta(hours=3)
+            left = probe_group(Probe(f"{PREFIX}LIC-Sales-0badf00d", "LIC-Sales"), "x", SALES, made)
             probes.create_probe(left)
+            # a running check's: made a minute ago, left alone unless asked for every age
+            running = probe_group(
+                Probe(f"{PREFIX}LIC-Sales-1eaf1eaf", "LIC-Sales"),
+                "x",
+                SALES,
+                datetime.now(UTC) - timedelta(minutes=1),
+            )
+            probes.create_probe(running)
             # named like one, but not described as one: someone else's group, never deleted
             probes.create_probe({**left, "displayName": f"{PREFIX}theirs", "description": "x"})
         result = run("verify", "--cleanup", "--graph-url", emulator.url, cwd=workspace)
         names = [g.displayName for g in emulator.tenant.read().groups]
-        again = run("verify", "--cleanup", "--graph-url", emulator.url, cwd=workspace)
+        again = run(
+            "verify", "--cleanup", "--older-than", "0", "--graph-url", emulator.url, cwd=workspace
+        )
     assert result.code == 0, result.stderr
     assert f"deleted temporary group {PREFIX}LIC-Sales-0badf00d" in result.stdout
+    assert "left 1 temporary group(s) made too recently" in result.stdout
     assert f"{PREFIX}LIC-Sales-0badf00d" not in names and f"{PREFIX}theirs" in names
-    assert again.code == 0 and "No temporary group" in again.stdout
-    assert _audit(workspace) == [("deleteGroup", "success")]
+    assert f"{PREFIX}LIC-Sales-1eaf1eaf" in names
+    assert again.code == 0, again.stderr
+    assert f"deleted temporary group {PREFIX}LIC-Sales-1eaf1eaf" in again.stdout
+    assert _audit(workspace) == [("deleteGroup", "success"), ("deleteGroup", "success")]
 
 
 def test_apply_refuses_as_stale_when_the_tenant_changes_during_verification(workspace):
@@ -301,3 +316,31 @@ def test_allow_mismatch_without_verify_rules_is_a_usage_error(run, demo):
     assert result.code == 1
     assert "--allow-mismatch goes with --verify-rules" in result.stderr
     assert run("plan", "--detailed-exitcode", cwd=demo).code == 2  # nothing changed
+
+
+def test_apply_json_cancelled_while_verifying_still_ends_its_log_with_the_summary(workspace):
+    with _serve(workspace, rule_reads=100_000) as emulator:
+        command = [sys.executable, "-m", "reconciler", *APPLY_FAST, "--format", "json"]
+        process = subprocess.Popen(
+            [*command, "--graph-url", emulator.url],
+            cwd=workspace,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            line = _wait_for_creation(process)
+            assert _temporary(emulator), line
+            process.send_signal(signal.SIGTERM)  # how CI cancels a job
+            out = process.communicate(timeout=60)[0]
+        finally:
+            if process.poll() is None:
+                process.kill()
+        assert _temporary(emulator) == []
+    assert process.returncode != 0
+    events = [json.loads(line) for line in out.splitlines()]
+    [interrupted] = [e for e in events if e["type"] == "diagnostic"]
+    assert interrupted["diagnostic"]["code"] == "interrupted"
+    assert "nothing was changed" in interrupted["diagnostic"]["message"]
+    assert events[-1]["type"] == "change_summary"
+    assert (events[-1]["outcome"], events[-1]["succeeded"]) == ("errored", 0)

@@ -142,6 +142,33 @@ def test_a_protected_group_that_only_enables_a_plan_is_not_blamed_for_another_s_
     assert plan.guards.protected == () and not plan.guards.refused
 
 
+def test_a_protected_group_sharing_its_name_with_another_still_refuses_its_plan_removals():
+    # Entra lets two groups share a displayName; the policy pins the licensed one by its id
+    yammer = "7547a3fe-08ee-4ccb-b430-5077c5041653"
+    e5 = Sku(
+        "06ebc4ee-1bb5-47dd-8120-11324bc54e06",
+        "SPE_E5",
+        (ServicePlan(yammer, "YAMMER_ENTERPRISE"),),
+        PrepaidUnits(10),
+    )
+    namesake = Group("g-a", "LIC-Execs")  # listed first, licenses nothing
+    execs = Group(
+        "g-x", "LIC-Execs", members=("u00",), assignedLicenses=(AssignedLicense(e5.skuId),)
+    )
+    tenant = recompute(Tenant(TENANT.organization, (e5,), (STAFF[0],), (namesake, execs)))
+    wanted = desired_group(
+        "LIC-Execs", members=("u00",), licenses=[desired_license(e5.skuId, yammer)]
+    )
+    desired = DesiredState(
+        None, Settings(maxLicenseRemovals=100), (replace(wanted, id="g-x", protect=True),), ()
+    )
+    plan = build_plan(desired, tenant)
+    [removal] = plan.impact.planRemovals
+    assert (removal.servicePlans, removal.group) == (("YAMMER_ENTERPRISE",), "LIC-Execs")
+    assert plan.guards.protected == (("g-x", "LIC-Execs"),)
+    assert plan.guards.refused
+
+
 def test_temporary_losses_count_toward_the_guard_and_the_reason_says_which_are_which():
     # LIC-EMS turned dynamic: u00 and u01 (Sales) lose EMS while Entra re-evaluates it
     turned = desired_group(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -33,7 +34,7 @@ def _provider(url: str) -> GraphTenant:
 
 
 def _group(name: str, rule: str = SALES) -> dict[str, Any]:
-    return probe_group(Probe(name, "LIC-Sales"), "group-id", rule)
+    return probe_group(Probe(name, "LIC-Sales"), "group-id", rule, datetime.now(UTC))
 
 
 def _left(emulator) -> list[str]:
