@@ -268,7 +268,8 @@ def clean_up(
         ):
             continue
         made = _made_at(description)
-        if made is not None and now - made < older_than:
+        # `older_than` 0 means every age: also a group whose maker's clock ran ahead of ours
+        if made is not None and older_than > timedelta(0) and now - made < older_than:
             young += 1
             continue
         found.append(Probe(str(group["displayName"]), "", str(group["id"]), may_exist=True))

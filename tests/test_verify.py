@@ -419,3 +419,17 @@ def test_cleanup_leaves_a_temporary_group_younger_than_asked_another_run_may_be_
     # asked for every age, the young one goes too
     deleted, young = clean_up(entra, audit, now, timedelta(0))
     assert ([p.id for p in deleted], young) == (["new"], 0)
+
+
+def test_cleanup_older_than_zero_deletes_a_group_stamped_ahead_of_this_clock(tmp_path):
+    # docs/verify.md: `--older-than 0` deletes them all, also one another runner made with its
+    # clock a little ahead of this one's
+    now = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+    body = probe_group(Probe(f"{PREFIX}ahead", "G"), "g", "r", now + timedelta(seconds=30))
+    entra = FakeEntra()
+    entra.groups = {"ahead": (body["displayName"], body["description"])}
+    audit = AuditLog(tmp_path / "audit.jsonl", "tester", "org")
+    assert clean_up(entra, audit, now, timedelta(hours=1))[1] == 1  # young: maybe running
+    deleted, young = clean_up(entra, audit, now, timedelta(0))
+    assert ([p.id for p in deleted], young) == (["ahead"], 0)
+    assert entra.groups == {}

@@ -79,7 +79,7 @@ def _read_prices_file(path: Path) -> list[PriceEntry]:
     document, positions = source.document, Positions(source.entries, {name: source.text})
     errors = [
         problem
-        for error in Draft202012Validator(_prices_file_schema()).iter_errors(document)
+        for error in Draft202012Validator(prices_file_schema()).iter_errors(document)
         for problem in schema_errors(error, document, positions)
     ]
     raise_all(errors)
@@ -106,7 +106,7 @@ def _not_numbers(
     ]
 
 
-def _prices_file_schema() -> dict[str, Any]:
+def prices_file_schema() -> dict[str, Any]:
     """A prices file holds `prices:` as settings.prices has it: one definition for both."""
     schema = policy_schema()
     return {

@@ -1,8 +1,10 @@
 """The example pipelines run the policy's tests (`reconciler test`) on every pull request and
-publish their JUnit results: shown to run on the demo, and to fail the job when a test fails."""
+publish their JUnit results: shown to run on the demo, and to fail the job when a test fails;
+in the many-tenants matrix, each tenant's own tests, with results of its own."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import xml.etree.ElementTree as ElementTree
@@ -10,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.ci.conftest import shipped_tests
+from tests.ci.conftest import HEAD_SHA, github_context, shipped_tests
 from tests.ci.runner import (
     AZURE_DEVOPS,
     GITHUB,
+    JobResult,
     Runner,
     base_environment,
     load,
@@ -32,8 +35,8 @@ tests:
 """
 
 
-def plan_steps() -> list[dict]:
-    return load(GITHUB / "reconciler-plan.yml")["jobs"]["plan"]["steps"]
+def plan_steps(workflow: str = "reconciler-plan.yml") -> list[dict]:
+    return load(GITHUB / workflow)["jobs"]["plan"]["steps"]
 
 
 def named(steps: list[dict], name: str) -> dict:
@@ -144,3 +147,90 @@ def test_the_azure_tests_step_fails_the_stage_when_a_test_fails(workspace, tmp_p
     )
     assert done.code == (1 if failing else 0), done
     assert junit(results / JUNIT).get("failures") == ("1" if failing else "0")
+
+
+# the many-tenants matrix: reconciler-tenants.yml
+
+TENANTS = "reconciler-tenants.yml"
+
+
+def test_the_tenants_matrix_runs_each_tenants_tests_with_results_of_its_own():
+    document = load(GITHUB / TENANTS)
+    job = document["jobs"]["plan"]
+    # the tenant's own policy folder (its reconciler.yaml), and a JUnit file named by the tenant
+    assert job["env"]["CONFIG"] == "tenants/${{ matrix.tenant }}/reconciler.yaml"
+    assert job["env"]["JUNIT"] == "reconciler-tests-${{ matrix.tenant }}.xml"
+    steps = job["steps"]
+    tests = named(steps, "Policy tests")
+    assert tests["run"].strip() == (
+        'reconciler test --config "$CONFIG" --plan reconciler.plan.json --junit "$JUNIT"'
+    )
+    publish = named(steps, "Publish the policy test results")
+    assert publish["uses"] == "mikepenz/action-junit-report@v5"
+    assert publish["with"]["report_paths"] == "${{ env.JUNIT }}"
+    assert "matrix.tenant" in publish["with"]["check_name"]
+    assert publish["with"]["annotate_only"] is True
+    assert publish["if"] == "always() && hashFiles(env.JUNIT) != ''"
+    order = [step.get("name") for step in steps]
+    # after the comment; the plan is kept for apply only once the tests passed
+    assert (
+        order.index("Comment on the pull request")
+        < order.index("Policy tests")
+        < order.index("Publish the policy test results")
+        < order.index("Keep the saved plan")
+    )
+    assert "if" not in named(steps, "Keep the saved plan")
+
+
+def tenants_plan(repo: Path, variables: dict, tenant: str):
+    github = github_context(
+        "pull_request", repo, before="", pull_request={"number": 7, "head": {"sha": HEAD_SHA}}
+    )
+    found = JobResult(
+        "tenants", "success", outputs={"tenants": json.dumps(["contoso", "fabrikam"])}
+    )
+    runner = Runner(load(GITHUB / TENANTS), repo, github=github, variables=variables)
+    return runner.job("plan", needs={"tenants": found}, matrix={"tenant": tenant})
+
+
+def test_each_tenant_job_runs_its_own_tests(tenants_workspace, variables):
+    repo = tenants_workspace
+    for tenant in ("contoso", "fabrikam"):
+        job = tenants_plan(repo, variables, tenant)
+        assert job.result == "success", job.report()
+        step = job.step("tests")
+        assert step.ran and step.code == 0, step
+        assert "PASS" in step.stdout and "FAIL" not in step.stdout
+        results = junit(repo / f"reconciler-tests-{tenant}.xml")
+        shipped = shipped_tests(repo / "tenants" / tenant)
+        assert int(results.get("tests")) == len(shipped) > 0
+        assert results.get("failures") == "0"
+        # the tenant's own test files, by the repository's paths
+        files = {suite.get("name") for suite in results.iter("testsuite")}
+        assert files and all(f.startswith(f"tenants/{tenant}/policies/tests/") for f in files)
+        assert job.step("Publish the policy test results").outcome == "success"
+        assert job.step("Keep the saved plan").outcome == "success"
+
+
+def test_a_tenants_failing_test_fails_its_job_keeps_no_plan_and_spares_the_others(
+    tenants_workspace, variables
+):
+    repo = tenants_workspace
+    failing = repo / "tenants" / "contoso" / "policies" / "tests" / "exchange.yaml"
+    failing.write_text(FAILING, encoding="utf-8")
+    job = tenants_plan(repo, variables, "contoso")
+    assert job.result == "failure"
+    step = job.step("tests")
+    assert step.outcome == "failure" and step.code == 1, step
+    assert "  FAIL  Nobody loses Exchange Online" in step.stdout
+    # planned and commented on before; the results published all the same
+    assert job.step("plan").outputs["exitcode"] == "2"
+    assert job.step("Comment on the pull request").outcome == "success"
+    assert job.step("Publish the policy test results").outcome == "success"
+    # no plan for apply to take: this tenant's apply fails at the download, changing nothing
+    assert job.step("Keep the saved plan").outcome == "skipped"
+    assert junit(repo / "reconciler-tests-contoso.xml").get("failures") == "1"
+    # another tenant's tests, and its results, are its own
+    other = tenants_plan(repo, variables, "fabrikam")
+    assert other.result == "success", other.report()
+    assert junit(repo / "reconciler-tests-fabrikam.xml").get("failures") == "0"
