@@ -27,6 +27,7 @@ from reconciler.directory_audit import (
 )
 from reconciler.errors import InputError
 from reconciler.render.errors import error_text
+from reconciler.render.safe_text import shown
 
 RECONCILER, ENTRA, ALL = "reconciler", "entra", "all"
 
@@ -190,7 +191,9 @@ def _echo(entries: Sequence[_Entry], sourced: bool, output_format: str, *, quiet
             click.echo(json.dumps(document, ensure_ascii=False))
     elif entries:
         rows = [(entry.source, *entry.row) if sourced else entry.row for entry in entries]
-        click.echo("\n".join(aligned(rows)))
+        # names come from the tenant and its log: a line break or an escape in one must not
+        # draw a line of its own (render/safe_text.py)
+        click.echo("\n".join(aligned([[shown(cell) for cell in row] for row in rows])))
     elif not quiet:
         click.echo("no audit records match", err=True)
 

@@ -29,6 +29,7 @@ from reconciler.policy import LoadedPolicy, load_policy, resolve, update_lock
 from reconciler.policy.directory import pin_errors
 from reconciler.policy.errors import raise_all
 from reconciler.policy.group_lock import load_group_lock, update_group_lock
+from reconciler.render.safe_text import shown
 
 
 class WouldOverwriteError(ReconcilerError):
@@ -92,7 +93,8 @@ def import_(
         progress.stage("locking the policy")
         lines += _lock(target, tenant, result)
     progress.done()
-    click.echo("\n".join(lines))
+    # group, product and user names are the tenant's: escaped, so none draws a line of its own
+    click.echo("\n".join(map(shown, lines)))
 
 
 def _declared(existing: LoadedPolicy | None, tenant: Tenant) -> tuple[tuple[Declared, ...], bool]:

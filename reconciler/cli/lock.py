@@ -11,6 +11,7 @@ from reconciler.cli.options import Sources, open_tenant_for, source_options
 from reconciler.plan.build import build_plan
 from reconciler.policy import LockUpdate, load_policy, resolve, update_lock
 from reconciler.policy.group_lock import GroupLockUpdate, load_group_lock, update_group_lock
+from reconciler.render.safe_text import shown
 
 
 @click.command()
@@ -35,7 +36,8 @@ def lock(sources: Sources) -> None:
     groups = update_group_lock(sources.policy, desired, tenant, losing)
     if update.unreadable is not None:
         click.echo(f"warning: replacing a lock that can't be read: {update.unreadable}", err=True)
-    click.echo("\n".join([*lock_report(update), *group_lock_report(groups)]))
+    # SKU and service plan names are the tenant's: escaped, so none draws a line of its own
+    click.echo("\n".join(map(shown, [*lock_report(update), *group_lock_report(groups)])))
 
 
 def lock_report(update: LockUpdate) -> list[str]:

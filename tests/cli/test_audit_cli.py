@@ -159,3 +159,15 @@ def test_every_change_of_the_demo_plan_is_recorded_and_read_back(run, tmp_path):
     assert [record["operation"] for record in records] == [change["action"] for change in changes]
     assert [record["group"] for record in records] == [change["group"] for change in changes]
     assert all(record["before"] is not None or record["after"] is not None for record in records)
+
+
+def test_a_name_with_a_line_break_or_an_escape_is_shown_escaped_on_its_own_line(run, tmp_path):
+    (tmp_path / "reconciler.yaml").write_text("policy: policies/\naudit: logs/audit.jsonl\n")
+    log = AuditLog(tmp_path / "logs" / "audit.jsonl", "ana", TENANT_ID)
+    evil = {"id": VISIO["id"], "displayName": "LIC-Evil\n2099-01-01T00:00:00.000Z  root\x1b[2J"}
+    log.change({"action": "addMembers", "group": evil, "members": [ANA]}, "success")
+    result = run("audit", cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    [line] = result.stdout.splitlines()
+    assert "LIC-Evil\\n2099-01-01T00:00:00.000Z  root\\x1b[2J" in line
+    assert "\x1b" not in result.stdout

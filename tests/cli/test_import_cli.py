@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -139,3 +140,16 @@ def test_import_through_the_graph_emulator_then_plan_shows_no_changes(run, fresh
         planned = run("plan", "--detailed-exitcode", *url, cwd=fresh)
     assert planned.code == 0, planned.stdout + planned.stderr
     assert "No changes." in planned.stdout
+
+
+def test_a_group_name_with_an_escape_or_a_line_break_is_shown_escaped(run, fresh):
+    snapshot = fresh / "tenant.json"
+    tenant = json.loads(snapshot.read_text())
+    group = next(g for g in tenant["groups"] if g["displayName"] == "LIC-PowerBI-Pro")
+    group["displayName"] = "LIC-PowerBI-Pro\x1b[2J\n  + policies/fake.yaml"
+    snapshot.write_text(json.dumps(tenant))
+    result = run("import", "-q", cwd=fresh)
+    assert result.code == 0, result.stderr
+    assert "\x1b" not in result.stdout
+    [line] = [line for line in result.stdout.splitlines() if "LIC-PowerBI-Pro" in line]
+    assert line.startswith("  LIC-PowerBI-Pro\\x1b[2J\\n  + policies/fake.yaml (")

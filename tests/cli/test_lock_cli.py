@@ -110,3 +110,18 @@ def test_a_damaged_lock_stops_validate_at_its_line_and_lock_writes_it_anew(run, 
     assert rewritten.stderr.startswith("warning: replacing a lock that can't be read: ")
     assert rewritten.stdout.startswith("created policies/skus.lock.yaml: 6 SKUs")
     assert run("validate", "--offline", cwd=demo).code == 0
+
+
+def test_a_plan_name_with_an_escape_or_a_line_break_is_shown_escaped(run, demo):
+    snapshot = demo / "seed.json"
+    assert run("lock", "--tenant", "snapshot:seed.json", cwd=demo).code == 0
+    tenant = json.loads(snapshot.read_text())
+    e5 = next(sku for sku in tenant["subscribedSkus"] if sku["skuPartNumber"] == "SPE_E5")
+    e5["servicePlans"].append(
+        {**ADALLOM_S_DISCOVERY, "servicePlanName": "EVIL\n  SPE_E5: - EXCHANGE\x1b[2J"}
+    )
+    snapshot.write_text(json.dumps(tenant))
+    result = run("lock", "--tenant", "snapshot:seed.json", cwd=demo)
+    assert result.code == 0, result.stderr
+    assert "  SPE_E5: + EVIL\\n  SPE_E5: - EXCHANGE\\x1b[2J" in result.stdout.splitlines()
+    assert "\x1b" not in result.stdout
