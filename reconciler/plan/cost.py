@@ -68,11 +68,6 @@ class ProductCost:
     def unusedMonthlyAfter(self) -> Decimal:
         return self.unusedAfter * self.monthly
 
-    @property
-    def changed(self) -> bool:
-        """The plan moves this product's seats: worth showing beside the seat forecast."""
-        return self.consumedNow != self.consumedAfter or self.shortfall > 0
-
 
 @dataclass(frozen=True, slots=True)
 class CurrencyTotal:
@@ -105,12 +100,7 @@ def plan_cost(seats: Sequence[SeatForecast], prices: Sequence[Price]) -> Cost | 
         for seat in seats
         if seat.skuId.lower() in by_sku
     )
-    unpriced = tuple(
-        seat
-        for seat in seats
-        if seat.skuId.lower() not in by_sku
-        and (seat.consumedNow != seat.consumedAfter or seat.shortfall)
-    )
+    unpriced = tuple(seat for seat in seats if seat.skuId.lower() not in by_sku and seat.moves)
     return Cost(products, currency_totals(products), unpriced)
 
 

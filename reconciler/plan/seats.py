@@ -24,6 +24,11 @@ class SeatForecast:
     def shortfall(self) -> int:
         return len(self.countViolations)
 
+    @property
+    def moves(self) -> bool:
+        """The plan changes the seats in use, or leaves someone short of one."""
+        return self.consumedNow != self.consumedAfter or bool(self.countViolations)
+
 
 def seat_forecast(before: Tenant, after: Tenant) -> tuple[SeatForecast, ...]:
     """Per product the tenant has: seats bought, used now, used after the plan."""

@@ -21,6 +21,7 @@ from reconciler.engine.membership import evaluated_rules
 from reconciler.lookup import Directory
 from reconciler.model import Tenant, User
 from reconciler.policy.errors import closest
+from reconciler.providers.graph_shape import GraphObjects
 from reconciler.rules.ast import MemberOf, Rule
 from reconciler.rules.compiler import CompiledRule, compile_rule
 from reconciler.rules.properties import PROPERTIES
@@ -176,15 +177,8 @@ def _manager(value: Any, users: Directory, found: dict[str, Any]) -> list[Proble
 
 
 def new_user(attributes: Mapping[str, Any]) -> User:
-    """The User the engine settles, from a new user's Graph object."""
-    return User(
-        id=attributes["id"],
-        userPrincipalName=attributes["userPrincipalName"],
-        displayName=attributes.get("displayName"),
-        accountEnabled=attributes.get("accountEnabled"),
-        usageLocation=attributes.get("usageLocation"),
-        attributes=dict(attributes),
-    )
+    """The User the engine settles, from a new user's Graph object, as a tenant read makes it."""
+    return GraphObjects().user(dict(attributes))
 
 
 def with_new_user(

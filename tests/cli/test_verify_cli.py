@@ -185,10 +185,7 @@ def test_ctrl_c_while_waiting_deletes_the_temporary_group(workspace):
             [*command, *FAST], cwd=workspace, stderr=subprocess.PIPE, text=True
         )
         try:
-            assert process.stderr is not None
-            line = process.stderr.readline()
-            while line and "created temporary group" not in line:
-                line = process.stderr.readline()
+            line = _wait_for_creation(process)
             assert _temporary(emulator), line  # made, and being waited on
             process.send_signal(signal.SIGINT)
             rest = process.communicate(timeout=60)[1]
